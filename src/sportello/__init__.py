@@ -1,0 +1,3 @@
+"""Sportello: omnichannel customer service for small and medium businesses."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Users, roles, teams, sessions and API tokens."""

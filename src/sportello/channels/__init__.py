@@ -1,0 +1,1 @@
+"""Channel plug-ins: one folder a kind, found through the registry."""

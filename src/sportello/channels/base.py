@@ -1,0 +1,137 @@
+"""The channel adapter protocol.
+
+An adapter turns a provider's webhook into ``InboundMessage`` objects and sends ``OutboundMessage``
+objects through the provider. Adapters see plain data (``ChannelConfig``, ``WebhookRequest``), never
+ORM rows or the web framework, so each can be tested from fixture payloads alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+
+class ChannelError(Exception):
+    """A provider or configuration error. ``permanent`` ones are not retried."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+
+
+class WebhookRejected(Exception):
+    """The request is not from the provider (bad signature or token): 401, nothing stored."""
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    id: int
+    public_id: str
+    kind: str
+    name: str
+    brand_id: int
+    settings: Mapping[str, Any]
+    secrets: Mapping[str, str]  # decrypted
+    token_hash: str | None
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    method: str
+    url: str
+    headers: Mapping[str, str]  # lower-case names
+    query: Mapping[str, str]
+    body: bytes
+    client_ip: str | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    kind: str  # an IdentityKind value: email, phone, visitor, whatsapp, telegram, external
+    value: str
+
+
+@dataclass(frozen=True)
+class InboundAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+    content_id: str | None = None
+    inline: bool = False
+
+
+@dataclass
+class InboundMessage:
+    identity: Identity
+    text: str
+    sender_name: str = ""
+    html: str | None = None
+    provider_message_id: str | None = None
+    in_reply_to: list[str] = field(default_factory=list)
+    conversation_number: int | None = None
+    subject: str = ""
+    attachments: list[InboundAttachment] = field(default_factory=list)
+    extra_identities: list[Identity] = field(default_factory=list)
+    received_at: datetime | None = None
+    client_id: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    # Auto-replies, bounces, list mail: stored, but never answered automatically.
+    automated: bool = False
+
+
+@dataclass(frozen=True)
+class OutboundAttachment:
+    filename: str
+    content_type: str
+    path: str
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    message_id: int
+    conversation_id: int
+    conversation_number: int
+    text: str
+    html: str | None
+    subject: str
+    recipient: Mapping[str, str]  # identity kind -> value, e.g. {"email": "a@b.it"}
+    recipient_name: str
+    author_name: str
+    attachments: tuple[OutboundAttachment, ...] = ()
+    reply_to_provider_ids: tuple[str, ...] = ()  # provider ids of earlier messages in the thread
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExternalRef:
+    provider_message_id: str | None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChannelSetup:
+    """What creating a channel produces: settings to store, secrets to encrypt, a token to hash,
+    and what to show the admin once."""
+
+    settings: dict[str, Any]
+    secrets: dict[str, str] = field(default_factory=dict)
+    token: str | None = None
+    shown_once: dict[str, str] = field(default_factory=dict)
+
+
+class ChannelAdapter(Protocol):
+    kind: ClassVar[str]
+    label: ClassVar[str]
+
+    def configure(self, data: Mapping[str, str]) -> ChannelSetup: ...
+
+    def verify(self, channel: ChannelConfig, request: WebhookRequest) -> None: ...
+
+    def parse_inbound(
+        self, channel: ChannelConfig, request: WebhookRequest
+    ) -> list[InboundMessage]: ...
+
+    def send(self, channel: ChannelConfig, message: OutboundMessage) -> ExternalRef: ...

@@ -1,0 +1,1 @@
+"""Email channel: pure parsing of raw messages (no I/O)."""

@@ -1,0 +1,174 @@
+"""Receiving from and delivering to channels, for every kind through its adapter."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from sportello.channels import registry
+from sportello.channels.base import (
+    ChannelConfig,
+    ChannelError,
+    InboundMessage,
+    OutboundAttachment,
+    OutboundMessage,
+    WebhookRequest,
+)
+from sportello.channels.models import Channel
+from sportello.config import get_settings
+from sportello.conversations import actions as conversations_actions
+from sportello.conversations.models import Conversation, DeliveryState, Direction, Message
+from sportello.conversations.storage import path_for
+from sportello.core import jobs
+from sportello.core.db import Database
+from sportello.core.dispatcher import subscribe
+from sportello.core.security import decrypt_secret, hash_token
+
+log = logging.getLogger(__name__)
+
+
+def config_for(channel: Channel) -> ChannelConfig:
+    key = get_settings().effective_secret_key()
+    return ChannelConfig(
+        id=channel.id,
+        public_id=channel.public_id,
+        kind=channel.kind,
+        name=channel.name,
+        brand_id=channel.brand_id,
+        settings=dict(channel.settings),
+        secrets={k: decrypt_secret(v, key) for k, v in channel.secrets.items()},
+        token_hash=channel.token_hash,
+    )
+
+
+def get_active_channel(session: Session, public_id: str) -> Channel | None:
+    return session.scalar(
+        select(Channel).where(Channel.public_id == public_id, Channel.is_active.is_(True))
+    )
+
+
+def token_matches(channel: ChannelConfig, token: str) -> bool:
+    import hmac
+
+    return channel.token_hash is not None and hmac.compare_digest(
+        channel.token_hash, hash_token(token)
+    )
+
+
+def receive(
+    session: Session, *, channel: Channel, inbound: InboundMessage
+) -> conversations_actions.ReceiveResult:
+    """The one door, safe against two copies of one delivery arriving at the same instant."""
+    try:
+        with session.begin_nested():
+            return conversations_actions.do_receive_message(
+                session, channel=channel, inbound=inbound
+            )
+    except IntegrityError:
+        # Another transaction stored the same provider message (or created the same customer
+        # identity) first; it has committed by now, so a second pass finds its rows.
+        return conversations_actions.do_receive_message(session, channel=channel, inbound=inbound)
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    results: list[conversations_actions.ReceiveResult]
+
+
+def receive_webhook(
+    session: Session, *, channel: Channel, request: WebhookRequest
+) -> WebhookOutcome:
+    """Verify (raises WebhookRejected), parse and pass each message through the one door."""
+    adapter = registry.get_adapter(channel.kind)
+    config = config_for(channel)
+    adapter.verify(config, request)
+    inbound = adapter.parse_inbound(config, request)
+    return WebhookOutcome([receive(session, channel=channel, inbound=m) for m in inbound])
+
+
+def outbound_for(session: Session, message: Message) -> tuple[Channel, OutboundMessage]:
+    conversation = session.get_one(Conversation, message.conversation_id)
+    channel = session.get(Channel, message.channel_id) if message.channel_id else None
+    if channel is None:
+        raise ChannelError("the channel of this conversation was removed", permanent=True)
+    customer = conversation.customer
+    earlier = session.scalars(
+        select(Message.provider_message_id)
+        .where(
+            Message.conversation_id == conversation.id,
+            Message.provider_message_id.is_not(None),
+            Message.id < message.id,
+        )
+        .order_by(Message.id)
+    )
+    root = get_settings().attachments_dir
+    return channel, OutboundMessage(
+        message_id=message.id,
+        conversation_id=conversation.id,
+        conversation_number=conversation.number,
+        text=message.text,
+        html=message.html,
+        subject=conversation.subject,
+        recipient={i.kind.value: i.value for i in customer.identities},
+        recipient_name=customer.name,
+        author_name=message.sender_name,
+        attachments=tuple(
+            OutboundAttachment(a.filename, a.content_type, str(path_for(root, a.sha256)))
+            for a in message.attachments
+        ),
+        reply_to_provider_ids=tuple(p for p in earlier if p),
+        meta=dict(message.meta),
+    )
+
+
+def deliver_message(db: Database, payload: dict[str, Any]) -> None:
+    message_id = int(payload["message_id"])
+    with db.session() as session:
+        message = session.get(Message, message_id)
+        if message is None or message.delivery_state != DeliveryState.QUEUED:
+            return  # already delivered, failed or gone: nothing to do (idempotent)
+        channel, outbound = outbound_for(session, message)
+        config = config_for(channel)
+    adapter = registry.get_adapter(config.kind)
+    ref = adapter.send(config, outbound)  # ChannelError propagates to the job runner
+    with db.transaction() as session:
+        message = session.get_one(Message, message_id)
+        conversations_actions.do_mark_delivery(
+            session,
+            message=message,
+            state=DeliveryState.SENT,
+            provider_message_id=ref.provider_message_id,
+        )
+
+
+def delivery_failed(db: Database, payload: dict[str, Any], error: str) -> None:
+    with db.transaction() as session:
+        message = session.get(Message, int(payload["message_id"]))
+        if message is not None:
+            conversations_actions.do_mark_delivery(
+                session, message=message, state=DeliveryState.FAILED, error=error
+            )
+
+
+jobs.register_job(
+    "deliver_message",
+    jobs.JobKind(run=deliver_message, on_failure=delivery_failed, base_delay=2.0),
+)
+
+
+@subscribe("message.outbound_queued")
+def queue_delivery(db: Database, _name: str, payload: dict[str, Any]) -> None:
+    if payload.get("direction") != Direction.OUTBOUND.value:
+        return
+    with db.transaction() as session:
+        jobs.enqueue(
+            session,
+            "deliver_message",
+            {"message_id": payload["message_id"]},
+            unique_key=f"deliver:{payload['message_id']}",
+        )

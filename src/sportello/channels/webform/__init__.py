@@ -1,0 +1,1 @@
+"""The webform channel: a public, embeddable contact form."""

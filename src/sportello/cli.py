@@ -1,0 +1,174 @@
+"""The `sportello` command: serve, worker, db upgrade, demo, user create."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from typing import Annotated
+
+import typer
+
+from sportello.config import get_settings
+
+app = typer.Typer(help="Sportello: omnichannel customer service.", no_args_is_help=True)
+db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
+user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+
+
+def _database():  # type: ignore[no-untyped-def]
+    from sportello.core.db import Database
+
+    return Database(get_settings().database_url)
+
+
+def ensure_defaults(db) -> None:  # type: ignore[no-untyped-def]
+    """What every install has: one brand, the conversation counter."""
+    from sqlalchemy import select
+
+    from sportello.accounts.models import Brand
+    from sportello.conversations.actions import FIRST_NUMBER
+    from sportello.conversations.models import Counter
+
+    with db.transaction() as session:
+        if session.scalar(select(Brand.id).limit(1)) is None:
+            session.add(Brand(name="Sportello", slug="default"))
+        if session.get(Counter, "conversation") is None:
+            session.add(Counter(name="conversation", value=FIRST_NUMBER - 1))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database to the latest schema (safe to run again)."""
+    from sportello.core import migrations
+
+    settings = get_settings()
+    migrations.upgrade(settings.database_url)
+    db = _database()
+    ensure_defaults(db)
+    db.dispose()
+    typer.echo(f"Database is up to date ({migrations.head_revision(settings.database_url)}).")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[
+        bool, typer.Option("--workers/--no-workers", help="Run the dispatcher in this process.")
+    ] = True,
+    reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+) -> None:
+    """Run the web server (and, unless --no-workers, the dispatcher and jobs)."""
+    import uvicorn
+
+    from sportello.core import migrations
+
+    settings = get_settings()
+    db = _database()
+    try:
+        migrations.check_ready(db.engine, settings.database_url)
+    except migrations.DatabaseNotReady as exc:
+        typer.secho(f"Cannot start: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from None
+    finally:
+        db.dispose()
+    settings.run_workers = workers
+    from sportello.main import create_app
+
+    typer.echo(f"Sportello on http://{host}:{port}/")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run a dispatcher process (scaled mode: several may run beside `serve --no-workers`)."""
+    from sportello.channels import registry
+    from sportello.core import migrations, realtime
+    from sportello.core.dispatcher import Dispatcher
+
+    settings = get_settings()
+    db = _database()
+    migrations.check_ready(db.engine, settings.database_url)
+    registry.load_builtin()
+    import sportello.channels.service  # noqa: F401  (registers handlers and jobs)
+
+    dispatcher = Dispatcher(db)
+    if settings.redis_url:
+        dispatcher.add_handler(realtime.redis_publisher(settings.redis_url))
+    else:
+        typer.echo("warning: no SPORTELLO_REDIS_URL: live updates stay in this process", err=True)
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await dispatcher.run_forever(stop, settings.dispatcher_poll_seconds)
+
+    typer.echo(f"worker {dispatcher.name} started")
+    asyncio.run(main())
+
+
+@app.command()
+def demo(
+    reset: Annotated[bool, typer.Option(help="Load even if the database has conversations.")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed, for repeatable data.")] = 42,
+) -> None:
+    """Load a realistic Italian online shop: users, teams, customers, conversations."""
+    from sportello import demo as demo_data
+
+    db = _database()
+    ensure_defaults(db)
+    logins = demo_data.load(db, seed=seed, force=reset)
+    db.dispose()
+    if logins is None:
+        typer.echo("Demo data already loaded (use --reset to load again).")
+        logins = demo_data.LOGINS
+    typer.echo("Demo logins (email / password):")
+    for email, password, role in logins:
+        typer.echo(f"  {role:<10} {email:<32} {password}")
+
+
+@user_app.command("create")
+def user_create(
+    email: str,
+    name: Annotated[str, typer.Option(help="Full name.")],
+    role: Annotated[str, typer.Option(help="admin, supervisor or agent.")] = "agent",
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ] = "",
+    language: Annotated[str, typer.Option(help="it or en.")] = "it",
+) -> None:
+    """Create a user who can log in to the console."""
+    from sportello.accounts.actions import do_create_user
+    from sportello.accounts.models import Role
+    from sportello.core.errors import SportelloError
+
+    db = _database()
+    try:
+        with db.transaction() as session:
+            user = do_create_user(
+                session, email=email, name=name, role=Role(role), password=password, language=language
+            )
+            typer.echo(f"Created {user.role.value} {user.email}")
+    except (SportelloError, ValueError) as exc:
+        typer.secho(f"Error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+    finally:
+        db.dispose()
+
+
+def main() -> None:  # pragma: no cover
+    logging.basicConfig(level=logging.INFO)
+    app(prog_name="sportello")
+    sys.exit(0)

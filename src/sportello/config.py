@@ -1,0 +1,53 @@
+"""Settings, read from SPORTELLO_* environment variables and an optional .env file."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SPORTELLO_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///data/sportello.db"
+    redis_url: str | None = None
+    data_dir: Path = Path("data")
+    secret_key: str = Field(default="")
+    base_url: str = "http://127.0.0.1:8000"
+    default_language: str = "it"
+    default_timezone: str = "Europe/Rome"
+    # A cookie marked Secure is only sent over HTTPS; on plain-HTTP local installs turn it off.
+    secure_cookies: bool = False
+    session_days: int = 14
+    max_upload_bytes: int = 25 * 1024 * 1024
+    max_body_bytes: int = 1 * 1024 * 1024
+    webform_rate_limit: str = "5/10minute"
+    dispatcher_poll_seconds: float = 1.0
+    run_workers: bool = True
+    log_level: str = "info"
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
+
+    def effective_secret_key(self) -> str:
+        """The signing/encryption key; generated once and kept in data/ when not configured."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Conversations (cases), their messages, attachments, tags and notes."""

@@ -1,0 +1,1 @@
+"""Shared infrastructure: database, events, outbox, jobs, realtime hub, security, i18n."""

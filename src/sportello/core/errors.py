@@ -1,0 +1,117 @@
+"""Domain errors and their HTTP form: RFC 9457 problem+json for the API, a page for browsers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class SportelloError(Exception):
+    status_code = 400
+    title = "Bad request"
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+
+class NotFound(SportelloError):
+    status_code = 404
+    title = "Not found"
+
+
+class PermissionDenied(SportelloError):
+    status_code = 403
+    title = "Forbidden"
+
+
+class InvalidInput(SportelloError):
+    status_code = 422
+    title = "Invalid input"
+
+    def __init__(self, message: str, *, field: str | None = None, **extra: Any) -> None:
+        super().__init__(message, **extra)
+        self.field = field
+
+
+class Conflict(SportelloError):
+    status_code = 409
+    title = "Conflict"
+
+
+class InvalidTransition(Conflict):
+    title = "Invalid status transition"
+
+
+class TooManyRequests(SportelloError):
+    status_code = 429
+    title = "Too many requests"
+
+
+def problem(
+    status: int, title: str, detail: str | None = None, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    headers = {}
+    if "retry_after" in extra:
+        headers["Retry-After"] = str(extra["retry_after"])
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "text/html" not in request.headers.get(
+        "accept", ""
+    )
+
+
+async def sportello_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SportelloError)
+    extra = dict(exc.extra)
+    if isinstance(exc, InvalidInput) and exc.field:
+        extra["errors"] = [{"field": exc.field, "message": exc.message}]
+    if wants_json(request) or request.headers.get("hx-request"):
+        return problem(exc.status_code, exc.title, exc.message, **extra)
+    from sportello.web.render import render_error
+
+    return render_error(request, exc.status_code, exc.message)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if wants_json(request):
+        response = problem(exc.status_code, _reason(exc.status_code), str(exc.detail))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+    from sportello.web.render import render_error
+
+    return render_error(request, exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]
+        errors.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid")})
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return problem(422, "Invalid input", detail, errors=errors)
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

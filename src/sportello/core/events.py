@@ -1,0 +1,134 @@
+"""Event registry and emit().
+
+Every event is declared here once, with a Pydantic payload. Only actions call ``emit``; it writes an
+outbox row in the caller's transaction, so nothing is announced that was not committed and nothing
+committed is left unannounced. The dispatcher (core/dispatcher.py) delivers events to handlers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+from sportello.core.outbox import OutboxEvent
+
+
+class EventPayload(BaseModel):
+    model_config = {"extra": "forbid", "frozen": True}
+
+
+class ConversationRef(EventPayload):
+    conversation_id: int
+    number: int
+    queue_id: int | None
+    assignee_id: int | None
+    status: str
+    priority: str
+
+
+class ConversationCreated(ConversationRef):
+    customer_id: int
+    channel_id: int | None
+
+
+class ConversationUpdated(ConversationRef):
+    changes: dict[str, Any]
+    by_user_id: int | None
+
+
+class ConversationAssigned(ConversationRef):
+    previous_assignee_id: int | None
+    by_user_id: int | None
+
+
+class MessageEvent(EventPayload):
+    message_id: int
+    conversation_id: int
+    queue_id: int | None
+    assignee_id: int | None
+    direction: str
+    channel_id: int | None
+
+
+class MessageDeliveryUpdated(EventPayload):
+    message_id: int
+    conversation_id: int
+    queue_id: int | None
+    assignee_id: int | None
+    delivery_state: str
+    error: str | None
+
+
+class CustomerMerged(EventPayload):
+    source_id: int
+    target_id: int
+    by_user_id: int | None
+
+
+class CustomerCreated(EventPayload):
+    customer_id: int
+
+
+EVENTS: dict[str, type[EventPayload]] = {
+    "conversation.created": ConversationCreated,
+    "conversation.updated": ConversationUpdated,
+    "conversation.assigned": ConversationAssigned,
+    "message.received": MessageEvent,
+    "message.created": MessageEvent,
+    "message.outbound_queued": MessageEvent,
+    "message.delivery_updated": MessageDeliveryUpdated,
+    "customer.created": CustomerCreated,
+    "customer.merged": CustomerMerged,
+}
+
+
+class UnknownEvent(KeyError):
+    pass
+
+
+def register_event(name: str, payload: type[EventPayload]) -> None:
+    """Plug-ins (channels, routing) declare their own events through here."""
+    if name in EVENTS and EVENTS[name] is not payload:
+        raise ValueError(f"event {name!r} already registered")
+    EVENTS[name] = payload
+
+
+def emit(session: Session, name: str, payload: EventPayload) -> OutboxEvent:
+    schema = EVENTS.get(name)
+    if schema is None:
+        raise UnknownEvent(name)
+    if not isinstance(payload, schema):
+        raise TypeError(f"event {name!r} takes {schema.__name__}, not {type(payload).__name__}")
+    row = OutboxEvent(name=name, payload=payload.model_dump(mode="json"))
+    session.add(row)
+    session.info["outbox_pending"] = True
+    return row
+
+
+_commit_listeners: list[Callable[[], None]] = []
+
+
+def on_outbox_commit(callback: Callable[[], None]) -> None:
+    """Called after any commit that wrote outbox rows (wakes the in-process dispatcher)."""
+    _commit_listeners.append(callback)
+
+
+def remove_outbox_listener(callback: Callable[[], None]) -> None:
+    if callback in _commit_listeners:
+        _commit_listeners.remove(callback)
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop("outbox_pending", False):
+        for callback in list(_commit_listeners):
+            callback()
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop("outbox_pending", None)

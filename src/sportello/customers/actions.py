@@ -1,0 +1,140 @@
+"""Writes about customers: find-or-create by identity, identities, merge."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from sportello.accounts.models import User
+from sportello.conversations.models import Conversation
+from sportello.core.errors import Conflict, InvalidInput, NotFound
+from sportello.core.events import CustomerCreated, CustomerMerged, emit
+from sportello.customers import service
+from sportello.customers.identities import normalize_identity
+from sportello.customers.models import Customer, CustomerIdentity, CustomerMerge
+
+
+def do_create_customer(
+    session: Session, *, name: str = "", identities: Sequence[tuple[str, str]] = ()
+) -> Customer:
+    customer = Customer(name=name.strip()[:200])
+    session.add(customer)
+    session.flush()
+    for kind, value in identities:
+        do_add_identity(session, customer=customer, kind=kind, value=value)
+    emit(session, "customer.created", CustomerCreated(customer_id=customer.id))
+    return customer
+
+
+def do_add_identity(session: Session, *, customer: Customer, kind: str, value: str) -> CustomerIdentity:
+    identity_kind, normalized = normalize_identity(kind, value)
+    existing = session.scalar(
+        select(CustomerIdentity).where(
+            CustomerIdentity.kind == identity_kind, CustomerIdentity.value == normalized
+        )
+    )
+    if existing is not None:
+        if existing.customer_id == customer.id:
+            return existing
+        raise Conflict(
+            f"{identity_kind.value} {normalized} already belongs to another customer",
+            customer_id=existing.customer_id,
+        )
+    identity = CustomerIdentity(customer=customer, kind=identity_kind, value=normalized)
+    session.add(identity)
+    session.flush()
+    return identity
+
+
+def do_find_or_create_by_identity(
+    session: Session, *, kind: str, value: str, name: str = "", extra: Sequence[tuple[str, str]] = ()
+) -> tuple[Customer, bool]:
+    """The customer who owns this identity, created with it if nobody does yet.
+
+    Extra identities the channel knows (a phone number in an email signature, say) are attached
+    when no other customer owns them.
+    """
+    customer = service.get_by_identity(session, kind=kind, value=value)
+    created = customer is None
+    if customer is None:
+        customer = do_create_customer(session, name=name, identities=[(kind, value)])
+    elif name and not customer.name:
+        customer.name = name.strip()[:200]
+    for extra_kind, extra_value in extra:
+        try:
+            owner = service.get_by_identity(session, kind=extra_kind, value=extra_value)
+            if owner is None:
+                do_add_identity(session, customer=customer, kind=extra_kind, value=extra_value)
+        except InvalidInput:
+            continue
+    return customer, created
+
+
+def do_update_customer(
+    session: Session, *, customer: Customer, name: str | None = None, notes: str | None = None
+) -> Customer:
+    if name is not None:
+        customer.name = name.strip()[:200]
+    if notes is not None:
+        customer.notes = notes[:4000]
+    return customer
+
+
+def check_merge(session: Session, *, source: Customer, target: Customer) -> None:
+    if source.id == target.id:
+        raise InvalidInput("a customer cannot be merged into itself", field="target_id")
+    if source.merged_into_id is not None or target.merged_into_id is not None:
+        raise Conflict("one of the customers was already merged")
+
+
+def do_merge_customers(
+    session: Session, *, source: Customer, target: Customer, by: User | None
+) -> CustomerMerge:
+    """Move everything of ``source`` onto ``target``; ``source`` stays as a tombstone pointing
+    to ``target`` so that old links and identities still resolve."""
+    check_merge(session, source=source, target=target)
+    if source is None or target is None:
+        raise NotFound("customer not found")
+    moved_conversations = list(
+        session.scalars(select(Conversation.id).where(Conversation.customer_id == source.id))
+    )
+    session.execute(
+        update(Conversation)
+        .where(Conversation.customer_id == source.id)
+        .values(customer_id=target.id)
+        .execution_options(synchronize_session="fetch")
+    )
+    moved_identities = [(i.kind.value, i.value) for i in source.identities]
+    session.execute(
+        update(CustomerIdentity)
+        .where(CustomerIdentity.customer_id == source.id)
+        .values(customer_id=target.id)
+        .execution_options(synchronize_session="fetch")
+    )
+    if not target.name and source.name:
+        target.name = source.name
+    if source.notes:
+        target.notes = (target.notes + "\n" + source.notes).strip()[:4000]
+    source.merged_into_id = target.id
+    record = CustomerMerge(
+        source_id=source.id,
+        target_id=target.id,
+        merged_by_id=by.id if by else None,
+        details={
+            "conversations": moved_conversations,
+            "identities": [list(i) for i in moved_identities],
+            "source_name": source.name,
+        },
+    )
+    session.add(record)
+    session.flush()
+    session.expire(target, ["identities"])
+    session.expire(source, ["identities"])
+    emit(
+        session,
+        "customer.merged",
+        CustomerMerged(source_id=source.id, target_id=target.id, by_user_id=by.id if by else None),
+    )
+    return record

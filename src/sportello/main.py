@@ -1,0 +1,111 @@
+"""create_app(): routers, middleware, lifespan (dispatcher, realtime relay)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from importlib import import_module
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sportello import __version__
+from sportello.channels import registry
+from sportello.config import Settings, get_settings
+from sportello.core import errors, realtime
+from sportello.core.db import Database
+from sportello.core.dispatcher import Dispatcher
+from sportello.web.middleware import SecurityMiddleware
+from sportello.web.render import WEB_DIR
+
+log = logging.getLogger(__name__)
+
+# Every router the app serves, by module; each module exposes `router`.
+ROUTERS = (
+    "sportello.web.ws",
+    "sportello.channels.webhooks",
+    "sportello.accounts.pages",
+    "sportello.conversations.pages",
+    "sportello.customers.pages",
+    "sportello.channels.pages",
+    "sportello.routing.pages",
+    "sportello.accounts.api",
+    "sportello.customers.api",
+    "sportello.conversations.api",
+)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    run_workers: bool | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    database = db or Database(settings.database_url)
+    workers = settings.run_workers if run_workers is None else run_workers
+    hub = realtime.Hub()
+    registry.load_builtin()
+    import_module("sportello.channels.service")  # registers delivery jobs and handlers
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hub.attach_loop(asyncio.get_running_loop())
+        stop = asyncio.Event()
+        tasks: list[asyncio.Task[None]] = []
+        if settings.redis_url:
+            tasks.append(asyncio.create_task(realtime.relay_from_redis(hub, settings.redis_url, stop)))
+        if workers:
+            dispatcher = Dispatcher(database)
+            if settings.redis_url:
+                dispatcher.add_handler(realtime.redis_publisher(settings.redis_url))
+            else:
+                dispatcher.add_handler(realtime.local_publisher(hub))
+            app.state.dispatcher = dispatcher
+            tasks.append(
+                asyncio.create_task(dispatcher.run_forever(stop, settings.dispatcher_poll_seconds))
+            )
+        try:
+            yield
+        finally:
+            stop.set()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(task, timeout=settings.dispatcher_poll_seconds + 5)
+            if db is None:
+                database.dispose()
+
+    app = FastAPI(
+        title="Sportello",
+        version=__version__,
+        description="Omnichannel customer service: REST API v1.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.db = database
+    app.state.hub = hub
+    app.state.settings = settings
+    app.add_exception_handler(errors.SportelloError, errors.sportello_error_handler)
+    app.add_exception_handler(StarletteHTTPException, errors.http_error_handler)
+    app.add_exception_handler(RequestValidationError, errors.validation_error_handler)
+    app.add_middleware(
+        SecurityMiddleware,
+        secure_cookies=settings.secure_cookies,
+        body_limit=settings.max_body_bytes,
+        upload_limit=settings.max_upload_bytes,
+    )
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    for module in ROUTERS:
+        app.include_router(import_module(module).router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,22 @@
+"""Imports every domain's models so that the metadata is complete (Alembic, create_all)."""
+
+from sportello.accounts import models as accounts_models
+from sportello.channels import models as channels_models
+from sportello.conversations import models as conversations_models
+from sportello.core import jobs, outbox
+from sportello.core.db import Base
+from sportello.customers import models as customers_models
+from sportello.routing import models as routing_models
+
+metadata = Base.metadata
+
+__all__ = [
+    "accounts_models",
+    "channels_models",
+    "conversations_models",
+    "customers_models",
+    "jobs",
+    "metadata",
+    "outbox",
+    "routing_models",
+]

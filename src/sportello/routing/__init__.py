@@ -1,0 +1,1 @@
+"""Routing and SLA: business-hours calendars, SLA clocks and queue assignment."""

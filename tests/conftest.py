@@ -1,0 +1,112 @@
+"""Test fixtures: a real database (SQLite by default, PostgreSQL with SPORTELLO_TEST_DATABASE_URL),
+migrated once per run and emptied before each test; an app; named personas."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from sportello.config import Settings, get_settings
+from sportello.core.db import Database
+from sportello.models import metadata
+
+PG_URL_ENV = "SPORTELLO_TEST_DATABASE_URL"
+
+
+def _prepare_postgres(url: str) -> None:
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    except Exception as exc:
+        pytest.exit(f"PostgreSQL at {url} is unreachable: {exc}", returncode=3)
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def database_url(data_dir: Path) -> str:
+    url = os.environ.get(PG_URL_ENV)
+    if url:
+        _prepare_postgres(url)
+        return url
+    return f"sqlite:///{data_dir / 'test.db'}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_settings(data_dir: Path, database_url: str) -> Iterator[Settings]:
+    os.environ["SPORTELLO_DATA_DIR"] = str(data_dir)
+    os.environ["SPORTELLO_DATABASE_URL"] = database_url
+    os.environ["SPORTELLO_SECRET_KEY"] = "test-secret-key-not-for-production"
+    os.environ["SPORTELLO_WEBFORM_RATE_LIMIT"] = "5/minute"
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def migrated_db(test_settings: Settings, database_url: str) -> Iterator[Database]:
+    from sportello.cli import ensure_defaults
+    from sportello.core import migrations
+
+    migrations.upgrade(database_url)
+    db = Database(database_url)
+    ensure_defaults(db)
+    yield db
+    db.dispose()
+
+
+def _empty(db: Database) -> None:
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if db.is_sqlite:
+            conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+            for name in tables:
+                conn.exec_driver_sql(f'DELETE FROM "{name}"')
+        else:
+            quoted = ", ".join(f'"{name}"' for name in tables)
+            conn.exec_driver_sql(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def db(migrated_db: Database) -> Iterator[Database]:
+    from sportello.cli import ensure_defaults
+    from sportello.core import ratelimit
+
+    _empty(migrated_db)
+    ensure_defaults(migrated_db)
+    ratelimit.reset()
+    yield migrated_db
+
+
+@pytest.fixture
+def app(db: Database, test_settings: Settings):  # type: ignore[no-untyped-def]
+    from sportello.main import create_app
+
+    return create_app(test_settings, db=db, run_workers=False)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def personas(db: Database):  # type: ignore[no-untyped-def]
+    from tests.factories import make_personas
+
+    return make_personas(db)
