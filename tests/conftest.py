@@ -52,6 +52,9 @@ def test_settings(data_dir: Path, database_url: str) -> Iterator[Settings]:
     os.environ["SPORTELLO_DATABASE_URL"] = database_url
     os.environ["SPORTELLO_SECRET_KEY"] = "test-secret-key-not-for-production"
     os.environ["SPORTELLO_WEBFORM_RATE_LIMIT"] = "5/minute"
+    # Still argon2id, just cheap: tests create many users.
+    os.environ["SPORTELLO_ARGON2_TIME_COST"] = "1"
+    os.environ["SPORTELLO_ARGON2_MEMORY_KIB"] = "1024"
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()

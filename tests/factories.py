@@ -50,8 +50,12 @@ def make_personas(db: Database) -> Personas:
             s, email="giulia@negozio.it", name="Giulia Bianchi", role=Role.ADMIN, password=PASSWORD
         )
         supervisor = accounts_actions.do_create_user(
-            s, email="marco@negozio.it", name="Marco Rossi", role=Role.SUPERVISOR,
-            password=PASSWORD, language="en",
+            s,
+            email="marco@negozio.it",
+            name="Marco Rossi",
+            role=Role.SUPERVISOR,
+            password=PASSWORD,
+            language="en",
         )
         sara = accounts_actions.do_create_user(
             s, email="sara@negozio.it", name="Sara Conti", role=Role.AGENT, password=PASSWORD
@@ -66,15 +70,30 @@ def make_personas(db: Database) -> Personas:
         s.add_all([q_assistenza, q_vendite])
         s.flush()
         api_channel, shown = channels_actions.do_create_channel(
-            s, brand_id=brand.id, kind="api", name="App", queue=q_assistenza,
+            s,
+            brand_id=brand.id,
+            kind="api",
+            name="App",
+            queue=q_assistenza,
             data={"reply_url": ""},
         )
         webform, _ = channels_actions.do_create_channel(
             s, brand_id=brand.id, kind="webform", name="Contatti", queue=q_vendite, data={}
         )
         return Personas(
-            brand.id, admin, supervisor, sara, luca, assistenza, vendite, q_assistenza,
-            q_vendite, api_channel, shown["token"], shown["signing_secret"], webform,
+            brand.id,
+            admin,
+            supervisor,
+            sara,
+            luca,
+            assistenza,
+            vendite,
+            q_assistenza,
+            q_vendite,
+            api_channel,
+            shown["token"],
+            shown["signing_secret"],
+            webform,
         )
 
 

@@ -121,7 +121,9 @@ def worker() -> None:
 
 @app.command()
 def demo(
-    reset: Annotated[bool, typer.Option(help="Load even if the database has conversations.")] = False,
+    reset: Annotated[
+        bool, typer.Option(help="Load even if the database has conversations.")
+    ] = False,
     seed: Annotated[int, typer.Option(help="Random seed, for repeatable data.")] = 42,
 ) -> None:
     """Load a realistic Italian online shop: users, teams, customers, conversations."""
@@ -158,7 +160,12 @@ def user_create(
     try:
         with db.transaction() as session:
             user = do_create_user(
-                session, email=email, name=name, role=Role(role), password=password, language=language
+                session,
+                email=email,
+                name=name,
+                role=Role(role),
+                password=password,
+                language=language,
             )
             typer.echo(f"Created {user.role.value} {user.email}")
     except (SportelloError, ValueError) as exc:

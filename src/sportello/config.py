@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     dispatcher_poll_seconds: float = 1.0
     run_workers: bool = True
     log_level: str = "info"
+    # argon2id cost; 0 keeps argon2-cffi's defaults. Lower only for tests.
+    argon2_time_cost: int = 0
+    argon2_memory_kib: int = 0
 
     @property
     def attachments_dir(self) -> Path:

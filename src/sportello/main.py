@@ -58,7 +58,9 @@ def create_app(
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
         if settings.redis_url:
-            tasks.append(asyncio.create_task(realtime.relay_from_redis(hub, settings.redis_url, stop)))
+            tasks.append(
+                asyncio.create_task(realtime.relay_from_redis(hub, settings.redis_url, stop))
+            )
         if workers:
             dispatcher = Dispatcher(database)
             if settings.redis_url:

@@ -85,7 +85,9 @@ def test_in_reply_to_threads_into_that_conversation_even_if_resolved(db, persona
         conv = s.get(Conversation, first.conversation.id)
         actions.do_change_status(s, conversation=conv, status=Status.RESOLVED, by=personas.sara)
     reply = receive(
-        db, personas.api_channel, inbound("Ancora io", provider_id="<x2@mail>", in_reply_to=["<x1@mail>"])
+        db,
+        personas.api_channel,
+        inbound("Ancora io", provider_id="<x2@mail>", in_reply_to=["<x1@mail>"]),
     )
     assert reply.conversation.id == first.conversation.id
     assert reply.conversation.status == Status.OPEN
@@ -107,13 +109,17 @@ def test_conversation_number_threads_only_for_the_same_customer(db, personas):
         conv = s.get(Conversation, first.conversation.id)
         actions.do_change_status(s, conversation=conv, status=Status.RESOLVED, by=None)
     mine = receive(
-        db, personas.api_channel,
+        db,
+        personas.api_channel,
         inbound(provider_id="b", conversation_number=first.conversation.number),
     )
     assert mine.conversation.id == first.conversation.id
     stranger = receive(
-        db, personas.api_channel,
-        inbound(email="eve@example.com", provider_id="c", conversation_number=first.conversation.number),
+        db,
+        personas.api_channel,
+        inbound(
+            email="eve@example.com", provider_id="c", conversation_number=first.conversation.number
+        ),
     )
     assert stranger.conversation.id != first.conversation.id
 
@@ -123,7 +129,10 @@ def test_attachments_are_stored_by_content_hash(db, personas, test_settings):
     result = receive(
         db,
         personas.api_channel,
-        inbound(provider_id="a", attachments=[InboundAttachment("../../fattura 1.pdf", "application/pdf", data)]),
+        inbound(
+            provider_id="a",
+            attachments=[InboundAttachment("../../fattura 1.pdf", "application/pdf", data)],
+        ),
     )
     with db.session() as s:
         message = s.get(Message, result.message.id)
@@ -144,8 +153,8 @@ def test_empty_message_is_refused_and_nothing_is_written(db, personas):
 
 
 def test_error_mid_transaction_rolls_back_everything(db, personas):
-    from sportello.channels.models import Channel
     from sportello.channels import service
+    from sportello.channels.models import Channel
 
     with pytest.raises(RuntimeError), db.transaction() as s:
         channel = s.get(Channel, personas.api_channel.id)

@@ -97,7 +97,7 @@ class UserSession(Base):
 
 
 class LoginThrottle(Base):
-    """Failed logins per key (an account or an IP): each failure doubles the wait before the next."""
+    """Failed logins per key (an account or an IP); each failure doubles the wait."""
 
     __tablename__ = "login_throttle"
 

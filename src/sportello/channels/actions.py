@@ -58,7 +58,7 @@ def do_update_channel(
     *,
     channel: Channel,
     name: str | None = None,
-    queue: Queue | None | bool = False,
+    queue: Queue | bool | None = False,
     is_active: bool | None = None,
     settings: Mapping[str, object] | None = None,
 ) -> Channel:

@@ -121,8 +121,12 @@ def webform_submit(
     channel = _webform(session, public_id)
     settings = request.app.state.settings
     ip = hook.client_ip or "unknown"
-    if not ratelimit.hit(settings.webform_rate_limit, "webform", public_id, ip, redis_url=settings.redis_url):
-        wait = ratelimit.retry_after(settings.webform_rate_limit, "webform", public_id, ip, redis_url=settings.redis_url)
+    if not ratelimit.hit(
+        settings.webform_rate_limit, "webform", public_id, ip, redis_url=settings.redis_url
+    ):
+        wait = ratelimit.retry_after(
+            settings.webform_rate_limit, "webform", public_id, ip, redis_url=settings.redis_url
+        )
         return render(
             request,
             "webform/form.html",

@@ -232,7 +232,9 @@ def do_receive_message(
     conversation.last_inbound_at = now
     conversation.updated_at = utcnow()
     conversation.message_count += 1
-    conversation.preview = preview(inbound.text or (inbound.attachments[0].filename if inbound.attachments else ""))
+    conversation.preview = preview(
+        inbound.text or (inbound.attachments[0].filename if inbound.attachments else "")
+    )
 
     if new_conversation:
         emit(
@@ -367,8 +369,13 @@ def _set_status(
         session,
         conversation,
         f"Status: {previous.value} → {status.value}",
-        {"event": "status", "from": previous.value, "to": status.value,
-         "by": by.name if by else None, "reason": reason},
+        {
+            "event": "status",
+            "from": previous.value,
+            "to": status.value,
+            "by": by.name if by else None,
+            "reason": reason,
+        },
     )
     emit(
         session,
@@ -414,7 +421,11 @@ def do_assign(
         session,
         conversation,
         f"Assigned to {assignee.name}" if assignee else "Unassigned",
-        {"event": "assign", "to": assignee.name if assignee else None, "by": by.name if by else None},
+        {
+            "event": "assign",
+            "to": assignee.name if assignee else None,
+            "by": by.name if by else None,
+        },
     )
     emit(
         session,
@@ -443,7 +454,7 @@ def do_update_conversation(
     conversation: Conversation,
     by: User | None,
     priority: Priority | None = None,
-    queue: Queue | None | bool = False,
+    queue: Queue | bool | None = False,
     subject: str | None = None,
     tags: Sequence[str] | None = None,
 ) -> Conversation:

@@ -37,7 +37,7 @@ def conversation_scope(session: Session, user: User) -> ColumnElement[bool]:
     )
 
 
-def conversations_query(session: Session, user: User) -> Select[tuple[Conversation]]:
+def conversations_query(session: Session, user: User) -> Select[Conversation]:
     return select(Conversation).where(conversation_scope(session, user))
 
 
@@ -67,7 +67,7 @@ def customer_scope(session: Session, user: User) -> ColumnElement[bool]:
     return Customer.id.in_(visible)
 
 
-def customers_query(session: Session, user: User) -> Select[tuple[Customer]]:
+def customers_query(session: Session, user: User) -> Select[Customer]:
     return select(Customer).where(Customer.merged_into_id.is_(None), customer_scope(session, user))
 
 

@@ -55,9 +55,7 @@ class TooManyRequests(SportelloError):
     title = "Too many requests"
 
 
-def problem(
-    status: int, title: str, detail: str | None = None, **extra: Any
-) -> JSONResponse:
+def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
@@ -79,8 +77,16 @@ async def sportello_error_handler(request: Request, exc: Exception) -> Response:
     extra = dict(exc.extra)
     if isinstance(exc, InvalidInput) and exc.field:
         extra["errors"] = [{"field": exc.field, "message": exc.message}]
+    login_url = extra.get("login_url") if exc.status_code == 401 else None
     if wants_json(request) or request.headers.get("hx-request"):
-        return problem(exc.status_code, exc.title, exc.message, **extra)
+        response = problem(exc.status_code, exc.title, exc.message, **extra)
+        if login_url and request.headers.get("hx-request"):
+            response.headers["HX-Redirect"] = str(login_url)
+        return response
+    if login_url:  # a browser without a session: to the login page, then back
+        from fastapi.responses import RedirectResponse
+
+        return RedirectResponse(str(login_url), status_code=303)
     from sportello.web.render import render_error
 
     return render_error(request, exc.status_code, exc.message)

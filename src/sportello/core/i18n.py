@@ -58,7 +58,7 @@ def lazy(message: str) -> str:
 
 def pick_language(accept_language: str | None, preferred: str | None = None) -> str:
     if preferred in LANGUAGES:
-        return preferred  # type: ignore[return-value]
+        return preferred
     for part in (accept_language or "").split(","):
         code = part.split(";")[0].strip().lower()[:2]
         if code in LANGUAGES:

@@ -84,7 +84,5 @@ def mark_done(session: Session, events: list[OutboxEvent]) -> None:
 def purge_done(session: Session, *, older_than: timedelta = timedelta(days=7)) -> int:
     from sqlalchemy import delete
 
-    result = session.execute(
-        delete(OutboxEvent).where(OutboxEvent.done_at < utcnow() - older_than)
-    )
+    result = session.execute(delete(OutboxEvent).where(OutboxEvent.done_at < utcnow() - older_than))
     return int(getattr(result, "rowcount", 0) or 0)

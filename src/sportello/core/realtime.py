@@ -1,8 +1,9 @@
 """The realtime hub: pushes events to the consoles' WebSockets.
 
-Embedded mode: the dispatcher and the hub live in one process and publish directly. Scaled mode
-(``SPORTELLO_REDIS_URL`` set): whoever dispatches an event publishes it on a Redis channel, and every
-web process forwards what it hears to its own sockets. Each socket sees only what its user may see.
+Embedded mode: the dispatcher and the hub live in one process and publish directly.
+Scaled mode (``SPORTELLO_REDIS_URL`` set): whoever dispatches an event publishes it on a Redis
+channel, and every web process forwards what it hears to its own sockets. Each socket sees only
+what its user may see.
 """
 
 from __future__ import annotations

@@ -7,14 +7,31 @@ import hashlib
 import hmac
 import secrets
 import time
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from cryptography.fernet import Fernet, InvalidToken
 
-_hasher = PasswordHasher()
-# Compared against when the user does not exist, so both paths cost one argon2 verification.
-_DUMMY_HASH = _hasher.hash("sportello-timing-equaliser")
+
+@lru_cache(maxsize=1)
+def _hasher() -> PasswordHasher:
+    """argon2id with the library's (RFC 9106 low-memory) defaults; tests may make it cheaper."""
+    from sportello.config import get_settings
+
+    settings = get_settings()
+    if settings.argon2_memory_kib and settings.argon2_time_cost:
+        return PasswordHasher(
+            time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib
+        )
+    return PasswordHasher()
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    # Compared against when the user does not exist, so both paths cost one verification.
+    return _hasher().hash("sportello-timing-equaliser")
+
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -29,18 +46,20 @@ def check_password_strength(password: str) -> None:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _hasher().verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        )
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
 
 def password_needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+    return _hasher().check_needs_rehash(password_hash)
 
 
 def new_token(prefix: str = "") -> str:

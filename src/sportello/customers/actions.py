@@ -28,7 +28,9 @@ def do_create_customer(
     return customer
 
 
-def do_add_identity(session: Session, *, customer: Customer, kind: str, value: str) -> CustomerIdentity:
+def do_add_identity(
+    session: Session, *, customer: Customer, kind: str, value: str
+) -> CustomerIdentity:
     identity_kind, normalized = normalize_identity(kind, value)
     existing = session.scalar(
         select(CustomerIdentity).where(
@@ -49,7 +51,12 @@ def do_add_identity(session: Session, *, customer: Customer, kind: str, value: s
 
 
 def do_find_or_create_by_identity(
-    session: Session, *, kind: str, value: str, name: str = "", extra: Sequence[tuple[str, str]] = ()
+    session: Session,
+    *,
+    kind: str,
+    value: str,
+    name: str = "",
+    extra: Sequence[tuple[str, str]] = (),
 ) -> tuple[Customer, bool]:
     """The customer who owns this identity, created with it if nobody does yet.
 

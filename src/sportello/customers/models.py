@@ -58,7 +58,12 @@ class CustomerIdentity(Base):
         ForeignKey("customer.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[IdentityKind] = mapped_column(
-        Enum(IdentityKind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+        Enum(
+            IdentityKind,
+            native_enum=False,
+            length=20,
+            values_callable=lambda e: [m.value for m in e],
+        )
     )
     value: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -21,7 +21,9 @@ CSP_EMBEDDABLE = CSP.replace("frame-ancestors 'none'", "frame-ancestors *")
 
 
 class SecurityMiddleware:
-    def __init__(self, app: ASGIApp, *, secure_cookies: bool, body_limit: int, upload_limit: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, secure_cookies: bool, body_limit: int, upload_limit: int
+    ) -> None:
         self.app = app
         self.secure_cookies = secure_cookies
         self.body_limit = body_limit

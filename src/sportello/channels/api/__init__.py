@@ -1,1 +1,2 @@
-"""The api channel: messages in through REST with the channel token, replies out as signed webhooks."""
+"""The api channel: messages in through REST with the channel token, replies out as signed
+webhooks."""

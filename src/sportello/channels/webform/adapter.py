@@ -45,7 +45,9 @@ class WebformAdapter:
     ) -> list[InboundMessage]:
         fields = {
             k: v[0]
-            for k, v in parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True).items()
+            for k, v in parse_qs(
+                request.body.decode("utf-8", "replace"), keep_blank_values=True
+            ).items()
         }
         if fields.get(HONEYPOT_FIELD, "").strip():
             return []  # a bot filled the invisible field: accept silently, store nothing

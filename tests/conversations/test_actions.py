@@ -1,0 +1,115 @@
+"""Status transitions, assignment, tags, replies and delivery states."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from sportello.conversations import actions
+from sportello.conversations.models import (
+    TRANSITIONS,
+    Conversation,
+    DeliveryState,
+    Direction,
+    Message,
+    Priority,
+    Status,
+)
+from sportello.core.errors import InvalidInput, InvalidTransition
+from sportello.core.outbox import OutboxEvent
+from tests.factories import inbound, receive
+
+
+def _conversation(db, personas):
+    return receive(db, personas.api_channel, inbound(provider_id="m1")).conversation
+
+
+@pytest.mark.parametrize("start", list(Status))
+@pytest.mark.parametrize("target", list(Status))
+def test_only_allowed_transitions_pass(db, personas, start, target):
+    conv = _conversation(db, personas)
+    with db.transaction() as s:
+        c = s.get(Conversation, conv.id)
+        c.status = start
+    with db.transaction() as s:
+        c = s.get(Conversation, conv.id)
+        if target == start or target in TRANSITIONS[start]:
+            actions.do_change_status(s, conversation=c, status=target, by=personas.sara)
+            assert c.status == target
+        else:
+            with pytest.raises(InvalidTransition):
+                actions.do_change_status(s, conversation=c, status=target, by=personas.sara)
+
+
+def test_reply_records_queued_message_first_response_and_events(db, personas):
+    conv = _conversation(db, personas)
+    with db.transaction() as s:
+        c = s.get(Conversation, conv.id)
+        message = actions.do_send_reply(s, conversation=c, author=personas.sara, text="Ciao Mario")
+        assert message.delivery_state == DeliveryState.QUEUED
+        assert c.status == Status.OPEN
+        assert c.assignee_id == personas.sara.id
+        assert c.first_response_at is not None
+    with db.session() as s:
+        names = list(s.scalars(select(OutboxEvent.name)))
+        assert names[-2:] == ["message.created", "message.outbound_queued"]
+
+
+def test_reply_to_closed_conversation_is_refused(db, personas):
+    conv = _conversation(db, personas)
+    with db.transaction() as s:
+        c = s.get(Conversation, conv.id)
+        actions.do_change_status(s, conversation=c, status=Status.CLOSED, by=None)
+        with pytest.raises(InvalidTransition):
+            actions.do_send_reply(s, conversation=c, author=personas.sara, text="troppo tardi")
+        with pytest.raises(InvalidInput):
+            actions.do_add_note(s, conversation=c, author=personas.sara, text="  ")
+
+
+def test_assign_writes_system_message_and_event(db, personas):
+    conv = _conversation(db, personas)
+    with db.transaction() as s:
+        c = s.get(Conversation, conv.id)
+        actions.do_assign(s, conversation=c, assignee=personas.luca, by=personas.supervisor)
+    with db.session() as s:
+        c = s.get(Conversation, conv.id)
+        assert c.assignee_id == personas.luca.id and c.status == Status.OPEN
+        system = s.scalars(select(Message).where(Message.direction == Direction.SYSTEM)).all()
+        assert system[-1].meta == {"event": "assign", "to": "Luca Ferri", "by": "Marco Rossi"}
+        assert "conversation.assigned" in s.scalars(select(OutboxEvent.name)).all()
+
+
+def test_tags_priority_and_queue_update(db, personas):
+    conv = _conversation(db, personas)
+    with db.transaction() as s:
+        c = s.get(Conversation, conv.id)
+        actions.do_update_conversation(
+            s,
+            conversation=c,
+            by=personas.sara,
+            priority=Priority.URGENT,
+            tags=["Reso", "reso ", "Fattura"],
+            queue=personas.queue_vendite,
+        )
+    with db.session() as s:
+        c = s.get(Conversation, conv.id)
+        assert [t.name for t in c.tags] == ["fattura", "reso"]
+        assert c.priority == Priority.URGENT and c.queue_id == personas.queue_vendite.id
+        event = s.scalars(
+            select(OutboxEvent).where(OutboxEvent.name == "conversation.updated")
+        ).one()
+        assert set(event.payload["changes"]) == {"priority", "tags", "queue_id"}
+
+
+def test_delivery_state_moves_forward_only(db, personas):
+    conv = _conversation(db, personas)
+    with db.transaction() as s:
+        c = s.get(Conversation, conv.id)
+        m = actions.do_send_reply(s, conversation=c, author=personas.sara, text="ok")
+        assert actions.do_mark_delivery(
+            s, message=m, state=DeliveryState.SENT, provider_message_id="p1"
+        )
+        assert actions.do_mark_delivery(s, message=m, state=DeliveryState.READ)
+        assert not actions.do_mark_delivery(s, message=m, state=DeliveryState.DELIVERED)
+        assert not actions.do_mark_delivery(s, message=m, state=DeliveryState.FAILED, error="x")
+        assert m.delivery_state == DeliveryState.READ and m.provider_message_id == "p1"

@@ -1,0 +1,133 @@
+"""Outbox, dispatcher and jobs: at-least-once delivery, claims, retries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from sportello.core import jobs
+from sportello.core.db import utcnow
+from sportello.core.dispatcher import Dispatcher
+from sportello.core.events import CustomerCreated, UnknownEvent, emit
+from sportello.core.outbox import OutboxEvent, claim_events
+
+
+def test_emit_refuses_unknown_events_and_wrong_payloads(db):
+    with db.transaction() as s:
+        with pytest.raises(UnknownEvent):
+            emit(s, "no.such_event", CustomerCreated(customer_id=1))
+        from sportello.core.events import CustomerMerged
+
+        with pytest.raises(TypeError):
+            emit(s, "customer.created", CustomerMerged(source_id=1, target_id=2, by_user_id=None))
+
+
+def test_events_reach_handlers_once_and_are_marked_done(db):
+    seen: list[tuple[str, dict]] = []
+    with db.transaction() as s:
+        emit(s, "customer.created", CustomerCreated(customer_id=7))
+        emit(s, "customer.created", CustomerCreated(customer_id=8))
+    dispatcher = Dispatcher(db, name="t1")
+    dispatcher.add_handler(lambda _db, name, payload: seen.append((name, payload)))
+    dispatcher.drain()
+    dispatcher.drain()
+    assert seen == [
+        ("customer.created", {"customer_id": 7}),
+        ("customer.created", {"customer_id": 8}),
+    ]
+    with db.session() as s:
+        assert all(e.done_at is not None for e in s.scalars(select(OutboxEvent)))
+
+
+def test_two_workers_never_claim_the_same_event(db):
+    with db.transaction() as s:
+        for i in range(10):
+            emit(s, "customer.created", CustomerCreated(customer_id=i))
+    with db.transaction() as s:
+        first = claim_events(s, worker="a", limit=6)
+    with db.transaction() as s:
+        second = claim_events(s, worker="b", limit=100)
+    assert len(first) == 6 and len(second) == 4
+    assert not {e.id for e in first} & {e.id for e in second}
+
+
+def test_a_dead_workers_claim_expires_and_the_event_is_delivered_again(db):
+    with db.transaction() as s:
+        emit(s, "customer.created", CustomerCreated(customer_id=1))
+    with db.transaction() as s:
+        (event,) = claim_events(s, worker="dies")
+        event.claimed_at = utcnow() - timedelta(minutes=5)
+    seen = []
+    dispatcher = Dispatcher(db, name="survivor")
+    dispatcher.add_handler(lambda _db, name, payload: seen.append(payload))
+    dispatcher.drain()
+    assert seen == [{"customer_id": 1}]
+
+
+def test_failing_handler_leaves_event_pending_for_retry(db):
+    with db.transaction() as s:
+        emit(s, "customer.created", CustomerCreated(customer_id=1))
+    dispatcher = Dispatcher(db, name="x")
+
+    def broken(_db, _name, _payload):
+        raise RuntimeError("boom")
+
+    dispatcher.add_handler(broken)
+    assert dispatcher.run_events_once() == 1
+    with db.session() as s:
+        event = s.scalars(select(OutboxEvent)).one()
+        assert event.done_at is None and event.attempts == 1
+
+
+def test_job_retries_with_backoff_then_fails_permanently(db):
+    calls = []
+    failures = []
+
+    class Temporary(Exception):
+        permanent = False
+
+    def run(_db, payload):
+        calls.append(payload["n"])
+        raise Temporary("provider down")
+
+    jobs.register_job(
+        "test_flaky",
+        jobs.JobKind(run=run, on_failure=lambda _db, p, err: failures.append(err), base_delay=10),
+    )
+    with db.transaction() as s:
+        jobs.enqueue(s, "test_flaky", {"n": 1}, max_attempts=2, unique_key="flaky-1")
+        jobs.enqueue(s, "test_flaky", {"n": 1}, max_attempts=2, unique_key="flaky-1")  # deduped
+    dispatcher = Dispatcher(db, name="j")
+    assert dispatcher.run_jobs_once() == 1
+    with db.session() as s:
+        job = s.scalars(select(jobs.Job)).one()
+        assert job.attempts == 1 and job.failed_at is None
+        wait = (job.run_at - utcnow()).total_seconds()
+        assert 5 < wait <= 10
+    assert dispatcher.run_jobs_once() == 0  # not due yet
+    with db.transaction() as s:
+        s.scalars(select(jobs.Job)).one().run_at = utcnow()
+    dispatcher.run_jobs_once()
+    with db.session() as s:
+        job = s.scalars(select(jobs.Job)).one()
+        assert job.failed_at is not None and job.error == "provider down"
+    assert calls == [1, 1]
+    assert failures == ["provider down"]
+
+
+def test_permanent_error_fails_the_job_at_once(db):
+    class Permanent(Exception):
+        permanent = True
+
+    def run(_db, _payload):
+        raise Permanent("number does not exist")
+
+    jobs.register_job("test_permanent", jobs.JobKind(run=run))
+    with db.transaction() as s:
+        jobs.enqueue(s, "test_permanent", {})
+    Dispatcher(db).run_jobs_once()
+    with db.session() as s:
+        job = s.scalars(select(jobs.Job)).one()
+        assert job.failed_at is not None and job.attempts == 1
