@@ -104,7 +104,7 @@ def worker() -> None:
 
     dispatcher = Dispatcher(db)
     if settings.redis_url:
-        dispatcher.add_handler(realtime.redis_publisher(settings.redis_url))
+        dispatcher.add_handler(realtime.redis_publisher(settings.redis_url, settings.redis_channel))
     else:
         typer.echo("warning: no SPORTELLO_REDIS_URL: live updates stay in this process", err=True)
     stop = asyncio.Event()
@@ -179,3 +179,7 @@ def main() -> None:  # pragma: no cover
     logging.basicConfig(level=logging.INFO)
     app(prog_name="sportello")
     sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app(prog_name="sportello")

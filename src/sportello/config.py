@@ -15,6 +15,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///data/sportello.db"
     redis_url: str | None = None
+    redis_channel: str = "sportello:events"
     data_dir: Path = Path("data")
     secret_key: str = Field(default="")
     base_url: str = "http://127.0.0.1:8000"

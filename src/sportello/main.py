@@ -59,12 +59,16 @@ def create_app(
         tasks: list[asyncio.Task[None]] = []
         if settings.redis_url:
             tasks.append(
-                asyncio.create_task(realtime.relay_from_redis(hub, settings.redis_url, stop))
+                asyncio.create_task(
+                    realtime.relay_from_redis(hub, settings.redis_url, stop, settings.redis_channel)
+                )
             )
         if workers:
             dispatcher = Dispatcher(database)
             if settings.redis_url:
-                dispatcher.add_handler(realtime.redis_publisher(settings.redis_url))
+                dispatcher.add_handler(
+                    realtime.redis_publisher(settings.redis_url, settings.redis_channel)
+                )
             else:
                 dispatcher.add_handler(realtime.local_publisher(hub))
             app.state.dispatcher = dispatcher

@@ -88,24 +88,28 @@ def local_publisher(hub: Hub) -> Callable[[Any, str, dict[str, Any]], None]:
     return publish
 
 
-def redis_publisher(redis_url: str) -> Callable[[Any, str, dict[str, Any]], None]:
+def redis_publisher(
+    redis_url: str, channel: str = REDIS_CHANNEL
+) -> Callable[[Any, str, dict[str, Any]], None]:
     import redis
 
     client = redis.Redis.from_url(redis_url)
 
     def publish(_db: Any, name: str, payload: dict[str, Any]) -> None:
-        client.publish(REDIS_CHANNEL, json.dumps(event_message(name, payload)))
+        client.publish(channel, json.dumps(event_message(name, payload)))
 
     return publish
 
 
-async def relay_from_redis(hub: Hub, redis_url: str, stop: asyncio.Event) -> None:
+async def relay_from_redis(
+    hub: Hub, redis_url: str, stop: asyncio.Event, channel: str = REDIS_CHANNEL
+) -> None:
     """Forward events published by any process to this process's sockets."""
     import redis.asyncio as aioredis
 
     client = aioredis.Redis.from_url(redis_url)
     pubsub = client.pubsub()
-    await pubsub.subscribe(REDIS_CHANNEL)
+    await pubsub.subscribe(channel)
     try:
         while not stop.is_set():
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
@@ -119,5 +123,5 @@ async def relay_from_redis(hub: Hub, redis_url: str, stop: asyncio.Event) -> Non
             await hub.broadcast(data)
     finally:
         with contextlib.suppress(Exception):
-            await pubsub.unsubscribe(REDIS_CHANNEL)
+            await pubsub.unsubscribe(channel)
         await client.aclose()
