@@ -2,13 +2,14 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 03:15:34.841959
+Create Date: 2026-11-24 03:23:18.526340
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
 
 import sportello.core.db
 
