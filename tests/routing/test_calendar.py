@@ -152,7 +152,7 @@ def test_national_holidays_on_weekdays_are_closed(nine_six: BusinessCalendar, da
 def test_ordinary_weekday_has_no_holiday_name() -> None:
     assert holiday_name(date(2026, 3, 10)) is None
     with pytest.raises(TypeError):
-        holiday_name(rome(2026, 3, 10))  # type: ignore[arg-type]
+        holiday_name(rome(2026, 3, 10))  # a datetime is a date subclass, but ambiguous
 
 
 @pytest.mark.parametrize(
@@ -541,7 +541,7 @@ SPECIAL_DAYS = [
 
 @functools.cache
 def national_holidays(year: int) -> holidays.HolidayBase:
-    return holidays.Italy(years=year)
+    return holidays.country_holidays("IT", years=year)
 
 
 @dataclass(frozen=True)
@@ -671,7 +671,7 @@ def test_between_matches_brute_force(spec: Spec, start: datetime, length: timede
     end = start.astimezone(UTC) + length  # real time, not wall-clock arithmetic
     assert cal.business_time_between(start, end) == spec.between(start, end)
     pieces = list(cal.open_intervals(start, end))
-    assert sum((b - a for a, b in pieces), timedelta(0)) == spec.between(start, end)
+    assert sum((real(a, b) for a, b in pieces), timedelta(0)) == spec.between(start, end)
     for (a, b), (c, _) in itertools.pairwise(pieces):
         assert a < b < c  # sorted, non-empty, touching stretches joined
     for a, b in pieces:
