@@ -44,6 +44,7 @@ __all__ = [
     "ParsedAttachment",
     "ParsedEmail",
     "PecReceipt",
+    "decode_bytes",
     "decode_header_value",
     "extract_conversation_number",
     "html_to_text",
@@ -91,6 +92,15 @@ class PecReceipt:
 
 @dataclass(frozen=True, slots=True)
 class ParsedEmail:
+    """One parsed message.
+
+    ``is_auto_reply`` is true for auto-reply headers/subjects and also for bounces,
+    PEC receipts and read receipts (MDN): nothing that should get an automatic answer.
+    For a PEC "posta-certificata" envelope every field describes the wrapped
+    ``postacert.eml`` (the customer's message); ``daticert.xml`` is appended to its
+    attachments.
+    """
+
     message_id: str
     in_reply_to: list[str]
     references: list[str]
@@ -157,9 +167,11 @@ def _lookup_codec(label: str | None) -> str | None:
         return None
     if cleaned in _CHARSET_ALIASES:
         return _CHARSET_ALIASES[cleaned] or None
+    if not cleaned.isascii() or len(cleaned) > 64:
+        return None
     try:
         return codecs.lookup(cleaned).name
-    except LookupError:
+    except (LookupError, ValueError):
         return None
 
 
@@ -189,6 +201,24 @@ def _cp1252_plausible(data: bytes) -> bool:
     return letters == 0 or non_ascii_letters * 10 <= letters * 4
 
 
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+_MIXED_ERRORS = "sportello-utf8-cp1252"
+
+
+def _cp1252_for_invalid(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    bad = error.object[error.start : error.end]
+    return bad.decode("cp1252", errors="replace").replace("\ufffd", "") or bad.decode(
+        "latin-1"
+    ), error.end
+
+
+codecs.register_error(_MIXED_ERRORS, _cp1252_for_invalid)
+
+
 def _detect(data: bytes) -> str | None:
     from charset_normalizer import from_bytes  # imported lazily: slow import, rare path
 
@@ -202,8 +232,10 @@ def decode_bytes(data: bytes, declared: str | None, warnings: list[str], what: s
     if not data:
         return ""
     codec = _lookup_codec(declared)
-    if declared and codec is None and declared.strip().lower() not in _CHARSET_ALIASES:
-        unknown = f"unknown charset {declared.strip()}"
+    if declared:
+        declared = declared.strip().encode("ascii", "backslashreplace").decode("ascii")[:64]
+    if declared and codec is None and declared.lower() not in _CHARSET_ALIASES:
+        unknown = f"unknown charset {declared}"
     else:
         unknown = ""
     if codec is not None:
@@ -227,6 +259,11 @@ def decode_bytes(data: bytes, declared: str | None, warnings: list[str], what: s
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         label = ""
+    if not label and _UTF8_MULTIBYTE.search(data):
+        # Valid UTF-8 sequences next to stray bytes: mixed content (e.g. a UTF-8 quote
+        # pasted into a cp1252 reply). Keep the UTF-8 and read the stray bytes as cp1252.
+        label = "utf-8+cp1252"
+        text = data.decode("utf-8", _MIXED_ERRORS)
     if not label and _cp1252_plausible(data):
         label = "cp1252"
         text = data.decode("cp1252")
@@ -531,13 +568,18 @@ class _HtmlText(HTMLParser):
             if href.startswith(("http://", "https://")) and shown and href not in shown:
                 self.buf.append(f" <{href}>")
             self.href = None
-        if tag in _PARAGRAPH_TAGS:
+        if tag == "blockquote":
+            self.flush()
+            self.depth = max(0, self.depth - 1)
+            if self.lines and not self.lines[-1][1]:
+                self.lines[-1] = (self.depth, "")  # the gap after a quote is unquoted
+            elif self.lines:
+                self.lines.append((self.depth, ""))
+        elif tag in _PARAGRAPH_TAGS:
             self.blank()
         elif tag in _BLOCK_TAGS:
             self.flush()
-        if tag == "blockquote":
-            self.depth = max(0, self.depth - 1)
-        elif tag == "pre":
+        if tag == "pre":
             self.pre = max(0, self.pre - 1)
         elif tag in ("ul", "ol") and self.lists:
             self.lists.pop()
@@ -664,9 +706,9 @@ _SIGNATURE_TYPES = frozenset(
 _UU_BLOCK = re.compile(r"^begin [0-7]{3,4} ([^\r\n]+)\r?\n(.*?)^end[ \t]*$\r?\n?", re.M | re.S)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
 _FILENAME_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
-_OFFLOAD_MIN_MESSAGE = 2_000_000
-_OFFLOAD_MIN_RUN = 256 * 1024
-_BASE64_RUN = re.compile(rb"^(?:[A-Za-z0-9+/=]+\r?\n)+", re.M)
+_OFFLOAD_MIN_MESSAGE = 200_000
+_OFFLOAD_MIN_RUN = 64 * 1024
+_BASE64_RUN = re.compile(rb"^(?:[A-Za-z0-9+/=]+\r?\n)++", re.M)  # possessive: no backtrack stack
 _MAX_DEPTH = 8
 
 
@@ -739,13 +781,14 @@ def _uudecode(lines: Iterable[str]) -> bytes:
         line = line.rstrip("\r\n")
         if not line or line == "`":
             continue
+        encoded = line.encode("latin-1", "replace")
         try:
-            out += binascii.a2b_uu(line)
+            out += binascii.a2b_uu(encoded)
         except binascii.Error:
             # Workaround for broken encoders (same as the old stdlib uu module).
-            nbytes = (((ord(line[0]) - 32) & 63) * 4 + 5) // 3
+            nbytes = (((encoded[0] - 32) & 63) * 4 + 5) // 3
             try:
-                out += binascii.a2b_uu(line[:nbytes])
+                out += binascii.a2b_uu(encoded[:nbytes])
             except binascii.Error:
                 continue
     return bytes(out)
@@ -918,10 +961,34 @@ def _serialise(msg: Message, ctx: _Context) -> bytes:
     )
     try:
         generator.flatten(msg)  # type: ignore[arg-type]  # any Message works at runtime
-    except Exception:  # fall back to the legacy generator
-        buffer = io.BytesIO()
-        BytesGenerator(buffer, mangle_from_=False, policy=policy.compat32).flatten(msg)
-    return _restore(buffer.getvalue(), ctx)
+        data = buffer.getvalue()
+    except Exception:
+        # The stdlib generator trips over some malformed trees; write the parts as parsed.
+        data = _naive_serialise(msg)
+    return _restore(data, ctx)
+
+
+def _naive_serialise(msg: Message) -> bytes:
+    head = b"".join(
+        _str_to_bytes(f"{name}: {value}").rstrip(b"\r\n") + b"\r\n"
+        for name, value in msg.raw_items()
+    )
+    payload = _raw_payload(msg)
+    if isinstance(payload, list):
+        parts = [p for p in payload if isinstance(p, Message)]
+        if _content_type(msg).startswith("multipart/"):
+            boundary = (_param(msg, "boundary") or "boundary").encode("ascii", "replace")
+            body = b"".join(
+                b"--" + boundary + b"\r\n" + _naive_serialise(p) + b"\r\n" for p in parts
+            )
+            body += b"--" + boundary + b"--\r\n"
+        else:  # message/rfc822 and friends hold a single message
+            body = b"".join(_naive_serialise(p) for p in parts)
+    elif isinstance(payload, str):
+        body = _str_to_bytes(payload)
+    else:
+        body = b""
+    return head + b"\r\n" + body
 
 
 def _add_attachment(
@@ -1283,22 +1350,31 @@ def _defect_warnings(msg: Message) -> list[str]:
 
 def parse_message(raw: bytes) -> ParsedEmail:
     """Parse raw message bytes. Raises ``EmailParseError`` only for non-mail input."""
-    return _parse(raw, 0)
+    try:
+        return _parse(raw, 0)
+    except RecursionError:
+        # Pathologically nested MIME: keep the headers, skip the body.
+        return _parse(raw, 0, shallow=True)
 
 
-def _parse(raw: bytes, depth: int) -> ParsedEmail:
+def _parse(raw: bytes, depth: int, *, shallow: bool = False) -> ParsedEmail:
     if not isinstance(raw, bytes | bytearray | memoryview):
         raise EmailParseError("raw message must be bytes")
     raw = bytes(raw)
-    if not raw.strip():
+    if not raw or raw.isspace():
         raise EmailParseError("empty message")
     if raw.startswith(b"From ") and b"\n" in raw[:2000]:
         raw = raw.split(b"\n", 1)[1]  # mbox "From " envelope line
     reduced, offloaded = _offload_large_base64(raw)
-    msg, warnings = _parse_tree(reduced)
+    if shallow:
+        msg = BytesParser(policy=_POLICY).parsebytes(reduced, headersonly=True)
+        warnings = ["MIME structure nested too deeply, body not parsed"]
+    else:
+        msg, warnings = _parse_tree(reduced)
     if not msg.keys():
         raise EmailParseError("no header fields: not an email message")
-    warnings.extend(_defect_warnings(msg))
+    if not shallow:
+        warnings.extend(_defect_warnings(msg))
     ctx = _Context(raw=raw, offloaded=offloaded, warnings=warnings)
     headers = _raw_headers(msg)
 
@@ -1309,7 +1385,8 @@ def _parse(raw: bytes, depth: int) -> ParsedEmail:
     # PEC envelope ("busta di trasporto" or anomaly): the real message is postacert.eml.
     transport = (first("x-trasporto") or "").strip().lower()
     collected = _Collected()
-    _walk(msg, ctx, collected)
+    if not shallow:
+        _walk(msg, ctx, collected)
     if transport in ("posta-certificata", "errore") and depth < 2:
         for name, _inner, data in ctx.rfc822_parts:
             if name.lower() == "postacert.eml":
@@ -1336,7 +1413,7 @@ def _parse(raw: bytes, depth: int) -> ParsedEmail:
     sender = sender_list[0] if sender_list else None
 
     html_raw = "\n".join(collected.html) if collected.html else None
-    if collected.plain:
+    if collected.plain and (html_raw is None or any(p.strip() for p in collected.plain)):
         text = "\n".join(collected.plain)
     elif html_raw is not None:
         text = html_to_text(html_raw)

@@ -33,6 +33,12 @@ _ORIGINAL_MESSAGE = re.compile(
     r"\s*-{2,}\s*$",
     re.IGNORECASE,
 )
+_FORWARD_MARKER = re.compile(
+    r"^\s*(?:-{3,}\s*(?:Forwarded message|Messaggio inoltrato|Message transféré|"
+    r"Weitergeleitete Nachricht|Mensaje reenviado)\s*-{3,}|"
+    r"(?:Begin forwarded message|Inizio messaggio inoltrato|Messaggio inoltrato)\s*:)\s*$",
+    re.IGNORECASE,
+)
 _UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
 _FROM_KEY = re.compile(r"^\s*\**\s*(?:From|Da|De|Von|Van)\s*:\**\s*\S", re.IGNORECASE)
 _OTHER_KEY = re.compile(
@@ -56,6 +62,8 @@ _MOBILE_SIGNATURE = re.compile(
     r")\s*$",
     re.IGNORECASE,
 )
+# A date, a time or an address: what real attributions carry and prose rarely does.
+_ATTRIBUTION_DETAIL = re.compile(r"\d{1,2}[:.]\d{2}|\d{4}|@")
 _MAX_ATTRIBUTION_LINES = 3
 
 
@@ -85,15 +93,14 @@ def _attribution_at(lines: list[str], i: int) -> int:
             return 0
         if len(lines[end]) > 300:
             return 0
-        if _WROTE_END.search(lines[end]):
-            if _WROTE_START.match(first):
+        joined = " ".join(line.strip() for line in lines[i : end + 1])
+        if _WROTE_END.search(joined):
+            following = _next_nonblank(lines, end + 1)
+            quoted_next = following < len(lines) and _is_quoted(lines[following])
+            if _WROTE_START.match(first) and (quoted_next or _ATTRIBUTION_DETAIL.search(joined)):
                 return span
             # No known opening word: accept only a single line directly followed by a quote.
-            if span == 1:
-                following = _next_nonblank(lines, i + 1)
-                if following < len(lines) and _is_quoted(lines[following]):
-                    return 1
-            return 0
+            return 1 if span == 1 and quoted_next else 0
     return 0
 
 
@@ -109,12 +116,21 @@ def _header_block_at(lines: list[str], i: int) -> int:
     return j - i if keys >= 2 else 0
 
 
+def _forward_index(lines: list[str]) -> int:
+    """Index of the first "forwarded message" marker, or len(lines)."""
+    for i, line in enumerate(lines):
+        if _FORWARD_MARKER.match(line):
+            return i
+    return len(lines)
+
+
 def _find_history(lines: list[str], start: int) -> tuple[int, int] | None:
-    """Find the first quoted-history marker at or after ``start``.
+    """Find the first quoted-history marker at or after ``start`` and before any
+    forwarded message (forwarded content stays visible).
 
     Returns (index, number of marker lines) or None.
     """
-    for i in range(start, len(lines)):
+    for i in range(start, _forward_index(lines)):
         line = lines[i]
         if _ORIGINAL_MESSAGE.match(line):
             return i, 1
@@ -189,17 +205,18 @@ def split_reply(text: str) -> tuple[str, str]:
 
     # 2. Signature: "-- " delimiter or a mobile client signature line.
     lines = current()
-    for i, line in enumerate(lines):
+    forward = _forward_index(lines)
+    for i, line in enumerate(lines[:forward]):
         if _SIG_DELIMITER.match(line) or _MOBILE_SIGNATURE.match(line):
             fold(i, len(lines))
             break
 
-    # 3. A trailing ">" block (quote without attribution).
+    # 3. A trailing ">" block (quote without attribution), unless inside a forward.
     lines = current()
     end = len(lines)
     while end > 0 and (_is_blank(lines[end - 1]) or _is_quoted(lines[end - 1])):
         end -= 1
-    if any(_is_quoted(line) for line in lines[end:]):
+    if _forward_index(lines) == len(lines) and any(_is_quoted(line) for line in lines[end:]):
         fold(end, len(lines))
 
     # 4. A leading ">" block followed by new text (bottom posting without attribution).
