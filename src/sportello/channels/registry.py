@@ -1,13 +1,19 @@
-"""The map from channel kind to adapter. Kinds register themselves on import."""
+"""The map from channel kind to adapter.
+
+Each kind is a subpackage ``sportello.channels.<kind>`` with an ``adapter`` module that calls
+``register(...)`` on import; ``load_builtin`` imports them all, so adding a kind edits no shared file.
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import pkgutil
 
 from sportello.channels.base import ChannelAdapter
 
 _ADAPTERS: dict[str, ChannelAdapter] = {}
-BUILTIN_KINDS = ("api", "webform")
+_loaded = False
 
 
 def register(adapter: ChannelAdapter) -> ChannelAdapter:
@@ -15,14 +21,27 @@ def register(adapter: ChannelAdapter) -> ChannelAdapter:
     return adapter
 
 
+def builtin_kinds() -> list[str]:
+    import sportello.channels as package
+
+    found = []
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.ispkg and importlib.util.find_spec(f"sportello.channels.{info.name}.adapter"):
+            found.append(info.name)
+    return sorted(found)
+
+
 def load_builtin() -> None:
-    for kind in BUILTIN_KINDS:
+    global _loaded
+    if _loaded:
+        return
+    for kind in builtin_kinds():
         importlib.import_module(f"sportello.channels.{kind}.adapter")
+    _loaded = True
 
 
 def get_adapter(kind: str) -> ChannelAdapter:
-    if not _ADAPTERS:
-        load_builtin()
+    load_builtin()
     try:
         return _ADAPTERS[kind]
     except KeyError:
@@ -30,6 +49,5 @@ def get_adapter(kind: str) -> ChannelAdapter:
 
 
 def kinds() -> list[str]:
-    if not _ADAPTERS:
-        load_builtin()
+    load_builtin()
     return sorted(_ADAPTERS)
