@@ -40,3 +40,39 @@ def default_brand(session: Session) -> Brand:
     if brand is None:
         raise LookupError("no brand: run 'sportello db upgrade'")
     return brand
+
+
+def get_user(session: Session, user_id: int) -> User:
+    from sportello.core.errors import NotFound
+
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
+def get_teams(session: Session, team_ids: list[int]) -> list[Team]:
+    from sportello.core.errors import InvalidInput
+
+    teams = list(session.scalars(select(Team).where(Team.id.in_(team_ids))))
+    if len(teams) != len(set(team_ids)):
+        raise InvalidInput("unknown team id", field="team_ids")
+    return teams
+
+
+def api_tokens_of(session: Session, user: User) -> list[ApiToken]:
+    return list(
+        session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+        )
+    )
+
+
+def access_api_token(session: Session, user: User, token_id: int) -> ApiToken:
+    """One of the user's own tokens; another user's token is reported as not found."""
+    from sportello.core.errors import NotFound
+
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound("API token not found")
+    return token

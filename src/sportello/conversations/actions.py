@@ -468,6 +468,7 @@ def do_update_conversation(
         if new_queue_id != conversation.queue_id:
             changes["queue_id"] = [conversation.queue_id, new_queue_id]
             conversation.queue_id = new_queue_id
+            conversation.queue = queue if isinstance(queue, Queue) else None
     if subject is not None:
         subject = subject.strip()[:300]
         if subject != conversation.subject:
