@@ -48,8 +48,16 @@ def test_read_only_token_reads_but_cannot_reply(client, personas, auth, assisten
     assert "write" in body["detail"]
 
 
-def test_write_only_token_cannot_read(client, personas, auth):
-    assert_problem(client.get("/api/v1/users", headers=auth(personas.sara, ["write"])), 403)
+def test_write_scope_includes_read_but_not_admin(client, personas, auth):
+    headers = auth(personas.sara, ["write"])
+    assert client.get("/api/v1/users", headers=headers).status_code == 200
+    new_user = {
+        "email": "x@negozio.it",
+        "name": "X",
+        "role": "agent",
+        "password": "abbastanza-lunga",
+    }
+    assert_problem(client.post("/api/v1/users", json=new_user, headers=headers), 403)
 
 
 def test_agent_token_cannot_see_another_teams_conversation(

@@ -146,6 +146,15 @@ def test_unknown_channel_and_wrong_token_answer_alike(client, db, personas):
     assert message_count(db) == 0
 
 
+def test_credentials_are_checked_before_the_body_is_validated(client, db, personas):
+    """A stranger probing with bad bodies learns nothing from field-level 422s."""
+    bad_body = {"from": {"kind": "email"}, "unexpected": 1}
+    unknown = client.post("/api/v1/channels/nope/messages", json=bad_body)
+    wrong = send(client, personas, bad_body, token="spch_wrong")
+    assert assert_problem(unknown, 401) == assert_problem(wrong, 401)
+    assert_problem(send(client, personas, bad_body), 422)
+
+
 def test_script_in_html_is_sanitised_in_storage(client, db, personas):
     payload = {
         **MESSAGE,

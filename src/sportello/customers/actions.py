@@ -40,10 +40,8 @@ def do_add_identity(
     if existing is not None:
         if existing.customer_id == customer.id:
             return existing
-        raise Conflict(
-            f"{identity_kind.value} {normalized} already belongs to another customer",
-            customer_id=existing.customer_id,
-        )
+        # No customer id in the error: the caller may not be allowed to see that customer.
+        raise Conflict(f"{identity_kind.value} {normalized} already belongs to another customer")
     identity = CustomerIdentity(customer=customer, kind=identity_kind, value=normalized)
     session.add(identity)
     session.flush()

@@ -93,7 +93,10 @@ class ApiCaller:
     via_token: bool
 
     def require(self, scope: str) -> None:
-        if scope not in self.scopes and "admin" not in self.scopes:
+        granted = set(self.scopes)
+        if "write" in granted or "admin" in granted:
+            granted.add("read")  # who may write may read
+        if scope not in granted and "admin" not in granted:
             raise PermissionDenied(f"this token lacks the {scope!r} scope")
 
 
@@ -102,7 +105,7 @@ class Unauthorized(SportelloError):
     title = "Unauthorized"
 
 
-async def api_caller(request: Request, session: SessionDep) -> ApiCaller:
+def api_caller(request: Request, session: SessionDep) -> ApiCaller:
     auth = request.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
     if scheme.lower() == "bearer" and token:
@@ -116,7 +119,13 @@ async def api_caller(request: Request, session: SessionDep) -> ApiCaller:
     user = _session_user(request, session)
     if user is None:
         raise Unauthorized("log in or send 'Authorization: Bearer <token>'")
-    await check_csrf(request)  # a browser session must prove the request is its own
+    # A browser session must prove the request is its own (the console sends X-CSRF-Token).
+    if request.method in UNSAFE_METHODS and not csrf_valid(
+        request.cookies.get(CSRF_COOKIE),
+        request.headers.get("x-csrf-token"),
+        get_settings().effective_secret_key(),
+    ):
+        raise CsrfFailed("missing or invalid X-CSRF-Token header")
     request.state.user = user
     scopes = {"read", "write"} | ({"admin"} if user.is_admin else set())
     return ApiCaller(user, frozenset(scopes), False)
