@@ -1,5 +1,361 @@
-"""Routes: to be written."""
+"""Console pages for accounts: log in and out, the profile, admin pages for users and teams."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from sportello.accounts import actions, service
+from sportello.accounts.models import Role, Team, User
+from sportello.core import i18n
+from sportello.core.db import SessionDep
+from sportello.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
+from sportello.web.auth import (
+    SESSION_COOKIE,
+    AdminUser,
+    CsrfChecked,
+    CurrentUser,
+    OptionalUser,
+    SupervisorUser,
+)
+from sportello.web.helpers import form_error, local_path, see_other, timezones, translating
+from sportello.web.render import render
+
+router = APIRouter(dependencies=[CsrfChecked])
+
+LANGUAGE_NAMES = {"it": "Italiano", "en": "English"}
+
+
+def _login_page(
+    request: Request,
+    *,
+    next_url: str,
+    email: str = "",
+    error: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    return render(
+        request,
+        "login.html",
+        {"next": next_url, "email": email, "error": error},
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_form(request: Request, user: OptionalUser, next: str = "") -> Response:
+    if user is not None:
+        return see_other(local_path(next))
+    return _login_page(request, next_url=local_path(next))
+
+
+@router.post("/login", response_class=HTMLResponse, include_in_schema=False)
+def login(
+    request: Request,
+    session: SessionDep,
+    email: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    settings = request.app.state.settings
+    next_url = local_path(next)
+    # The throttle must count this failure, so the error is rendered (and the request commits).
+    try:
+        _user, token = actions.do_login(
+            session,
+            email=email,
+            password=password,
+            ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+            days=settings.session_days,
+        )
+    except TooManyRequests as exc:
+        wait = int(exc.extra.get("retry_after", 1))
+        with translating(request):
+            message = i18n.ngettext(
+                "Too many failed attempts: try again in %(num)d second.",
+                "Too many failed attempts: try again in %(num)d seconds.",
+                wait,
+            )
+        return _login_page(
+            request,
+            next_url=next_url,
+            email=email,
+            error=message,
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
+    except InvalidInput:
+        with translating(request):
+            message = i18n.gettext("Wrong email or password.")
+        return _login_page(request, next_url=next_url, email=email, error=message, status_code=401)
+    response = see_other(next_url)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_days * 86400,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+    )
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+def logout(request: Request, session: SessionDep) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        actions.do_logout(session, token=token)
+    response = see_other("/login")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# --- profile -----------------------------------------------------------------------------------
+
+
+def _profile(
+    request: Request, user: User, *, saved: bool = False, error: object = None
+) -> Response:
+    return render(
+        request,
+        "accounts/profile.html",
+        {
+            "languages": LANGUAGE_NAMES,
+            "timezones": timezones(),
+            "saved": saved,
+            "error": error,
+            "current_path": "/profile",
+        },
+        status_code=422 if error else 200,
+    )
+
+
+@router.get("/profile", response_class=HTMLResponse, include_in_schema=False)
+def profile(request: Request, user: CurrentUser, saved: int = 0) -> Response:
+    return _profile(request, user, saved=bool(saved))
+
+
+@router.post("/profile", response_class=HTMLResponse, include_in_schema=False)
+def profile_save(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    language: Annotated[str, Form(max_length=8)],
+    timezone: Annotated[str, Form(max_length=64)],
+) -> Response:
+    try:
+        actions.do_update_user(session, user=user, language=language, timezone=timezone)
+    except InvalidInput as exc:
+        session.rollback()
+        return _profile(request, user, error=form_error(exc))
+    return see_other("/profile?saved=1")
+
+
+# --- admin: users ------------------------------------------------------------------------------
+
+
+def _teams_by_id(session: SessionDep, ids: list[int]) -> list[Team]:
+    teams = {t.id: t for t in service.get_all_teams(session)}
+    return [teams[i] for i in ids if i in teams]
+
+
+def _user_by_id(session: SessionDep, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
+def _users_page(
+    request: Request,
+    session: SessionDep,
+    *,
+    error: object = None,
+    values: dict[str, str] | None = None,
+) -> Response:
+    return render(
+        request,
+        "accounts/admin_users.html",
+        {
+            "users": service.get_all_users(session),
+            "teams": service.get_all_teams(session),
+            "roles": list(Role),
+            "languages": LANGUAGE_NAMES,
+            "error": error,
+            "values": values or {},
+            "admin_tab": "users",
+        },
+        status_code=422 if error else 200,
+    )
+
+
+@router.get("/admin", include_in_schema=False)
+def admin_home(user: SupervisorUser) -> Response:
+    return see_other("/admin/users")
+
+
+@router.get("/admin/users", response_class=HTMLResponse, include_in_schema=False)
+def admin_users(request: Request, session: SessionDep, user: SupervisorUser) -> Response:
+    return _users_page(request, session)
+
+
+@router.post("/admin/users", response_class=HTMLResponse, include_in_schema=False)
+def admin_user_create(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    email: Annotated[str, Form(max_length=320)],
+    name: Annotated[str, Form(max_length=200)],
+    role: Annotated[Role, Form()],
+    password: Annotated[str, Form(max_length=1000)] = "",
+    language: Annotated[str, Form(max_length=8)] = "it",
+    team_ids: Annotated[list[int], Form()] = [],  # noqa: B006
+) -> Response:
+    try:
+        actions.do_create_user(
+            session,
+            email=email,
+            name=name,
+            role=role,
+            password=password or None,
+            language=language,
+            teams=_teams_by_id(session, team_ids),
+        )
+    except (InvalidInput, Conflict) as exc:
+        session.rollback()
+        values = {"email": email, "name": name, "role": role.value, "language": language}
+        return _users_page(request, session, error=form_error(exc), values=values)
+    return see_other("/admin/users")
+
+
+@router.get("/admin/users/{user_id}", response_class=HTMLResponse, include_in_schema=False)
+def admin_user(
+    request: Request, session: SessionDep, user: SupervisorUser, user_id: int
+) -> Response:
+    return render(
+        request,
+        "accounts/admin_user.html",
+        {
+            "subject": _user_by_id(session, user_id),
+            "teams": service.get_all_teams(session),
+            "roles": list(Role),
+            "languages": LANGUAGE_NAMES,
+            "timezones": timezones(),
+            "error": None,
+            "admin_tab": "users",
+        },
+    )
+
+
+@router.post("/admin/users/{user_id}", response_class=HTMLResponse, include_in_schema=False)
+def admin_user_save(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    user_id: int,
+    name: Annotated[str, Form(max_length=200)],
+    role: Annotated[Role, Form()],
+    language: Annotated[str, Form(max_length=8)],
+    timezone: Annotated[str, Form(max_length=64)] = "Europe/Rome",
+    active: Annotated[str, Form()] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    team_ids: Annotated[list[int], Form()] = [],  # noqa: B006
+) -> Response:
+    subject = _user_by_id(session, user_id)
+    try:
+        if subject.id == admin.id and (role != Role.ADMIN or not active):
+            raise InvalidInput("you cannot demote or deactivate yourself", field="role")
+        actions.do_update_user(
+            session,
+            user=subject,
+            name=name,
+            role=role,
+            language=language,
+            timezone=timezone,
+            is_active=bool(active),
+            teams=_teams_by_id(session, team_ids),
+            password=password or None,
+        )
+    except (InvalidInput, Conflict) as exc:
+        session.rollback()
+        return render(
+            request,
+            "accounts/admin_user.html",
+            {
+                "subject": _user_by_id(session, user_id),
+                "teams": service.get_all_teams(session),
+                "roles": list(Role),
+                "languages": LANGUAGE_NAMES,
+                "timezones": timezones(),
+                "error": form_error(exc),
+                "admin_tab": "users",
+            },
+            status_code=422,
+        )
+    return see_other("/admin/users")
+
+
+# --- admin: teams ------------------------------------------------------------------------------
+
+
+def _teams_page(request: Request, session: SessionDep, *, error: object = None) -> Response:
+    return render(
+        request,
+        "accounts/admin_teams.html",
+        {
+            "teams": service.get_all_teams(session),
+            "users": service.get_all_users(session, active_only=True),
+            "error": error,
+            "admin_tab": "teams",
+        },
+        status_code=422 if error else 200,
+    )
+
+
+@router.get("/admin/teams", response_class=HTMLResponse, include_in_schema=False)
+def admin_teams(request: Request, session: SessionDep, user: SupervisorUser) -> Response:
+    return _teams_page(request, session)
+
+
+@router.post("/admin/teams", response_class=HTMLResponse, include_in_schema=False)
+def admin_team_create(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    name: Annotated[str, Form(max_length=200)],
+    member_ids: Annotated[list[int], Form()] = [],  # noqa: B006
+) -> Response:
+    members = [u for u in service.get_all_users(session) if u.id in set(member_ids)]
+    try:
+        actions.do_create_team(session, name=name, members=members)
+    except (InvalidInput, Conflict) as exc:
+        session.rollback()
+        return _teams_page(request, session, error=form_error(exc))
+    return see_other("/admin/teams")
+
+
+@router.post("/admin/teams/{team_id}", response_class=HTMLResponse, include_in_schema=False)
+def admin_team_save(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    team_id: int,
+    name: Annotated[str, Form(max_length=200)],
+    member_ids: Annotated[list[int], Form()] = [],  # noqa: B006
+) -> Response:
+    team = session.get(Team, team_id)
+    if team is None:
+        raise NotFound("team not found")
+    members = [u for u in service.get_all_users(session) if u.id in set(member_ids)]
+    try:
+        actions.do_update_team(session, team=team, name=name, members=members)
+    except (InvalidInput, Conflict) as exc:
+        session.rollback()
+        return _teams_page(request, session, error=form_error(exc))
+    return see_other("/admin/teams")

@@ -81,7 +81,11 @@ async def sportello_error_handler(request: Request, exc: Exception) -> Response:
     if wants_json(request) or request.headers.get("hx-request"):
         response = problem(exc.status_code, exc.title, exc.message, **extra)
         if login_url and request.headers.get("hx-request"):
-            response.headers["HX-Redirect"] = str(login_url)
+            # back to the page the fragment was for, not to the fragment itself
+            from urllib.parse import quote, urlsplit
+
+            page = urlsplit(request.headers.get("hx-current-url", "")).path or "/"
+            response.headers["HX-Redirect"] = f"/login?next={quote(page)}"
         return response
     if login_url:  # a browser without a session: to the login page, then back
         from fastapi.responses import RedirectResponse

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
+from sportello.core.db import utcnow
 from sportello.core.outbox import OutboxEvent
 
 
@@ -97,16 +98,23 @@ def register_event(name: str, payload: type[EventPayload]) -> None:
     EVENTS[name] = payload
 
 
-def emit(session: Session, name: str, payload: EventPayload) -> OutboxEvent:
+_OUTBOX_INSERT = OutboxEvent.__table__.insert()
+
+
+def emit(session: Session, name: str, payload: EventPayload) -> None:
+    """Write the event's outbox row now, in the caller's transaction (a Core insert: no unit
+    of work, so it is cheap on the hot paths)."""
     schema = EVENTS.get(name)
     if schema is None:
         raise UnknownEvent(name)
     if not isinstance(payload, schema):
         raise TypeError(f"event {name!r} takes {schema.__name__}, not {type(payload).__name__}")
-    row = OutboxEvent(name=name, payload=payload.model_dump(mode="json"))
-    session.add(row)
+    session.connection().execute(
+        _OUTBOX_INSERT,
+        {"name": name, "payload": payload.model_dump(mode="json"), "created_at": utcnow(),
+         "attempts": 0},
+    )
     session.info["outbox_pending"] = True
-    return row
 
 
 _commit_listeners: list[Callable[[], None]] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import User
@@ -75,6 +75,65 @@ def do_find_or_create_by_identity(
         except InvalidInput:
             continue
     return customer, created
+
+
+_customer = Customer.__table__.c
+_identity = CustomerIdentity.__table__.c
+_BY_IDENTITY = (
+    select(_customer.id, _customer.name, _customer.merged_into_id)
+    .select_from(
+        Customer.__table__.join(CustomerIdentity.__table__, _identity.customer_id == _customer.id)
+    )
+    .where(_identity.kind == bindparam("kind"), _identity.value == bindparam("value"))
+)
+_INSERT_CUSTOMER = Customer.__table__.insert().returning(_customer.id)
+_INSERT_IDENTITY = CustomerIdentity.__table__.insert()
+
+
+def find_or_create_customer_id(
+    session: Session,
+    *,
+    kind: str,
+    value: str,
+    name: str = "",
+    extra: Sequence[tuple[str, str]] = (),
+) -> tuple[int, str]:
+    """The one door's customer lookup: ``(customer id, display name)``, creating the customer
+    with this identity when nobody owns it. Core statements only: it runs for every message."""
+    identity_kind, normalized = normalize_identity(kind, value)
+    name = name.strip()[:200]
+    conn = session.connection()
+    row = conn.execute(_BY_IDENTITY, {"kind": identity_kind, "value": normalized}).first()
+    if row is None:
+        customer_id = conn.execute(_INSERT_CUSTOMER, {"name": name}).scalar_one()
+        conn.execute(
+            _INSERT_IDENTITY, {"customer_id": customer_id, "kind": identity_kind, "value": normalized}
+        )
+        emit(session, "customer.created", CustomerCreated(customer_id=customer_id))
+        customer_name = name
+    else:
+        customer_id, customer_name = row.id, row.name
+        if row.merged_into_id is not None:  # an identity left on a merged customer: follow it
+            survivor = service.resolve_merged(session, session.get_one(Customer, row.id))
+            customer_id, customer_name = survivor.id, survivor.name
+        if name and not customer_name:
+            session.execute(
+                update(Customer)
+                .where(Customer.id == customer_id)
+                .values(name=name)
+                .execution_options(synchronize_session="evaluate")
+            )
+            customer_name = name
+    if extra:
+        customer = session.get_one(Customer, customer_id)
+        for extra_kind, extra_value in extra:
+            try:
+                owner = service.get_by_identity(session, kind=extra_kind, value=extra_value)
+                if owner is None:
+                    do_add_identity(session, customer=customer, kind=extra_kind, value=extra_value)
+            except InvalidInput:
+                continue
+    return customer_id, customer_name or normalized
 
 
 def do_update_customer(

@@ -99,6 +99,17 @@ def render(
 def render_error(
     request: Request, status: int, message: str, *, headers: Mapping[str, str] | None = None
 ) -> HTMLResponse:
+    # The failed request's session was rolled back and closed, which expired the user it loaded:
+    # read the user again (for the page's language and time zone) in a short session of our own.
+    from sqlalchemy import inspect as sa_inspect
+
+    user = getattr(request.state, "user", None)
+    if user is not None and sa_inspect(user).detached:
+        from sportello.accounts.models import User
+
+        with request.app.state.db.session() as session:
+            request.state.user = session.get(User, sa_inspect(user).identity[0])
+            return render_error(request, status, message, headers=headers)
     return render(
         request,
         "error.html",

@@ -1,0 +1,65 @@
+"""Messages raised by actions and services that the console shows to users.
+
+Actions raise errors with English text; the pages translate them on the way out
+(``web.helpers.user_errors``, ``error.html``). Listing them here with ``_()`` lets
+``pybabel extract`` keep them in the catalogues.
+"""
+
+from __future__ import annotations
+
+
+def _(message: str) -> str:
+    return message
+
+
+MESSAGES = [
+    _("write a reply first"),
+    _("a note needs text"),
+    _("this conversation is closed; replies are no longer possible"),
+    _("this conversation has no channel to reply on"),
+    _("a closed conversation cannot be reassigned"),
+    _("that user is not active"),
+    _("that user does not exist or is not active"),
+    _("choose an agent"),
+    _("choose a queue"),
+    _("choose a team"),
+    _("choose the customer to merge"),
+    _("a customer cannot be merged into itself"),
+    _("one of the customers was already merged"),
+    _("conversation not found"),
+    _("customer not found"),
+    _("queue not found"),
+    _("attachment not found"),
+    _("user not found"),
+    _("team not found"),
+    _("channel not found"),
+    _("no such inbox view"),
+    _("no such channel kind"),
+    _("the file of this attachment is missing"),
+    _("please log in"),
+    _("supervisors and admins only"),
+    _("admins only"),
+    _("you cannot demote or deactivate yourself"),
+    _("a user needs a name"),
+    _("a team needs a name"),
+    _("a queue needs a name"),
+    _("a channel needs a name"),
+    _("a password needs at least 10 characters"),
+    _("language must be one of it, en"),
+    _("at most 20 tags"),
+    _("the reply URL must start with http:// or https://"),
+    _("the form expired or came from another site: reload the page and retry"),
+    _("invalid page cursor"),
+]
+
+# The status transitions the model refuses (conversations.models.TRANSITIONS).
+TRANSITION_MESSAGES = [
+    _("a open conversation cannot become new"),
+    _("a pending conversation cannot become new"),
+    _("a resolved conversation cannot become new"),
+    _("a resolved conversation cannot become pending"),
+    _("a closed conversation cannot become new"),
+    _("a closed conversation cannot become open"),
+    _("a closed conversation cannot become pending"),
+    _("a closed conversation cannot become resolved"),
+]

@@ -1,0 +1,29 @@
+/* Knowledge base helpers in the console: "insert link" / "insert text" from the suggestions
+   fragment into the reply box (textarea[name=text]). Loaded with <script src="/static/kb.js" defer>. */
+(function () {
+  "use strict";
+  function insert(textarea, value) {
+    var start = textarea.selectionStart || 0;
+    var end = textarea.selectionEnd || 0;
+    var before = textarea.value.slice(0, start);
+    var after = textarea.value.slice(end);
+    var sep = before && !/\s$/.test(before) ? "\n" : "";
+    textarea.value = before + sep + value + after;
+    var caret = (before + sep + value).length;
+    textarea.focus();
+    try { textarea.setSelectionRange(caret, caret); } catch (e) { /* not focusable */ }
+    textarea.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-kb-insert]") : null;
+    if (!button) return;
+    var textarea = document.querySelector("textarea[name=text]");
+    if (!textarea) return;
+    event.preventDefault();
+    if (button.dataset.kbInsert === "link") {
+      insert(textarea, button.dataset.kbTitle + ": " + button.dataset.kbUrl);
+    } else {
+      insert(textarea, button.dataset.kbText || "");
+    }
+  });
+})();

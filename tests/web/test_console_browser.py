@@ -1,0 +1,263 @@
+"""The console in a real browser: log in, reply, live updates across two agents, screenshots."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from sportello.channels import actions as channels_actions
+from sportello.channels.models import Channel
+from tests.factories import inbound, receive
+from tests.web.conftest import screenshot, wait_live
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def reply_receiver() -> Iterator[str]:
+    """A stand-in for the integrator's server: accepts every reply the api channel posts."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            body = json.dumps({"id": "ext-1"}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/replies"
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def post_api_message(base_url: str, personas, ident: str, text: str, email: str, name: str) -> dict:
+    response = httpx.post(
+        f"{base_url}/api/v1/channels/{personas.api_channel.public_id}/messages",
+        headers={"Authorization": f"Bearer {personas.api_token}"},
+        json={"id": ident, "from": {"kind": "email", "value": email, "name": name}, "text": text},
+        timeout=10,
+    )
+    assert response.status_code in (200, 201), response.text
+    return response.json()["received"][0]
+
+
+def test_agent_logs_in_opens_a_conversation_and_replies(db, personas, new_page, console):
+    result = receive(
+        db,
+        personas.api_channel,
+        inbound("Buongiorno, il pacco non è arrivato.", provider_id="b-1", subject="Ordine 5521"),
+    )
+    page = new_page(personas.sara)
+    page.click("#counts [data-view=unassigned]")
+    page.wait_for_selector(f"[data-row][data-conversation-id='{result.conversation.id}']")
+    page.click(f"[data-row][data-conversation-id='{result.conversation.id}']")
+    page.wait_for_url(f"**/c/{result.conversation.number}")
+    wait_live(page)
+    page.fill("#composer-text", "Buongiorno Mario, controllo subito.")
+    page.click("#composer-send")
+    reply = page.locator(".msg-outbound", has_text="Buongiorno Mario, controllo subito.")
+    reply.wait_for()
+    assert page.input_value("#composer-text") == ""
+    # the reply assigned Sara; the side panel shows it without a reload
+    page.wait_for_selector(
+        "#assignee-select option[selected]:has-text('Sara Conti')", state="attached"
+    )
+    assert console.errors == []
+
+
+def test_messages_from_the_api_appear_live_for_two_agents(
+    db, personas, new_page, live_server, console
+):
+    first = post_api_message(
+        live_server, personas, "live-1", "Primo messaggio", "anna@example.it", "Anna Verdi"
+    )
+    number = first["conversation_number"]
+
+    sara = new_page(personas.sara)  # first agent: has the conversation open
+    sara.goto(f"/c/{number}")
+    wait_live(sara)
+    sara.fill("#composer-text", "Ciao Anna, eccomi.")
+    sara.click("#composer-send")
+    sara.locator(".msg-outbound", has_text="Ciao Anna, eccomi.").wait_for()
+
+    marco_inbox = new_page(personas.supervisor)  # second agent: the inbox in one tab ...
+    marco_inbox.goto("/inbox/open")
+    wait_live(marco_inbox)
+    marco_conversation = marco_inbox.context.new_page()  # ... and the conversation in another
+    console.attach(marco_conversation)
+    marco_conversation.goto(f"/c/{number}")
+    wait_live(marco_conversation)
+    for page in (sara, marco_inbox, marco_conversation):
+        page.evaluate("window.__sameDocument = true")
+
+    # The customer writes again: both open conversations show it without a reload.
+    post_api_message(
+        live_server, personas, "live-2", "Il codice è 5521-B", "anna@example.it", "Anna Verdi"
+    )
+    for page in (sara, marco_conversation):
+        page.locator(".msg-inbound", has_text="Il codice è 5521-B").wait_for()
+    # A new customer writes: a new row appears in the second agent's inbox, counts follow.
+    second = post_api_message(
+        live_server, personas, "live-3", "Vorrei un preventivo", "bruno@example.it", "Bruno Neri"
+    )
+    row = marco_inbox.locator(f"[data-row][data-conversation-id='{second['conversation_id']}']")
+    row.wait_for()
+    assert "Bruno Neri" in row.inner_text()
+    marco_inbox.wait_for_function(
+        "document.querySelector('#counts [data-view=open] .count').textContent.trim() === '2'"
+    )
+    # An assignment made by one agent shows up for the other.
+    marco_conversation.click("#assign-me")
+    sara.wait_for_selector(
+        "#assignee-select option[selected]:has-text('Marco Rossi')", state="attached"
+    )
+    for page in (sara, marco_inbox, marco_conversation):
+        assert page.evaluate("window.__sameDocument") is True
+    assert console.errors == []
+
+
+def test_screenshots_for_the_readme(db, personas, new_page, live_server, reply_receiver):
+    """Realistic data, then one screenshot per main page at 1366x768 into docs/screenshots/."""
+    samples = [
+        (
+            "s-1",
+            "Buongiorno, ho ordinato una lampada il 12 novembre (ordine 5521) e non è ancora "
+            "arrivata. Potete verificare?",
+            "mario.rossi@example.it",
+            "Mario Rossi",
+            "Ordine 5521 non arrivato",
+        ),
+        (
+            "s-2",
+            "Salve, vorrei sapere se la poltrona Nora è disponibile in verde.",
+            "giovanna.esposito@example.it",
+            "Giovanna Esposito",
+            "Disponibilità poltrona Nora",
+        ),
+        (
+            "s-3",
+            "Ho ricevuto la fattura ma manca la partita IVA. Potete correggerla?",
+            "amministrazione@ferramenta-lodi.it",
+            "Ferramenta Lodi",
+            "Fattura senza partita IVA",
+        ),
+        (
+            "s-4",
+            "Il reso è stato spedito ieri con BRT, quando arriva il rimborso?",
+            "paolo.gallo@example.it",
+            "Paolo Gallo",
+            "Rimborso reso",
+        ),
+        (
+            "s-5",
+            "Hello, do you ship to Switzerland? Thanks!",
+            "emma.keller@example.ch",
+            "Emma Keller",
+            "Shipping to Switzerland",
+        ),
+        (
+            "s-6",
+            "Buonasera, il codice sconto BENVENUTO10 non funziona.",
+            "chiara.romano@example.it",
+            "Chiara Romano",
+            "Codice sconto non valido",
+        ),
+    ]
+    import httpx
+
+    for ident, text, email, name, subject in samples:
+        response = httpx.post(
+            f"{live_server}/api/v1/channels/{personas.api_channel.public_id}/messages",
+            headers={"Authorization": f"Bearer {personas.api_token}"},
+            json={
+                "id": ident,
+                "from": {"kind": "email", "value": email, "name": name},
+                "text": text,
+                "subject": subject,
+            },
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+    with db.transaction() as s:
+        channel = s.get(Channel, personas.api_channel.id)
+        channels_actions.do_update_channel(
+            s, channel=channel, settings={"reply_url": reply_receiver}
+        )
+    receive(
+        db,
+        personas.webform,
+        inbound(
+            "Vorrei un preventivo per 40 sedie da ristorante, consegna a Bergamo.",
+            email="mario.rossi@example.it",
+            name="Mario Rossi",
+            subject="Preventivo sedie",
+        ),
+    )
+    page = new_page(personas.sara)
+    page.goto("/inbox/open")
+    page.wait_for_selector("#counts .count")
+    page.wait_for_selector("[data-row]")
+    # A conversation with an assignment, a delivered reply, a note and tags.
+    page.click("[data-row]:has-text('Ordine 5521')")
+    page.wait_for_selector("#composer-text")
+    wait_live(page)
+    page.keyboard.press("a")
+    page.locator(".sys").first.wait_for()
+    page.fill(
+        "#composer-text",
+        "Buongiorno Mario, mi scuso per il ritardo: il corriere ha avuto un problema a Milano. "
+        "Il pacco arriverà entro giovedì.",
+    )
+    page.click("#composer-send")
+    page.locator(".msg-outbound .delivery-sent").first.wait_for()
+    page.keyboard.press("n")
+    page.fill(
+        "#composer-text",
+        "Sollecitato il corriere, pratica 88231. Richiamare giovedì se non consegnato.",
+    )
+    page.click("#composer-send")
+    page.locator(".msg-note").first.wait_for()
+    with page.expect_response(lambda r: r.url.endswith("/properties")):
+        page.fill("#tags-input", "spedizioni, ritardo")
+        page.click("#conv-side button[type=submit]")
+    page.wait_for_selector("#tags-input[value='ritardo, spedizioni']", state="attached")
+    page.keyboard.press("Escape")
+    page.keyboard.press("?")
+    page.wait_for_selector("#help", state="visible")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#help", state="hidden")
+    screenshot(page, "conversation.png")
+
+    admin = new_page(personas.admin)  # sees every queue and channel
+    admin.goto("/inbox/open")
+    admin.wait_for_selector("#counts .count")
+    admin.keyboard.press("j")
+    admin.keyboard.press("j")
+    admin.wait_for_selector("[data-row].is-selected")
+    screenshot(admin, "inbox.png")
+
+    admin.keyboard.press("/")
+    admin.keyboard.type("mario")
+    admin.keyboard.press("Enter")
+    admin.click("#result-customers a >> nth=0")
+    admin.wait_for_selector("#customer-conversations")
+    assert admin.locator("#customer-conversations tbody tr").count() == 2
+    screenshot(admin, "customer.png")
+
+    admin.goto("/admin/channels")
+    admin.wait_for_selector("#channels")
+    screenshot(admin, "admin-channels.png")
