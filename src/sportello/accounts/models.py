@@ -76,7 +76,7 @@ class Team(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     members: Mapped[list[User]] = relationship(
-        secondary=team_member, back_populates="teams", lazy="selectin"
+        secondary=team_member, back_populates="teams", lazy="select"
     )
 
 

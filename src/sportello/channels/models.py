@@ -29,4 +29,4 @@ class Channel(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    queue: Mapped[Queue | None] = relationship(lazy="joined")
+    queue: Mapped[Queue | None] = relationship(lazy="select")

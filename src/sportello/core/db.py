@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,6 +109,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Writers of this process queue on a Python lock, which
+        # wakes the next one at once, instead of sleeping in SQLite's busy handler.
+        self.write_lock: threading.Lock | None = threading.Lock() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -115,7 +120,16 @@ class Database:
     def session(self, *, write: bool = False) -> Session:
         session = self.sessionmaker()
         if write:
-            begin_write(session)
+            if self.write_lock is not None:
+                _take_write_lock(session, self.write_lock)
+            try:
+                begin_write(session)
+            except BaseException:
+                session.close()  # ends the transaction, which releases the lock
+                lock = session.info.pop("write_lock", None)
+                if lock is not None:
+                    lock.release()
+                raise
         return session
 
     @contextmanager
@@ -135,6 +149,23 @@ class Database:
         self.engine.dispose()
 
 
+WRITE_LOCK_WAIT = 10.0
+
+
+def _take_write_lock(session: Session, lock: threading.Lock) -> None:
+    # After the wait, go on without it: SQLite's own locking still keeps the data safe.
+    if lock.acquire(timeout=WRITE_LOCK_WAIT):
+        session.info["write_lock"] = lock
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _release_write_lock(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        lock = session.info.pop("write_lock", None)
+        if lock is not None:
+            lock.release()
+
+
 def begin_write(session: Session) -> None:
     """Mark the session's next transaction as a writer (BEGIN IMMEDIATE on SQLite)."""
     session.connection(execution_options={"sqlite_immediate": True})
@@ -145,10 +176,30 @@ def get_database(request: Request) -> Database:
     return db
 
 
-def get_session(request: Request) -> Iterator[Session]:
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def sqlite_write_gate(request: Request) -> AsyncIterator[None]:
+    """On SQLite, let one writing request at a time into the thread pool; the others wait here,
+    in the event loop, holding no thread. Without it, dozens of pool threads block on the write
+    lock and the one request holding it can starve for a thread to finish on."""
+    db = get_database(request)
+    if not db.is_sqlite or request.method in SAFE_METHODS:
+        yield
+        return
+    gate: asyncio.Semaphore | None = getattr(request.app.state, "sqlite_write_gate", None)
+    if gate is None:
+        gate = request.app.state.sqlite_write_gate = asyncio.Semaphore(1)
+    async with gate:
+        yield
+
+
+def get_session(
+    request: Request, _gate: Annotated[None, Depends(sqlite_write_gate, scope="function")]
+) -> Iterator[Session]:
     """The request owns the transaction: commit after the view, roll back on any error."""
     db = get_database(request)
-    session = db.session(write=request.method not in ("GET", "HEAD", "OPTIONS"))
+    session = db.session(write=request.method not in SAFE_METHODS)
     try:
         yield session
         session.commit()

@@ -111,8 +111,12 @@ def emit(session: Session, name: str, payload: EventPayload) -> None:
         raise TypeError(f"event {name!r} takes {schema.__name__}, not {type(payload).__name__}")
     session.connection().execute(
         _OUTBOX_INSERT,
-        {"name": name, "payload": payload.model_dump(mode="json"), "created_at": utcnow(),
-         "attempts": 0},
+        {
+            "name": name,
+            "payload": payload.model_dump(mode="json"),
+            "created_at": utcnow(),
+            "attempts": 0,
+        },
     )
     session.info["outbox_pending"] = True
 

@@ -107,7 +107,8 @@ def find_or_create_customer_id(
     if row is None:
         customer_id = conn.execute(_INSERT_CUSTOMER, {"name": name}).scalar_one()
         conn.execute(
-            _INSERT_IDENTITY, {"customer_id": customer_id, "kind": identity_kind, "value": normalized}
+            _INSERT_IDENTITY,
+            {"customer_id": customer_id, "kind": identity_kind, "value": normalized},
         )
         emit(session, "customer.created", CustomerCreated(customer_id=customer_id))
         customer_name = name
