@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import event as sa_event
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from sportello.core.db import utcnow
@@ -98,7 +99,7 @@ def register_event(name: str, payload: type[EventPayload]) -> None:
     EVENTS[name] = payload
 
 
-_OUTBOX_INSERT = OutboxEvent.__table__.insert()
+_OUTBOX_INSERT = insert(OutboxEvent.__table__)
 
 
 def emit(session: Session, name: str, payload: EventPayload) -> None:
