@@ -99,7 +99,7 @@ def register_event(name: str, payload: type[EventPayload]) -> None:
     EVENTS[name] = payload
 
 
-_OUTBOX_INSERT = insert(OutboxEvent.__table__)
+_OUTBOX_INSERT = insert(OutboxEvent)
 
 
 def emit(session: Session, name: str, payload: EventPayload) -> None:
