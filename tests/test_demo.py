@@ -76,7 +76,7 @@ def test_dates_lie_in_the_last_60_days_in_order(loaded):
         ):
             low, high = s.execute(select(func.min(column), func.max(column))).one()
             assert low is not None and high is not None
-            assert earliest <= low and high < before, column
+            assert earliest <= low and high < before, f"{column.class_.__name__}.{column.key}"
         # The whole span is used, not one afternoon.
         first, last = s.execute(
             select(func.min(Conversation.created_at), func.max(Conversation.created_at))

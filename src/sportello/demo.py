@@ -45,6 +45,7 @@ from sportello.conversations.models import (
     Status,
 )
 from sportello.core.db import Database, utcnow
+from sportello.core.events import SILENCE_EVENTS
 from sportello.core.outbox import OutboxEvent
 from sportello.customers.models import Customer, CustomerIdentity
 from sportello.routing.models import Queue
@@ -615,11 +616,13 @@ class DemoClock:
         self.cutoff = cutoff
         self.now = cutoff
         self.dropped_events = 0
+        session.info[SILENCE_EVENTS] = True  # emit() writes no outbox rows for this session
         event.listen(session, "before_flush", self._before_flush)
         event.listen(session, "do_orm_execute", self._lazy)
         event.listen(session, "transient_to_pending", self._added)
 
     def close(self) -> None:
+        self.session.info.pop(SILENCE_EVENTS, None)
         event.remove(self.session, "before_flush", self._before_flush)
         event.remove(self.session, "do_orm_execute", self._lazy)
         event.remove(self.session, "transient_to_pending", self._added)

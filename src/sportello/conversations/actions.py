@@ -253,6 +253,10 @@ def do_receive_message(
     about eight statements for a message in an existing conversation.
     """
     check_inbound(inbound)
+    now = inbound.received_at or utcnow()
+    # Core statements skip autoflush: write what the caller has pending first, so rows keep
+    # their causal order and no pending change is lost when a cached row is expired below.
+    session.flush()
     conn = session.connection()
     if inbound.provider_message_id:
         existing = conn.execute(
@@ -275,8 +279,8 @@ def do_receive_message(
         value=inbound.identity.value,
         name=inbound.sender_name,
         extra=[(i.kind, i.value) for i in inbound.extra_identities],
+        at=now,
     )
-    now = inbound.received_at or utcnow()
     thread = _find_thread(conn, channel=channel, customer_id=customer_id, inbound=inbound)
     text_preview = preview(
         inbound.text or (inbound.attachments[0].filename if inbound.attachments else "")
@@ -321,7 +325,7 @@ def do_receive_message(
                 "conversation_id": conversation_id,
                 "last_message_at": max(thread.last_message_at, now),
                 "last_inbound_at": now,
-                "updated_at": utcnow(),
+                "updated_at": max(thread.last_message_at, now),
                 "preview": text_preview,
             },
         )
@@ -451,7 +455,7 @@ def do_send_reply(
         conversation.assignee_id = author.id
     conversation.last_message_at = now
     conversation.updated_at = now
-    conversation.message_count += 1
+    conversation.message_count = Conversation.message_count + 1  # no lost updates
     conversation.preview = preview(text)
     event = _message_event(conversation, message)
     emit(session, "message.created", event)

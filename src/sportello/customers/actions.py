@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import User
 from sportello.conversations.models import Conversation
+from sportello.core.db import utcnow
 from sportello.core.errors import Conflict, InvalidInput, NotFound
 from sportello.core.events import CustomerCreated, CustomerMerged, emit
 from sportello.customers import service
@@ -97,6 +99,7 @@ def find_or_create_customer_id(
     value: str,
     name: str = "",
     extra: Sequence[tuple[str, str]] = (),
+    at: datetime | None = None,
 ) -> tuple[int, str]:
     """The one door's customer lookup: ``(customer id, display name)``, creating the customer
     with this identity when nobody owns it. Core statements only: it runs for every message."""
@@ -105,10 +108,18 @@ def find_or_create_customer_id(
     conn = session.connection()
     row = conn.execute(_BY_IDENTITY, {"kind": identity_kind, "value": normalized}).first()
     if row is None:
-        customer_id = conn.execute(_INSERT_CUSTOMER, {"name": name}).scalar_one()
+        at = at or utcnow()
+        customer_id = conn.execute(
+            _INSERT_CUSTOMER, {"name": name, "created_at": at, "updated_at": at}
+        ).scalar_one()
         conn.execute(
             _INSERT_IDENTITY,
-            {"customer_id": customer_id, "kind": identity_kind, "value": normalized},
+            {
+                "customer_id": customer_id,
+                "kind": identity_kind,
+                "value": normalized,
+                "created_at": at,
+            },
         )
         emit(session, "customer.created", CustomerCreated(customer_id=customer_id))
         customer_name = name

@@ -91,6 +91,10 @@ class SecurityMiddleware:
                 h.setdefault("Referrer-Policy", "same-origin")
                 if not embeddable:
                     h.setdefault("X-Frame-Options", "DENY")
+                if path.startswith("/static/widget/"):
+                    # The chat widget's script is loaded by customers' sites.
+                    h.setdefault("Access-Control-Allow-Origin", "*")
+                    h.setdefault("Cross-Origin-Resource-Policy", "cross-origin")
                 if new_cookie:
                     secure = "; Secure" if self.secure_cookies else ""
                     h.append(

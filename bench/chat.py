@@ -1,0 +1,444 @@
+"""Benchmark: N concurrent chat widget sessions against ONE `sportello serve` process (loopback).
+
+Each visitor opens the widget socket (hello -> welcome), then sends a message every few seconds
+(jittered) and acknowledges agent replies as the widget does (delivered, read). An agent process
+holds the console WebSocket, hears `message.received`, and answers a share of the messages through
+the REST API. Prints:
+
+- message round trip: visitor sends -> server stored it through the one door -> ack back;
+- agent reply delivery: agent's REST call starts -> the reply is on the visitor's socket;
+- server memory per idle connection: RSS delta / N after N visitors said hello and went quiet.
+
+    python bench/chat.py              # 2,000 visitors, ~90 s in all
+    python bench/chat.py --quick      # 200 visitors, ~25 s
+
+Goal: 2,000 concurrent visitors, p99 < 100 ms, < 50 KB per idle connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "bench-secret-key-not-for-production"
+PASSWORD = "password-di-prova-123"
+DEFLATE = [True]  # browsers always offer permessage-deflate; --no-deflate to compare
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def setup(env: dict[str, str]) -> tuple[str, str]:
+    """Migrate, then create an agent (supervisor: sees every queue), a chat channel, a token."""
+    os.environ.update(env)
+    from sportello.accounts import actions as accounts_actions
+    from sportello.accounts.models import Brand, Role
+    from sportello.channels import actions as channels_actions
+    from sportello.cli import ensure_defaults
+    from sportello.config import get_settings
+    from sportello.core import migrations
+    from sportello.core.db import Database
+    from sportello.routing.models import Queue
+
+    get_settings.cache_clear()
+    url = env["SPORTELLO_DATABASE_URL"]
+    migrations.upgrade(url)
+    db = Database(url)
+    ensure_defaults(db)
+    from sqlalchemy import select
+
+    with db.transaction() as s:
+        brand = s.scalars(select(Brand)).first()
+        assert brand is not None
+        agent = accounts_actions.do_create_user(
+            s, email="sara@bench.it", name="Sara Bench", role=Role.SUPERVISOR, password=PASSWORD
+        )
+        queue = Queue(brand_id=brand.id, name="Chat")
+        s.add(queue)
+        s.flush()
+        channel, _ = channels_actions.do_create_channel(
+            s, brand_id=brand.id, kind="chat", name="Bench chat", queue=queue, data={}
+        )
+        _, token = accounts_actions.do_create_api_token(
+            s, user=agent, name="bench", scopes=["read", "write"]
+        )
+        public_id = channel.public_id
+    db.dispose()
+    return public_id, token
+
+
+# --- the agent process ---------------------------------------------------------------------------
+
+
+def agent_main(base: str, token: str, ratio: float, stop: Any, out: Any) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(agent_loop(base, token, ratio, stop, out))
+
+
+async def agent_loop(base: str, token: str, ratio: float, stop: Any, out: Any) -> None:
+    import httpx
+    from websockets.asyncio.client import connect
+
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        page = await http.get("/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert csrf, "no CSRF token on /login"
+        await http.post(
+            "/login",
+            data={"email": "sara@bench.it", "password": PASSWORD, "csrf_token": csrf.group(1)},
+        )
+        cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+        replies = 0
+        errors = 0
+        pending: set[asyncio.Task[Any]] = set()
+        headers = {"Authorization": f"Bearer {token}"}
+
+        async def answer(conversation_id: int) -> None:
+            nonlocal replies, errors
+            text = f"bench-reply {time.time():.6f}"
+            try:
+                r = await http.post(
+                    f"/api/v1/conversations/{conversation_id}/replies",
+                    json={"text": text},
+                    headers=headers,
+                )
+                if r.status_code == 201:
+                    replies += 1
+                else:
+                    errors += 1
+            except httpx.HTTPError:
+                errors += 1
+
+        ws_url = base.replace("http", "ws") + "/ws"
+        async with connect(
+            ws_url, additional_headers={"Cookie": cookie, "Origin": base}, max_size=2**22
+        ) as ws:
+            out.send("ready")
+            while not stop.is_set():
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), timeout=1.0)
+                except TimeoutError:
+                    continue
+                event = json.loads(raw)
+                data = event.get("data", {})
+                if (
+                    event.get("type") == "message.received"
+                    and data.get("direction") == "inbound"
+                    and random.random() < ratio
+                ):
+                    task = asyncio.create_task(answer(int(data["conversation_id"])))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+        if pending:
+            await asyncio.wait(pending, timeout=10)
+        out.send({"replies": replies, "errors": errors})
+
+
+# --- the visitors ---------------------------------------------------------------------------
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.rtt: list[float] = []
+        self.reply: list[float] = []
+        self.errors = 0
+        self.sent = 0
+        self.acked = 0
+        self.measuring = False
+
+
+async def visitor(
+    ws_url: str,
+    origin: str,
+    stats: Stats,
+    ready: asyncio.Event,
+    go: asyncio.Event,
+    stop_at_box: list[float],
+    interval: float,
+    opened: asyncio.Semaphore,
+) -> None:
+    from websockets.asyncio.client import connect
+
+    async with opened:
+        ws = await connect(
+            ws_url,
+            additional_headers={"Origin": origin},
+            open_timeout=60,
+            compression="deflate" if DEFLATE[0] else None,
+        )
+        await ws.send(json.dumps({"t": "hello", "page": f"{origin}/bench", "title": "Bench"}))
+        welcome = json.loads(await ws.recv())
+        assert welcome["t"] == "welcome", welcome
+    ready.set()
+    sent_at: dict[str, float] = {}
+
+    async def reader() -> None:
+        async for raw in ws:
+            now = time.perf_counter()
+            frame = json.loads(raw)
+            kind = frame.get("t")
+            if kind == "ack":
+                started = sent_at.pop(frame["cid"], None)
+                if started is not None:
+                    stats.acked += 1
+                    if stats.measuring:
+                        stats.rtt.append((now - started) * 1000)
+            elif kind == "history":
+                agent = [m for m in frame["messages"] if m["from"] == "agent"]
+                for m in agent:
+                    if m["text"].startswith("bench-reply ") and stats.measuring:
+                        stats.reply.append((time.time() - float(m["text"].split()[1])) * 1000)
+                if agent:  # the widget with the chat open: read (implies delivered)
+                    await ws.send(json.dumps({"t": "read", "up_to": max(m["id"] for m in agent)}))
+            elif kind == "error":
+                stats.errors += 1
+
+    task = asyncio.create_task(reader())
+    try:
+        await go.wait()
+        await asyncio.sleep(random.uniform(0, interval))
+        n = 0
+        while time.time() < stop_at_box[0]:
+            cid = uuid.uuid4().hex
+            sent_at[cid] = time.perf_counter()
+            n += 1
+            stats.sent += 1
+            await ws.send(json.dumps({"t": "msg", "cid": cid, "text": f"Messaggio {n} dal banco"}))
+            await asyncio.sleep(interval * random.uniform(0.8, 1.2))
+        await asyncio.sleep(3)  # let the last acks and replies land
+    finally:
+        task.cancel()
+        await ws.close()
+
+
+async def run_visitors(
+    args: argparse.Namespace, base: str, public_id: str, server_pid: int
+) -> dict[str, Any]:
+    ws_url = base.replace("http", "ws") + f"/chat/ws/{public_id}"
+    stats = Stats()
+    opened = asyncio.Semaphore(100)
+
+    # Warm-up: a few sessions that talk and leave, so caches and pools are filled.
+    warm_go = asyncio.Event()
+    warm_go.set()
+    warm = [
+        visitor(ws_url, base, Stats(), asyncio.Event(), warm_go, [time.time() + 1.0], 0.3, opened)
+        for _ in range(20)
+    ]
+    await asyncio.gather(*warm)
+    await asyncio.sleep(1.0)
+    before = rss_kib(server_pid)
+
+    go = asyncio.Event()
+    stop_box = [float("inf")]
+    readies = [asyncio.Event() for _ in range(args.visitors)]
+    started = time.perf_counter()
+    tasks = [
+        asyncio.create_task(
+            visitor(ws_url, base, stats, readies[i], go, stop_box, args.interval, opened)
+        )
+        for i in range(args.visitors)
+    ]
+    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), timeout=120)
+    connect_s = time.perf_counter() - started
+    await asyncio.sleep(2.0)
+    after = rss_kib(server_pid)
+    per_conn_kib = (after - before) / args.visitors
+
+    cpu_start = cpu_seconds(server_pid)
+    stats.measuring = True
+    stop_box[0] = time.time() + args.duration
+    go.set()
+    t0 = time.perf_counter()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    elapsed = time.perf_counter() - t0
+    traffic_cpu = cpu_seconds(server_pid) - cpu_start
+    return {
+        "traffic_cpu_s": traffic_cpu,
+        "connect_s": connect_s,
+        "rss_before_mib": before / 1024,
+        "rss_after_mib": after / 1024,
+        "per_conn_kib": per_conn_kib,
+        "rss_end_mib": rss_kib(server_pid) / 1024,
+        "stats": stats,
+        "elapsed": elapsed,
+    }
+
+
+def report(
+    args: argparse.Namespace,
+    result: dict[str, Any],
+    agent: dict[str, Any],
+    server_pid: int,
+    load: tuple[float, float],
+) -> None:
+    stats: Stats = result["stats"]
+    server_cpu_s = cpu_seconds(server_pid)
+    per_message_ms = 1000 * result["traffic_cpu_s"] / max(stats.acked, 1)
+    rtt, reply = stats.rtt, stats.reply
+    rate = len(rtt) / args.duration
+    lines = [
+        "",
+        f"Sportello chat bench: one `sportello serve` (SQLite WAL), loopback, "
+        f"{os.cpu_count()} cores{' (no dispatcher)' if args.no_workers else ''}",
+        f"  visitors          {args.visitors} concurrent, a message every ~{args.interval:g} s"
+        f" each, {args.duration:g} s",
+        f"  connect + hello   {result['connect_s']:.1f} s for all"
+        f" ({args.visitors / result['connect_s']:.0f}/s)",
+        f"  memory per idle   {result['per_conn_kib']:.1f} KiB per connection"
+        f" (RSS {result['rss_before_mib']:.0f} -> {result['rss_after_mib']:.0f} MiB)"
+        "   goal < 50 KB",
+        f"  messages          {stats.sent} sent, {stats.acked} acked, {rate:.0f}/s measured,"
+        f" {stats.errors} errors",
+        f"  round trip (ack)  p50 {pct(rtt, 0.5):.1f} ms  p95 {pct(rtt, 0.95):.1f} ms"
+        f"  p99 {pct(rtt, 0.99):.1f} ms  max {max(rtt, default=float('nan')):.1f} ms"
+        "   goal p99 < 100 ms",
+        f"  agent replies     {agent['replies']} sent ({agent['errors']} errors);"
+        f" reply -> visitor n={len(reply)}  p50 {pct(reply, 0.5):.1f} ms"
+        f"  p99 {pct(reply, 0.99):.1f} ms",
+        f"  server CPU        {server_cpu_s:.1f} s for the run; during traffic"
+        f" {result['traffic_cpu_s']:.1f} s = {per_message_ms:.1f} ms per acked message"
+        " (one door, events, replies, marks); RSS at end"
+        f" {result['rss_end_mib']:.0f} MiB",
+        f"  machine load      {load[0]:.1f} before, {load[1]:.1f} after (1-min load average;"
+        " other work on the machine inflates every figure)",
+    ]
+    if stats.sent > stats.acked:
+        lines.append(f"  unacknowledged    {stats.sent - stats.acked} (in flight at the end)")
+    print("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--visitors", type=int, default=2000)
+    parser.add_argument(
+        "--interval", type=float, default=5.0, help="seconds between a visitor's messages"
+    )
+    parser.add_argument("--duration", type=float, default=40.0, help="seconds of traffic")
+    parser.add_argument(
+        "--reply-ratio", type=float, default=0.2, help="share of messages the agent answers"
+    )
+    parser.add_argument("--quick", action="store_true", help="200 visitors, 10 s")
+    parser.add_argument(
+        "--no-deflate", action="store_true", help="visitors do not offer permessage-deflate"
+    )
+    parser.add_argument(
+        "--no-workers",
+        action="store_true",
+        help="serve without the dispatcher (isolates the socket + one-door path; no replies)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
+    args = parser.parse_args()
+    if args.quick:
+        args.visitors, args.duration = min(args.visitors, 200), 10.0
+    DEFLATE[0] = not args.no_deflate
+
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+
+    tmp = Path(tempfile.mkdtemp(prefix="sportello-bench-chat-"))
+    env = {
+        "SPORTELLO_DATA_DIR": str(tmp),
+        "SPORTELLO_DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
+        "SPORTELLO_SECRET_KEY": SECRET,
+        "SPORTELLO_LOG_LEVEL": "warning",
+        "SPORTELLO_DISPATCHER_POLL_SECONDS": "0.5",
+        "SPORTELLO_ARGON2_TIME_COST": "1",
+        "SPORTELLO_ARGON2_MEMORY_KIB": "1024",
+    }
+    public_id, token = setup(env)
+    port = 18000 + os.getpid() % 1000
+    base = f"http://127.0.0.1:{port}"
+    exe = shutil.which("sportello", path=str(Path(sys.executable).parent)) or "sportello"
+    server = subprocess.Popen(
+        [exe, "serve", "--host", "127.0.0.1", "--port", str(port)]
+        + (["--no-workers"] if args.no_workers else []),
+        env={**os.environ, **env},
+        cwd=tmp,
+    )
+    agent: multiprocessing.Process | None = None
+    try:
+        import httpx
+
+        deadline = time.time() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.time() > deadline or server.poll() is not None:
+                raise SystemExit("the server did not start")
+            time.sleep(0.2)
+
+        parent, child = multiprocessing.Pipe()
+        stop_agent = multiprocessing.Event()
+        agent = multiprocessing.Process(
+            target=agent_main, args=(base, token, args.reply_ratio, stop_agent, child), daemon=True
+        )
+        agent.start()
+        if not parent.poll(30) or parent.recv() != "ready":
+            raise SystemExit("the agent did not connect")
+
+        load_before = os.getloadavg()[0]
+        result = asyncio.run(run_visitors(args, base, public_id, server.pid))
+        load_after = os.getloadavg()[0]
+        stop_agent.set()
+        agent_result = parent.recv() if parent.poll(15) else {"replies": "?", "errors": "?"}
+        report(args, result, agent_result, server.pid, (load_before, load_after))
+    finally:
+        if agent is not None and agent.is_alive():
+            agent.terminate()
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
