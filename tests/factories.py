@@ -118,7 +118,8 @@ def receive(db: Database, channel: Channel, message: InboundMessage):  # type: i
     with db.transaction() as s:
         ch = s.get(Channel, channel.id)
         assert ch is not None
-        return channels_service.receive(s, channel=ch, inbound=message)
+        # Loaded inside the transaction: reading them after it would open another one.
+        return channels_service.receive(s, channel=ch, inbound=message).load()
 
 
 def login(client: Any, user: User, password: str = PASSWORD) -> None:

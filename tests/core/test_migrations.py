@@ -11,6 +11,7 @@ from sqlalchemy import inspect, text
 
 from sportello.core import migrations
 from sportello.core.db import Database
+from sportello.knowledge.search_ddl import include_name
 from sportello.models import metadata
 
 
@@ -44,7 +45,8 @@ def test_upgrade_from_empty_is_idempotent_and_matches_models(database_url, tmp_p
         tables = set(inspect(db.engine).get_table_names())
         assert set(metadata.tables) <= tables
         with db.engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+            context = MigrationContext.configure(conn, opts={"include_name": include_name})
+            diff = compare_metadata(context, metadata)
         assert diff == [], f"models and migrations differ: {diff}"
     finally:
         db.dispose()

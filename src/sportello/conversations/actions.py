@@ -49,10 +49,14 @@ FIRST_NUMBER = 1001
 
 
 class ReceiveResult:
-    """What the one door did. The rows load on first access, so the hot path builds no ORM
-    objects that nobody reads."""
+    """What the one door did. The rows load on first access (and are then kept), so the hot
+    path builds no ORM objects nobody reads. Read them while the transaction is open: after it,
+    use the ids."""
 
     __slots__ = (
+        "_conversation",
+        "_customer",
+        "_message",
         "_session",
         "conversation_id",
         "conversation_number",
@@ -80,18 +84,32 @@ class ReceiveResult:
         self.customer_id = customer_id
         self.duplicate = duplicate
         self.new_conversation = new_conversation
+        self._message: Message | None = None
+        self._conversation: Conversation | None = None
+        self._customer: Customer | None = None
 
     @property
     def message(self) -> Message:
-        return self._session.get_one(Message, self.message_id)
+        if self._message is None:
+            self._message = self._session.get_one(Message, self.message_id)
+        return self._message
 
     @property
     def conversation(self) -> Conversation:
-        return self._session.get_one(Conversation, self.conversation_id)
+        if self._conversation is None:
+            self._conversation = self._session.get_one(Conversation, self.conversation_id)
+        return self._conversation
 
     @property
     def customer(self) -> Customer:
-        return self._session.get_one(Customer, self.customer_id)
+        if self._customer is None:
+            self._customer = self._session.get_one(Customer, self.customer_id)
+        return self._customer
+
+    def load(self) -> ReceiveResult:
+        """Load the three rows now (before the transaction ends)."""
+        _ = self.message, self.conversation, self.customer
+        return self
 
 
 _NEXT_NUMBER = (

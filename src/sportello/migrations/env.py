@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import pool
 
 from sportello.core.db import make_engine
+from sportello.knowledge.search_ddl import include_name
 from sportello.models import metadata
 
 config = context.config
@@ -13,7 +14,13 @@ url = config.get_main_option("sqlalchemy.url") or ""
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=url, target_metadata=metadata, literal_binds=True, render_as_batch=True)
+    context.configure(
+        url=url,
+        target_metadata=metadata,
+        literal_binds=True,
+        render_as_batch=True,
+        include_name=include_name,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -26,6 +33,7 @@ def run_migrations_online() -> None:
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_name=include_name,
         )
         with context.begin_transaction():
             context.run_migrations()

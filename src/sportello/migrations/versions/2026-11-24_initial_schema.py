@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 03:23:18.526340
+Create Date: 2026-11-24 04:35:19.638429
 """
 
 from __future__ import annotations
@@ -76,6 +76,13 @@ def upgrade() -> None:
     with op.batch_alter_table("job", schema=None) as batch_op:
         batch_op.create_index("ix_job_due", ["done_at", "failed_at", "run_at"], unique=False)
 
+    op.create_table(
+        "kb_term",
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("term", sa.String(length=40), nullable=False),
+        sa.Column("doc_count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("language", "term", name=op.f("pk_kb_term")),
+    )
     op.create_table(
         "login_throttle",
         sa.Column("key", sa.String(length=400), nullable=False),
@@ -154,6 +161,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_api_token_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "business_calendar",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("config", sa.JSON(), nullable=False),
+        sa.Column("created_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["brand_id"], ["brand.id"], name=op.f("fk_business_calendar_brand_id_brand")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_business_calendar")),
+        sa.UniqueConstraint("brand_id", "name", name=op.f("uq_business_calendar_brand_id_name")),
+    )
+    with op.batch_alter_table("business_calendar", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_business_calendar_brand_id"), ["brand_id"], unique=False
+        )
+
+    op.create_table(
         "customer_identity",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
@@ -216,6 +241,78 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "kb_category",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("slug", sa.String(length=80), nullable=False),
+        sa.Column("description", sa.String(length=500), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("created_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["brand_id"], ["brand.id"], name=op.f("fk_kb_category_brand_id_brand")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kb_category")),
+        sa.UniqueConstraint(
+            "brand_id", "language", "slug", name=op.f("uq_kb_category_brand_id_language_slug")
+        ),
+    )
+    op.create_table(
+        "kb_synonym",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("words", sa.JSON(), nullable=False),
+        sa.Column("created_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["brand_id"], ["brand.id"], name=op.f("fk_kb_synonym_brand_id_brand")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kb_synonym")),
+    )
+    with op.batch_alter_table("kb_synonym", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_kb_synonym_brand_id"), ["brand_id"], unique=False)
+
+    op.create_table(
+        "pause_reason",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["brand_id"], ["brand.id"], name=op.f("fk_pause_reason_brand_id_brand")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pause_reason")),
+        sa.UniqueConstraint("brand_id", "name", name=op.f("uq_pause_reason_brand_id_name")),
+    )
+    with op.batch_alter_table("pause_reason", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_pause_reason_brand_id"), ["brand_id"], unique=False)
+
+    op.create_table(
+        "presence_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("presence", sa.String(length=20), nullable=False),
+        sa.Column("previous", sa.String(length=20), nullable=True),
+        sa.Column("reason", sa.String(length=100), nullable=True),
+        sa.Column("cause", sa.String(length=40), nullable=False),
+        sa.Column("by_user_id", sa.Integer(), nullable=True),
+        sa.Column("at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["by_user_id"],
+            ["user.id"],
+            name=op.f("fk_presence_log_by_user_id_user"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user.id"], name=op.f("fk_presence_log_user_id_user"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_presence_log")),
+    )
+    with op.batch_alter_table("presence_log", schema=None) as batch_op:
+        batch_op.create_index("ix_presence_log_user_at", ["user_id", "at"], unique=False)
+
+    op.create_table(
         "queue",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("brand_id", sa.Integer(), nullable=False),
@@ -232,6 +329,19 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("queue", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_queue_brand_id"), ["brand_id"], unique=False)
+
+    op.create_table(
+        "skill",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("created_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["brand_id"], ["brand.id"], name=op.f("fk_skill_brand_id_brand")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_skill")),
+        sa.UniqueConstraint("brand_id", "name", name=op.f("uq_skill_brand_id_name")),
+    )
+    with op.batch_alter_table("skill", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_skill_brand_id"), ["brand_id"], unique=False)
 
     op.create_table(
         "team_member",
@@ -264,6 +374,49 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_user_session_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "agent_skill",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("skill_id", sa.Integer(), nullable=False),
+        sa.Column("level", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["skill_id"],
+            ["skill.id"],
+            name=op.f("fk_agent_skill_skill_id_skill"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user.id"], name=op.f("fk_agent_skill_user_id_user"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("user_id", "skill_id", name=op.f("pk_agent_skill")),
+    )
+    with op.batch_alter_table("agent_skill", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_agent_skill_skill_id"), ["skill_id"], unique=False)
+
+    op.create_table(
+        "agent_state",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("presence", sa.String(length=20), nullable=False),
+        sa.Column("pause_reason_id", sa.Integer(), nullable=True),
+        sa.Column("presence_since", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_activity_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("idle_since", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("capacity", sa.JSON(), nullable=False),
+        sa.Column("open_sockets", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["pause_reason_id"],
+            ["pause_reason.id"],
+            name=op.f("fk_agent_state_pause_reason_id_pause_reason"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user.id"], name=op.f("fk_agent_state_user_id_user"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_agent_state")),
+    )
+    with op.batch_alter_table("agent_state", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_agent_state_presence"), ["presence"], unique=False)
+
+    op.create_table(
         "channel",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("brand_id", sa.Integer(), nullable=False),
@@ -287,6 +440,181 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_channel_brand_id"), ["brand_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_channel_token_hash"), ["token_hash"], unique=False)
 
+    op.create_table(
+        "kb_article",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("category_id", sa.Integer(), nullable=True),
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("translation_group", sa.Integer(), nullable=True),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("slug", sa.String(length=80), nullable=False),
+        sa.Column("summary", sa.String(length=300), nullable=False),
+        sa.Column("body_md", sa.Text(), nullable=False),
+        sa.Column("body_html", sa.Text(), nullable=False),
+        sa.Column("tags", sa.JSON(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "draft", "published", "internal", name="articlestatus", native_enum=False, length=20
+            ),
+            nullable=False,
+        ),
+        sa.Column("owner_id", sa.Integer(), nullable=True),
+        sa.Column("review_at", sportello.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("search_title", sa.Text(), nullable=False),
+        sa.Column("search_body", sa.Text(), nullable=False),
+        sa.Column("helpful_yes", sa.Integer(), nullable=False),
+        sa.Column("helpful_no", sa.Integer(), nullable=False),
+        sa.Column("views", sa.Integer(), nullable=False),
+        sa.Column("created_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sportello.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["brand_id"], ["brand.id"], name=op.f("fk_kb_article_brand_id_brand")
+        ),
+        sa.ForeignKeyConstraint(
+            ["category_id"],
+            ["kb_category.id"],
+            name=op.f("fk_kb_article_category_id_kb_category"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["user.id"], name=op.f("fk_kb_article_owner_id_user"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kb_article")),
+        sa.UniqueConstraint(
+            "brand_id", "language", "slug", name=op.f("uq_kb_article_brand_id_language_slug")
+        ),
+    )
+    with op.batch_alter_table("kb_article", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_kb_article_listing", ["brand_id", "language", "status", "category_id"], unique=False
+        )
+        batch_op.create_index("ix_kb_article_translation", ["translation_group"], unique=False)
+
+    op.create_table(
+        "queue_member",
+        sa.Column("queue_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["queue_id"],
+            ["queue.id"],
+            name=op.f("fk_queue_member_queue_id_queue"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user.id"], name=op.f("fk_queue_member_user_id_user"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("queue_id", "user_id", name=op.f("pk_queue_member")),
+    )
+    with op.batch_alter_table("queue_member", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_queue_member_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "queue_routing",
+        sa.Column("queue_id", sa.Integer(), nullable=False),
+        sa.Column("mode", sa.String(length=10), nullable=False),
+        sa.Column("offer_timeout_seconds", sa.Integer(), nullable=False),
+        sa.Column("overflow_queue_id", sa.Integer(), nullable=True),
+        sa.Column("overflow_after_seconds", sa.Integer(), nullable=True),
+        sa.Column("calendar_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["calendar_id"],
+            ["business_calendar.id"],
+            name=op.f("fk_queue_routing_calendar_id_business_calendar"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["overflow_queue_id"],
+            ["queue.id"],
+            name=op.f("fk_queue_routing_overflow_queue_id_queue"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["queue_id"],
+            ["queue.id"],
+            name=op.f("fk_queue_routing_queue_id_queue"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("queue_id", name=op.f("pk_queue_routing")),
+    )
+    op.create_table(
+        "queue_skill",
+        sa.Column("queue_id", sa.Integer(), nullable=False),
+        sa.Column("skill_id", sa.Integer(), nullable=False),
+        sa.Column("min_level", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["queue_id"],
+            ["queue.id"],
+            name=op.f("fk_queue_skill_queue_id_queue"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["skill_id"],
+            ["skill.id"],
+            name=op.f("fk_queue_skill_skill_id_skill"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("queue_id", "skill_id", name=op.f("pk_queue_skill")),
+    )
+    with op.batch_alter_table("queue_skill", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_queue_skill_skill_id"), ["skill_id"], unique=False)
+
+    op.create_table(
+        "sla_policy",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("queue_id", sa.Integer(), nullable=True),
+        sa.Column("priority", sa.String(length=20), nullable=True),
+        sa.Column("tag", sa.String(length=60), nullable=True),
+        sa.Column("first_response_seconds", sa.Integer(), nullable=True),
+        sa.Column("resolution_seconds", sa.Integer(), nullable=True),
+        sa.Column("warning_fraction", sa.Double(), nullable=False),
+        sa.Column("escalate_priority", sa.Boolean(), nullable=False),
+        sa.Column("escalate_queue_id", sa.Integer(), nullable=True),
+        sa.Column("notify_supervisor", sa.Boolean(), nullable=False),
+        sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["brand_id"], ["brand.id"], name=op.f("fk_sla_policy_brand_id_brand")
+        ),
+        sa.ForeignKeyConstraint(
+            ["escalate_queue_id"],
+            ["queue.id"],
+            name=op.f("fk_sla_policy_escalate_queue_id_queue"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["queue_id"],
+            ["queue.id"],
+            name=op.f("fk_sla_policy_queue_id_queue"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sla_policy")),
+    )
+    with op.batch_alter_table("sla_policy", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_sla_policy_brand_id"), ["brand_id"], unique=False)
+
+    op.create_table(
+        "team_routing",
+        sa.Column("team_id", sa.Integer(), nullable=False),
+        sa.Column("capacity", sa.JSON(), nullable=False),
+        sa.Column("calendar_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["calendar_id"],
+            ["business_calendar.id"],
+            name=op.f("fk_team_routing_calendar_id_business_calendar"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["team_id"], ["team.id"], name=op.f("fk_team_routing_team_id_team"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("team_id", name=op.f("pk_team_routing")),
+    )
     op.create_table(
         "conversation",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -366,6 +694,266 @@ def upgrade() -> None:
         batch_op.create_index("ix_conversation_queue_status", ["queue_id", "status"], unique=False)
         batch_op.create_index(
             "ix_conversation_status_last", ["status", "last_message_at"], unique=False
+        )
+
+    op.create_table(
+        "email_mailbox_state",
+        sa.Column("channel_id", sa.Integer(), nullable=False),
+        sa.Column("folder", sa.String(length=200), nullable=False),
+        sa.Column("uidvalidity", sa.BigInteger(), nullable=True),
+        sa.Column("last_uid", sa.BigInteger(), nullable=False),
+        sa.Column("lease_owner", sa.String(length=120), nullable=True),
+        sa.Column("lease_until", sportello.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_poll_at", sportello.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_ok_at", sportello.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.String(length=2000), nullable=True),
+        sa.Column("idle", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["channel_id"],
+            ["channel.id"],
+            name=op.f("fk_email_mailbox_state_channel_id_channel"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("channel_id", name=op.f("pk_email_mailbox_state")),
+    )
+    op.create_table(
+        "kb_article_version",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("article_id", sa.Integer(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("summary", sa.String(length=300), nullable=False),
+        sa.Column("body_md", sa.Text(), nullable=False),
+        sa.Column("tags", sa.JSON(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "draft", "published", "internal", name="articlestatus", native_enum=False, length=20
+            ),
+            nullable=False,
+        ),
+        sa.Column("category_id", sa.Integer(), nullable=True),
+        sa.Column("author_id", sa.Integer(), nullable=True),
+        sa.Column("note", sa.String(length=300), nullable=False),
+        sa.Column("created_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["article_id"],
+            ["kb_article.id"],
+            name=op.f("fk_kb_article_version_article_id_kb_article"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["author_id"],
+            ["user.id"],
+            name=op.f("fk_kb_article_version_author_id_user"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kb_article_version")),
+        sa.UniqueConstraint(
+            "article_id", "version", name=op.f("uq_kb_article_version_article_id_version")
+        ),
+    )
+    op.create_table(
+        "kb_embedding",
+        sa.Column("article_id", sa.Integer(), nullable=False),
+        sa.Column("model", sa.String(length=80), nullable=False),
+        sa.Column("vector", sa.LargeBinary(), nullable=False),
+        sa.Column("updated_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["article_id"],
+            ["kb_article.id"],
+            name=op.f("fk_kb_embedding_article_id_kb_article"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("article_id", name=op.f("pk_kb_embedding")),
+    )
+    op.create_table(
+        "kb_proposal",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("article_id", sa.Integer(), nullable=False),
+        sa.Column("base_version", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("body_md", sa.Text(), nullable=False),
+        sa.Column("note", sa.String(length=1000), nullable=False),
+        sa.Column("author_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "open", "accepted", "rejected", name="proposalstatus", native_enum=False, length=20
+            ),
+            nullable=False,
+        ),
+        sa.Column("decided_by_id", sa.Integer(), nullable=True),
+        sa.Column("decided_at", sportello.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["article_id"],
+            ["kb_article.id"],
+            name=op.f("fk_kb_proposal_article_id_kb_article"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["author_id"],
+            ["user.id"],
+            name=op.f("fk_kb_proposal_author_id_user"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["decided_by_id"],
+            ["user.id"],
+            name=op.f("fk_kb_proposal_decided_by_id_user"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kb_proposal")),
+    )
+    with op.batch_alter_table("kb_proposal", schema=None) as batch_op:
+        batch_op.create_index("ix_kb_proposal_status", ["status", "article_id"], unique=False)
+
+    op.create_table(
+        "kb_search_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("query", sa.String(length=300), nullable=False),
+        sa.Column("normalized", sa.String(length=300), nullable=False),
+        sa.Column("result_count", sa.Integer(), nullable=False),
+        sa.Column("top_article_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["brand_id"], ["brand.id"], name=op.f("fk_kb_search_log_brand_id_brand")
+        ),
+        sa.ForeignKeyConstraint(
+            ["top_article_id"],
+            ["kb_article.id"],
+            name=op.f("fk_kb_search_log_top_article_id_kb_article"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kb_search_log")),
+    )
+    with op.batch_alter_table("kb_search_log", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_kb_search_log_gaps", ["brand_id", "result_count", "created_at"], unique=False
+        )
+
+    op.create_table(
+        "kb_vote",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("article_id", sa.Integer(), nullable=False),
+        sa.Column("helpful", sa.Boolean(), nullable=False),
+        sa.Column("comment", sa.String(length=1000), nullable=False),
+        sa.Column("ip_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["article_id"],
+            ["kb_article.id"],
+            name=op.f("fk_kb_vote_article_id_kb_article"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kb_vote")),
+    )
+    with op.batch_alter_table("kb_vote", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_kb_vote_article_id"), ["article_id"], unique=False)
+
+    op.create_table(
+        "bot_session",
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "state",
+            sa.Enum(
+                "active", "handed_over", "resolved", name="botstate", native_enum=False, length=20
+            ),
+            nullable=False,
+        ),
+        sa.Column("turns", sa.Integer(), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("awaiting_feedback", sa.Boolean(), nullable=False),
+        sa.Column("last_article_ids", sa.JSON(), nullable=False),
+        sa.Column("handover_reason", sa.String(length=40), nullable=True),
+        sa.Column("created_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["brand_id"], ["brand.id"], name=op.f("fk_bot_session_brand_id_brand")
+        ),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversation.id"],
+            name=op.f("fk_bot_session_conversation_id_conversation"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("conversation_id", name=op.f("pk_bot_session")),
+    )
+    with op.batch_alter_table("bot_session", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_bot_session_brand_id"), ["brand_id"], unique=False)
+
+    op.create_table(
+        "chat_transcript_request",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("note", sa.String(length=500), nullable=False),
+        sa.Column("requested_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sportello.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversation.id"],
+            name=op.f("fk_chat_transcript_request_conversation_id_conversation"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_chat_transcript_request")),
+    )
+    with op.batch_alter_table("chat_transcript_request", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_chat_transcript_request_conversation_id"),
+            ["conversation_id"],
+            unique=False,
+        )
+
+    op.create_table(
+        "chat_visitor",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("channel_id", sa.Integer(), nullable=False),
+        sa.Column("visitor_id", sa.String(length=40), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("conversation_id", sa.Integer(), nullable=True),
+        sa.Column("verified_as", sa.String(length=340), nullable=True),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("topic", sa.String(length=100), nullable=False),
+        sa.Column("page_url", sa.String(length=2000), nullable=False),
+        sa.Column("page_title", sa.String(length=300), nullable=False),
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("created_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["channel_id"],
+            ["channel.id"],
+            name=op.f("fk_chat_visitor_channel_id_channel"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversation.id"],
+            name=op.f("fk_chat_visitor_conversation_id_conversation"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"],
+            ["customer.id"],
+            name=op.f("fk_chat_visitor_customer_id_customer"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_chat_visitor")),
+        sa.UniqueConstraint(
+            "channel_id", "visitor_id", name=op.f("uq_chat_visitor_channel_id_visitor_id")
+        ),
+    )
+    with op.batch_alter_table("chat_visitor", schema=None) as batch_op:
+        batch_op.create_index("ix_chat_visitor_conversation", ["conversation_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_chat_visitor_customer_id"), ["customer_id"], unique=False
         )
 
     op.create_table(
@@ -457,6 +1045,87 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("conversation_id", "tag_id", name=op.f("pk_conversation_tag")),
     )
     op.create_table(
+        "routing_offer",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("queue_id", sa.Integer(), nullable=True),
+        sa.Column("channel_class", sa.String(length=20), nullable=False),
+        sa.Column("offered_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversation.id"],
+            name=op.f("fk_routing_offer_conversation_id_conversation"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["queue_id"],
+            ["queue.id"],
+            name=op.f("fk_routing_offer_queue_id_queue"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user.id"], name=op.f("fk_routing_offer_user_id_user"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_routing_offer")),
+        sa.UniqueConstraint("conversation_id", name=op.f("uq_routing_offer_conversation_id")),
+    )
+    with op.batch_alter_table("routing_offer", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_routing_offer_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "routing_state",
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("queued_at", sportello.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("pinned_user_id", sa.Integer(), nullable=True),
+        sa.Column("declined", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversation.id"],
+            name=op.f("fk_routing_state_conversation_id_conversation"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["pinned_user_id"],
+            ["user.id"],
+            name=op.f("fk_routing_state_pinned_user_id_user"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("conversation_id", name=op.f("pk_routing_state")),
+    )
+    op.create_table(
+        "sla_clock",
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("policy_id", sa.Integer(), nullable=True),
+        sa.Column("calendar", sa.JSON(), nullable=False),
+        sa.Column("state", sa.JSON(), nullable=False),
+        sa.Column("warning_fraction", sa.Double(), nullable=False),
+        sa.Column("due_at", sportello.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("warning_at", sportello.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("warned_at", sportello.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("breached_at", sportello.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("stopped_at", sportello.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("met", sa.Boolean(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversation.id"],
+            name=op.f("fk_sla_clock_conversation_id_conversation"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["policy_id"],
+            ["sla_policy.id"],
+            name=op.f("fk_sla_clock_policy_id_sla_policy"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("conversation_id", "kind", name=op.f("pk_sla_clock")),
+    )
+    with op.batch_alter_table("sla_clock", schema=None) as batch_op:
+        batch_op.create_index("ix_sla_clock_due", ["stopped_at", "due_at"], unique=False)
+
+    op.create_table(
         "attachment",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("message_id", sa.Integer(), nullable=False),
@@ -479,21 +1148,207 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_attachment_message_id"), ["message_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_attachment_sha256"), ["sha256"], unique=False)
 
+    op.create_table(
+        "bot_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("inbound_message_id", sa.Integer(), nullable=True),
+        sa.Column("reply_message_id", sa.Integer(), nullable=True),
+        sa.Column("action", sa.String(length=20), nullable=False),
+        sa.Column("reason", sa.String(length=40), nullable=False),
+        sa.Column("query", sa.String(length=500), nullable=False),
+        sa.Column("retrieved", sa.JSON(), nullable=False),
+        sa.Column("confidence", sa.Double(), nullable=False),
+        sa.Column("composer", sa.String(length=20), nullable=False),
+        sa.Column("created_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversation.id"],
+            name=op.f("fk_bot_log_conversation_id_conversation"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["inbound_message_id"],
+            ["conversation_message.id"],
+            name=op.f("fk_bot_log_inbound_message_id_conversation_message"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["reply_message_id"],
+            ["conversation_message.id"],
+            name=op.f("fk_bot_log_reply_message_id_conversation_message"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_bot_log")),
+        sa.UniqueConstraint("inbound_message_id", name=op.f("uq_bot_log_inbound_message_id")),
+    )
+    with op.batch_alter_table("bot_log", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_bot_log_conversation_id"), ["conversation_id"], unique=False
+        )
+
+    op.create_table(
+        "email_raw",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("channel_id", sa.Integer(), nullable=False),
+        sa.Column("folder", sa.String(length=200), nullable=False),
+        sa.Column("uidvalidity", sa.BigInteger(), nullable=False),
+        sa.Column("uid", sa.BigInteger(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("message_id", sa.String(length=300), nullable=True),
+        sa.Column("sender", sa.String(length=320), nullable=True),
+        sa.Column("subject", sa.String(length=300), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "received",
+                "processed",
+                "quarantined",
+                name="rawstatus",
+                native_enum=False,
+                length=20,
+            ),
+            nullable=False,
+        ),
+        sa.Column("outcome", sa.String(length=20), nullable=True),
+        sa.Column("error", sa.String(length=2000), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("conversation_message_id", sa.Integer(), nullable=True),
+        sa.Column("server_done", sa.Boolean(), nullable=False),
+        sa.Column("received_at", sportello.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", sportello.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["channel_id"],
+            ["channel.id"],
+            name=op.f("fk_email_raw_channel_id_channel"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["conversation_message_id"],
+            ["conversation_message.id"],
+            name=op.f("fk_email_raw_conversation_message_id_conversation_message"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_email_raw")),
+        sa.UniqueConstraint(
+            "channel_id",
+            "folder",
+            "uidvalidity",
+            "uid",
+            name=op.f("uq_email_raw_channel_id_folder_uidvalidity_uid"),
+        ),
+    )
+    with op.batch_alter_table("email_raw", schema=None) as batch_op:
+        batch_op.create_index("ix_email_raw_message_id", ["channel_id", "message_id"], unique=False)
+        batch_op.create_index(
+            "ix_email_raw_sender", ["channel_id", "sender", "received_at"], unique=False
+        )
+        batch_op.create_index("ix_email_raw_status", ["status", "channel_id"], unique=False)
+
+    op.create_table(
+        "kb_message_search",
+        sa.Column("message_id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("terms", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversation.id"],
+            name=op.f("fk_kb_message_search_conversation_id_conversation"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["conversation_message.id"],
+            name=op.f("fk_kb_message_search_message_id_conversation_message"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("message_id", name=op.f("pk_kb_message_search")),
+    )
+    with op.batch_alter_table("kb_message_search", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_kb_message_search_conversation_id"), ["conversation_id"], unique=False
+        )
+
+    op.create_table(
+        "email_raw_data",
+        sa.Column("raw_id", sa.Integer(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["raw_id"],
+            ["email_raw.id"],
+            name=op.f("fk_email_raw_data_raw_id_email_raw"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("raw_id", name=op.f("pk_email_raw_data")),
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table("email_raw_data")
+    with op.batch_alter_table("kb_message_search", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_kb_message_search_conversation_id"))
+
+    op.drop_table("kb_message_search")
+    with op.batch_alter_table("email_raw", schema=None) as batch_op:
+        batch_op.drop_index("ix_email_raw_status")
+        batch_op.drop_index("ix_email_raw_sender")
+        batch_op.drop_index("ix_email_raw_message_id")
+
+    op.drop_table("email_raw")
+    with op.batch_alter_table("bot_log", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_bot_log_conversation_id"))
+
+    op.drop_table("bot_log")
     with op.batch_alter_table("attachment", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_attachment_sha256"))
         batch_op.drop_index(batch_op.f("ix_attachment_message_id"))
 
     op.drop_table("attachment")
+    with op.batch_alter_table("sla_clock", schema=None) as batch_op:
+        batch_op.drop_index("ix_sla_clock_due")
+
+    op.drop_table("sla_clock")
+    op.drop_table("routing_state")
+    with op.batch_alter_table("routing_offer", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_routing_offer_user_id"))
+
+    op.drop_table("routing_offer")
     op.drop_table("conversation_tag")
     with op.batch_alter_table("conversation_message", schema=None) as batch_op:
         batch_op.drop_index("ix_conversation_message_conversation")
 
     op.drop_table("conversation_message")
+    with op.batch_alter_table("chat_visitor", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_chat_visitor_customer_id"))
+        batch_op.drop_index("ix_chat_visitor_conversation")
+
+    op.drop_table("chat_visitor")
+    with op.batch_alter_table("chat_transcript_request", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_chat_transcript_request_conversation_id"))
+
+    op.drop_table("chat_transcript_request")
+    with op.batch_alter_table("bot_session", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_bot_session_brand_id"))
+
+    op.drop_table("bot_session")
+    with op.batch_alter_table("kb_vote", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_kb_vote_article_id"))
+
+    op.drop_table("kb_vote")
+    with op.batch_alter_table("kb_search_log", schema=None) as batch_op:
+        batch_op.drop_index("ix_kb_search_log_gaps")
+
+    op.drop_table("kb_search_log")
+    with op.batch_alter_table("kb_proposal", schema=None) as batch_op:
+        batch_op.drop_index("ix_kb_proposal_status")
+
+    op.drop_table("kb_proposal")
+    op.drop_table("kb_embedding")
+    op.drop_table("kb_article_version")
+    op.drop_table("email_mailbox_state")
     with op.batch_alter_table("conversation", schema=None) as batch_op:
         batch_op.drop_index("ix_conversation_status_last")
         batch_op.drop_index("ix_conversation_queue_status")
@@ -501,20 +1356,64 @@ def downgrade() -> None:
         batch_op.drop_index("ix_conversation_assignee_status")
 
     op.drop_table("conversation")
+    op.drop_table("team_routing")
+    with op.batch_alter_table("sla_policy", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sla_policy_brand_id"))
+
+    op.drop_table("sla_policy")
+    with op.batch_alter_table("queue_skill", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_queue_skill_skill_id"))
+
+    op.drop_table("queue_skill")
+    op.drop_table("queue_routing")
+    with op.batch_alter_table("queue_member", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_queue_member_user_id"))
+
+    op.drop_table("queue_member")
+    with op.batch_alter_table("kb_article", schema=None) as batch_op:
+        batch_op.drop_index("ix_kb_article_translation")
+        batch_op.drop_index("ix_kb_article_listing")
+
+    op.drop_table("kb_article")
     with op.batch_alter_table("channel", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_channel_token_hash"))
         batch_op.drop_index(batch_op.f("ix_channel_brand_id"))
 
     op.drop_table("channel")
+    with op.batch_alter_table("agent_state", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_agent_state_presence"))
+
+    op.drop_table("agent_state")
+    with op.batch_alter_table("agent_skill", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_agent_skill_skill_id"))
+
+    op.drop_table("agent_skill")
     with op.batch_alter_table("user_session", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_session_user_id"))
 
     op.drop_table("user_session")
     op.drop_table("team_member")
+    with op.batch_alter_table("skill", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_skill_brand_id"))
+
+    op.drop_table("skill")
     with op.batch_alter_table("queue", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_queue_brand_id"))
 
     op.drop_table("queue")
+    with op.batch_alter_table("presence_log", schema=None) as batch_op:
+        batch_op.drop_index("ix_presence_log_user_at")
+
+    op.drop_table("presence_log")
+    with op.batch_alter_table("pause_reason", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_pause_reason_brand_id"))
+
+    op.drop_table("pause_reason")
+    with op.batch_alter_table("kb_synonym", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_kb_synonym_brand_id"))
+
+    op.drop_table("kb_synonym")
+    op.drop_table("kb_category")
     with op.batch_alter_table("customer_merge", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_customer_merge_target_id"))
 
@@ -523,6 +1422,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_customer_identity_customer_id"))
 
     op.drop_table("customer_identity")
+    with op.batch_alter_table("business_calendar", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_business_calendar_brand_id"))
+
+    op.drop_table("business_calendar")
     with op.batch_alter_table("api_token", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_token_user_id"))
 
@@ -535,6 +1438,7 @@ def downgrade() -> None:
 
     op.drop_table("outbox_event")
     op.drop_table("login_throttle")
+    op.drop_table("kb_term")
     with op.batch_alter_table("job", schema=None) as batch_op:
         batch_op.drop_index("ix_job_due")
 

@@ -1,0 +1,368 @@
+"""Benchmark: knowledge-base search latency over 100,000 articles, and retrieval quality in Italian.
+
+Latency: builds N generated Italian articles (~150 words each, Zipf-distributed words from a 20,000
+word vocabulary of real Italian words plus made-up ones), then times ``service.search_articles``
+(the whole path: parsing, stemming, synonyms, typo check, ranking, loading, confidence) for random
+queries of one to four words. Goal: p95 under 20 ms.
+
+Quality: the Italian test set in bench/data/ (FAQ articles of an online shop, questions phrased in
+other words than the titles): Recall@1, Recall@5 and MRR, without and with the shop's synonyms.
+
+    python bench/kb_search.py [--articles 100000] [--queries 400] [--postgres [URL]]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+try:
+    import sportello  # noqa: F401
+except ImportError:  # running from a checkout without an installed package
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from sqlalchemy import create_engine, select
+from sqlalchemy import text as sql
+from sqlalchemy.engine import make_url
+
+from sportello.accounts.models import Brand, Role, User
+from sportello.core import migrations
+from sportello.core.db import Database
+from sportello.knowledge import actions, semantic, service, text
+from sportello.knowledge import query as kbquery
+from sportello.knowledge.models import Article, ArticleStatus, Category, Term
+
+DATA = Path(__file__).resolve().parent / "data"
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/sportello_bench_kb"
+SYLLABLES = [
+    "ba",
+    "be",
+    "bi",
+    "bo",
+    "bu",
+    "ca",
+    "ce",
+    "ci",
+    "co",
+    "cu",
+    "da",
+    "de",
+    "di",
+    "do",
+    "du",
+    "fa",
+    "fe",
+    "fi",
+    "fo",
+    "fu",
+    "ga",
+    "ge",
+    "gi",
+    "go",
+    "gu",
+    "la",
+    "le",
+    "li",
+    "lo",
+    "lu",
+    "ma",
+    "me",
+    "mi",
+    "mo",
+    "mu",
+    "na",
+    "ne",
+    "ni",
+    "no",
+    "nu",
+    "pa",
+    "pe",
+    "pi",
+    "po",
+    "pu",
+    "ra",
+    "re",
+    "ri",
+    "ro",
+    "ru",
+    "sa",
+    "se",
+    "si",
+    "so",
+    "su",
+    "ta",
+    "te",
+    "ti",
+    "to",
+    "tu",
+    "va",
+    "ve",
+    "vi",
+    "vo",
+    "vu",
+    "za",
+    "ze",
+    "zi",
+    "zo",
+    "zu",
+    "spa",
+    "sto",
+    "tra",
+    "pre",
+    "con",
+    "gna",
+    "glio",
+    "chi",
+    "che",
+    "sca",
+]
+# Zipf-Mandelbrot: stop words are removed before indexing, so the commonest *content* word of
+# a real knowledge base is not in every article (offset 1 would be plain Zipf: top word in all).
+ZIPF_OFFSET = 30
+ENDINGS = ["are", "ere", "ire", "ato", "ata", "ione", "ioni", "mento", "ezza", "ista", "oso", "ile"]
+
+
+def fresh_database(url: str) -> Database:
+    if url.startswith("postgresql"):
+        parsed = make_url(url)
+        admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sql(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+            conn.execute(sql(f'CREATE DATABASE "{parsed.database}"'))
+        admin.dispose()
+    else:
+        path = Path(url.split("///", 1)[1])
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    migrations.upgrade(url)
+    db = Database(url)
+    with db.transaction() as s:
+        s.add(Brand(name="Bench", slug="bench"))
+        s.add(User(email="ed@bench.it", name="Editor", role=Role.ADMIN))
+    return db
+
+
+# --- quality -----------------------------------------------------------------------------------
+
+
+def load_test_set(db: Database, *, synonyms: bool) -> tuple[int, dict[int, str]]:
+    articles = json.loads((DATA / "kb_it_articles.json").read_text())
+    ids: dict[int, str] = {}
+    with db.transaction() as s:
+        brand_id = s.scalars(select(Brand.id)).one()
+        editor = s.scalars(select(User)).one()
+        categories: dict[str, Category] = {}
+        for item in articles:
+            name = item["category"]
+            if name not in categories:
+                categories[name] = actions.do_create_category(
+                    s, brand_id=brand_id, by=editor, name=name
+                )
+            article = actions.do_create_article(
+                s,
+                brand_id=brand_id,
+                by=editor,
+                title=item["title"],
+                body_md=item["body"],
+                tags=item.get("tags", []),
+                category=categories[name],
+                status=ArticleStatus.PUBLISHED,
+            )
+            ids[article.id] = item["id"]
+        if synonyms:
+            for group in json.loads((DATA / "kb_it_synonyms.json").read_text()):
+                actions.do_add_synonyms(s, brand_id=brand_id, by=editor, words=group)
+    return brand_id, ids
+
+
+def quality(url: str, *, synonyms: bool) -> dict[str, float]:
+    db = fresh_database(url)
+    try:
+        brand_id, ids = load_test_set(db, synonyms=synonyms)
+        questions = json.loads((DATA / "kb_it_questions.json").read_text())
+        r1 = r5 = rr = 0.0
+        misses = []
+        with db.session() as s:
+            for item in questions:
+                result = service.search_articles(s, item["q"], brand_id=brand_id, limit=10)
+                ranked = [ids[h.article.id] for h in result.hits]
+                if ranked[:1] == [item["a"]]:
+                    r1 += 1
+                if item["a"] in ranked[:5]:
+                    r5 += 1
+                else:
+                    misses.append((item["q"], item["a"], ranked[:3]))
+                if item["a"] in ranked:
+                    rr += 1 / (ranked.index(item["a"]) + 1)
+        n = len(questions)
+        figures: dict[str, object] = {"R@1": r1 / n, "R@5": r5 / n, "MRR": rr / n, "n": n}
+        return {**figures, "misses": misses}  # type: ignore[dict-item]
+    finally:
+        db.dispose()
+        kbquery.invalidate()
+
+
+# --- latency -----------------------------------------------------------------------------------
+
+
+def vocabulary(rng: random.Random, size: int) -> list[str]:
+    real: list[str] = []
+    for item in json.loads((DATA / "kb_it_articles.json").read_text()):
+        for word in text.content_words(item["title"] + " " + item["body"]):
+            if word not in real and not word.isdigit():
+                real.append(word)
+    made: set[str] = set()
+    while len(real) + len(made) < size:
+        word = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 3)))
+        made.add(word + rng.choice(ENDINGS))
+    words = real + sorted(made)
+    rng.shuffle(words)
+    return words
+
+
+def build(db: Database, n: int, rng: random.Random, words: list[str]) -> float:
+    started = time.perf_counter()
+    cum: list[float] = []
+    total = 0.0
+    for rank in range(len(words)):
+        total += 1 / (rank + ZIPF_OFFSET) ** 1.05
+        cum.append(total)
+    stems = {w: text.stem(w) for w in words}
+    with db.session() as s:
+        brand_id = s.scalars(select(Brand.id)).one()
+    batch = 2000
+    terms: dict[str, int] = {}
+    for start in range(0, n, batch):
+        rows = []
+        for i in range(start, min(n, start + batch)):
+            title_words = rng.choices(words, cum_weights=cum, k=rng.randint(3, 7))
+            body_words = rng.choices(words, cum_weights=cum, k=rng.randint(130, 170))
+            title = " ".join(title_words).capitalize()
+            body = " ".join(body_words).capitalize() + "."
+            title_terms = " ".join(stems[w] for w in title_words)
+            body_terms = " ".join(stems[w] for w in body_words)
+            for t in set(title_terms.split()) | set(body_terms.split()):
+                terms[t] = terms.get(t, 0) + 1
+            rows.append(
+                {
+                    "brand_id": brand_id,
+                    "language": "it",
+                    "title": title[:200],
+                    "slug": f"articolo-{i}",
+                    "summary": body[:150],
+                    "body_md": body,
+                    "body_html": f"<p>{body}</p>",
+                    "tags": [],
+                    "status": ArticleStatus.PUBLISHED,
+                    "version": 1,
+                    "search_title": title_terms,
+                    "search_body": body_terms,
+                }
+            )
+        with db.transaction() as s:
+            s.execute(Article.__table__.insert(), rows)
+    with db.transaction() as s:
+        items = [{"language": "it", "term": t, "doc_count": c} for t, c in terms.items()]
+        for start in range(0, len(items), 5000):
+            s.execute(Term.__table__.insert(), items[start : start + 5000])
+    with db.engine.begin() as conn:
+        if db.is_sqlite:
+            conn.exec_driver_sql("INSERT INTO kb_article_fts(kb_article_fts) VALUES ('optimize')")
+            conn.exec_driver_sql("ANALYZE")
+        else:
+            conn.exec_driver_sql("VACUUM ANALYZE kb_article" if False else "ANALYZE kb_article")
+    kbquery.invalidate()
+    return time.perf_counter() - started
+
+
+def latency(url: str, n: int, queries: int, seed: int) -> dict[str, float]:
+    rng = random.Random(seed)
+    db = fresh_database(url)
+    try:
+        words = vocabulary(rng, 20_000)
+        build_s = build(db, n, rng, words)
+        with db.session() as s:
+            brand_id = s.scalars(select(Brand.id)).one()
+            docs = list(s.scalars(select(Article.body_md).limit(2000)))
+        cases = []
+        for _ in range(queries):
+            doc_words = text.words(rng.choice(docs))
+            k = rng.choice([1, 2, 2, 3, 3, 4])
+            cases.append(" ".join(rng.sample(doc_words, k)))
+        samples: list[float] = []
+        empty = 0
+        with db.session() as s:
+            for q in cases[:20]:  # warm the caches (vocabulary, statements), as a server would
+                service.search_articles(s, q, brand_id=brand_id)
+            for q in cases:
+                t0 = time.perf_counter()
+                result = service.search_articles(s, q, brand_id=brand_id, limit=10)
+                samples.append((time.perf_counter() - t0) * 1000)
+                empty += not result.hits
+            prefix_samples = []
+            for q in cases[: queries // 2]:
+                typed = q[: max(3, len(q) - 2)]
+                t0 = time.perf_counter()
+                service.search_articles(s, typed, brand_id=brand_id, limit=8, prefix=True)
+                prefix_samples.append((time.perf_counter() - t0) * 1000)
+        samples.sort()
+        prefix_samples.sort()
+        return {
+            "build_s": build_s,
+            "p50": statistics.median(samples),
+            "p95": samples[int(len(samples) * 0.95) - 1],
+            "prefix_p50": statistics.median(prefix_samples),
+            "prefix_p95": prefix_samples[int(len(prefix_samples) * 0.95) - 1],
+            "empty": empty,
+        }
+    finally:
+        db.dispose()
+        kbquery.invalidate()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--postgres", nargs="?", const=PG_DEFAULT, default=None)
+    parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--show-misses", action="store_true")
+    args = parser.parse_args()
+    semantic.set_embedder(None)  # lexical figures; the semantic extra is measured separately
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engines = [("SQLite FTS5", f"sqlite:///{tmp}/kb.db")]
+        if args.postgres:
+            engines.append(("PostgreSQL", args.postgres))
+        for label, url in engines:
+            for with_synonyms in (False, True):
+                figures = quality(url, synonyms=with_synonyms)
+                print(
+                    f"{label:12} quality, {'with' if with_synonyms else 'no  '} synonyms: "
+                    f"Recall@1 {figures['R@1']:.3f}  Recall@5 {figures['R@5']:.3f}  "
+                    f"MRR {figures['MRR']:.3f}  ({figures['n']} questions)"
+                )
+                if args.show_misses:
+                    for miss in figures["misses"]:  # type: ignore[attr-defined]
+                        print("   miss:", miss)
+            if args.skip_latency:
+                continue
+            figures = latency(url, args.articles, args.queries, args.seed)
+            print(
+                f"{label:12} latency over {args.articles:,} articles "
+                f"(built in {figures['build_s']:.0f} s): p50 {figures['p50']:.1f} ms  "
+                f"p95 {figures['p95']:.1f} ms  (goal p95 < 20 ms: "
+                f"{figures['p95'] / 20:.2f}x)  as-you-type p50 {figures['prefix_p50']:.1f} ms "
+                f"p95 {figures['prefix_p95']:.1f} ms  [{figures['empty']:.0f} empty]"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,705 @@
+"""Reads: article listings, full-text search over articles and conversations, suggestions,
+related articles, and the measures editors look at."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy import text as sql
+from sqlalchemy.orm import Session, defer, lazyload
+
+from sportello.accounts.models import User
+from sportello.conversations.models import Conversation, Direction, Message, Status
+from sportello.core import access
+from sportello.core.db import utcnow
+from sportello.core.errors import NotFound
+from sportello.knowledge import markdown, semantic, text
+from sportello.knowledge import query as kbquery
+from sportello.knowledge.models import (
+    Article,
+    ArticleStatus,
+    ArticleVersion,
+    BotLog,
+    BotSession,
+    BotState,
+    Category,
+    Proposal,
+    ProposalStatus,
+    SearchLog,
+    Synonym,
+    Vote,
+)
+
+log = logging.getLogger(__name__)
+
+PUBLIC = (ArticleStatus.PUBLISHED,)
+FOR_AGENTS = (ArticleStatus.PUBLISHED, ArticleStatus.INTERNAL)
+TITLE_WEIGHT = 4.0
+CANDIDATES = 60  # how many of the engine's best the common ranking re-scores
+
+
+@dataclass(frozen=True)
+class Hit:
+    article: Article
+    rank: float  # engine score, higher is better (not comparable across engines)
+    confidence: float  # share of the query the article covers, 0..1 (knowledge/query.py)
+
+
+@dataclass
+class SearchResult:
+    query: kbquery.ParsedQuery
+    hits: list[Hit] = field(default_factory=list)
+
+    @property
+    def corrections(self) -> dict[str, str]:
+        return self.query.corrections
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+# --- articles ----------------------------------------------------------------------------------
+
+
+def _ranked_ids_sqlite(
+    session: Session, match: str, candidates: int, *, cap: int | None = None
+) -> list[tuple[int, float]]:
+    floor = 0
+    if cap:  # walking the newest matches by rowid is cheap; scoring them all is not
+        floor = (
+            session.execute(
+                sql(
+                    "SELECT min(rowid) FROM (SELECT rowid FROM kb_article_fts "
+                    "WHERE kb_article_fts MATCH :q ORDER BY rowid DESC LIMIT :cap)"
+                ),
+                {"q": match, "cap": cap},
+            ).scalar()
+            or 0
+        )
+    rows = session.execute(
+        sql(
+            "SELECT rowid, bm25(kb_article_fts, :tw, 1.0) AS r FROM kb_article_fts "
+            "WHERE kb_article_fts MATCH :q AND rowid >= :floor ORDER BY r LIMIT :n"
+        ),
+        {"q": match, "n": candidates, "tw": TITLE_WEIGHT, "floor": floor},
+    ).all()
+    return [(int(r[0]), -float(r[1])) for r in rows]
+
+
+def _ranked_ids_postgres(
+    session: Session,
+    tsquery: str,
+    candidates: int,
+    *,
+    brand_id: int,
+    languages: Sequence[str],
+    statuses: Sequence[ArticleStatus],
+    capped: bool = False,
+) -> list[tuple[int, float]]:
+    # ts_rank's default weights favour the title (A = 1.0) over the body (B = 0.4); normalisation
+    # 1 divides by 1 + log(length), so long articles do not win by size alone. The candidate set
+    # is bounded (query.match_plan; the LIMIT in the CTE when capped), so ranking stays cheap.
+    cap = f"ORDER BY a.id DESC LIMIT {kbquery.CANDIDATE_BUDGET}" if capped else ""
+    rows = session.execute(
+        sql(
+            "WITH c AS MATERIALIZED (SELECT a.id, a.search_vector FROM kb_article a "
+            "WHERE a.search_vector @@ to_tsquery('simple', :q) AND a.brand_id = :b "
+            f"AND a.language = ANY(:langs) AND a.status = ANY(:st) {cap}) "
+            "SELECT c.id, ts_rank(c.search_vector, to_tsquery('simple', :q), 1) AS r FROM c "
+            "ORDER BY r DESC LIMIT :n"
+        ),
+        {
+            "q": tsquery,
+            "n": candidates,
+            "b": brand_id,
+            "langs": list(languages),
+            "st": [s.value for s in statuses],
+        },
+    ).all()
+    return [(int(r[0]), float(r[1])) for r in rows]
+
+
+def search_articles(
+    session: Session,
+    q: str,
+    *,
+    brand_id: int,
+    language: str | None = None,
+    statuses: Sequence[ArticleStatus] = PUBLIC,
+    limit: int = 10,
+    prefix: bool = False,
+    exclude_ids: Sequence[int] = (),
+    any_language: bool = False,
+) -> SearchResult:
+    """Ranked articles for a query; never raises on odd input (it is parsed into safe terms)."""
+    parsed = kbquery.parse(session, q, brand_id=brand_id, language=language, prefix=prefix)
+    result = SearchResult(parsed)
+    if parsed.empty:
+        return result
+    languages = list(text.LANGUAGES) if any_language else [parsed.language]
+    plan = kbquery.match_plan(parsed, session)
+    wanted = limit + len(exclude_ids)
+    window = max(wanted * 3, CANDIDATES)
+    if _dialect(session) == "postgresql":
+        ranked = _ranked_ids_postgres(
+            session,
+            parsed.tsquery(plan),
+            window,
+            brand_id=brand_id,
+            languages=languages,
+            statuses=statuses,
+            capped=plan.capped,
+        )
+        candidates = _candidates(session, [i for i, _ in ranked])
+    else:
+        # FTS5 ranks fastest on its own table; filter the best candidates afterwards and widen
+        # the window only when filters (brand, language, status) removed too many.
+        match = parsed.fts5(plan)
+        candidates = {}
+        budget = kbquery.CANDIDATE_BUDGET
+        for size, cap in ((window, budget), (2000, budget * 10), (1_000_000, None)):
+            ranked = _ranked_ids_sqlite(session, match, size, cap=cap if plan.capped else None)
+            candidates = {
+                i: c
+                for i, c in _candidates(session, [i for i, _ in ranked]).items()
+                if c.brand_id == brand_id and c.language in languages and c.status in statuses
+            }
+            exhausted = len(ranked) < size and not (plan.capped and cap)
+            if len(candidates) >= wanted or exhausted:
+                break
+    # The engines gather candidates; one BM25F over the stored terms ranks them (same on both).
+    scored = []
+    for article_id, _ in ranked:
+        c = candidates.get(article_id)
+        if c is None or article_id in exclude_ids:
+            continue
+        title_terms, body_terms = c.search_title.split(), c.search_body.split()
+        scored.append((article_id, kbquery.bm25(parsed, title_terms, body_terms)))
+    scored.sort(key=lambda item: -item[1])
+    scored = semantic.rerank(
+        session, parsed.raw, scored, brand_id=brand_id, languages=languages, statuses=statuses
+    )
+    top = scored[:limit]
+    articles = _load(session, [i for i, _ in top])
+    for article_id, rank in top:
+        article = articles.get(article_id)
+        if article is None:
+            continue
+        confidence = kbquery.coverage(
+            parsed,
+            article.search_body.split() + article.search_title.split(),
+            article.search_title.split(),
+        )
+        result.hits.append(Hit(article, rank, confidence))
+    return result
+
+
+def _candidates(session: Session, ids: Sequence[int]) -> dict[int, Any]:
+    """The few columns ranking needs (not the bodies or their HTML)."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(
+            Article.id,
+            Article.brand_id,
+            Article.language,
+            Article.status,
+            Article.search_title,
+            Article.search_body,
+        ).where(Article.id.in_(list(ids)))
+    ).all()
+    return {row.id: row for row in rows}
+
+
+def _load(session: Session, ids: Sequence[int]) -> dict[int, Article]:
+    if not ids:
+        return {}
+    found: dict[int, Article] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        stmt = (
+            select(Article)
+            .options(lazyload(Article.owner), lazyload(Article.category), defer(Article.body_html))
+            .where(Article.id.in_(chunk))
+        )
+        for article in session.scalars(stmt):
+            found[article.id] = article
+    return found
+
+
+def best_passage(article: Article, parsed: kbquery.ParsedQuery, max_chars: int = 600) -> str:
+    """The paragraph of the article that covers most of the query (the bot's answer)."""
+    paragraphs = markdown.paragraphs(article.body_md) or [article.summary or article.title]
+    best, best_score = paragraphs[0], -1.0
+    for position, paragraph in enumerate(paragraphs):
+        stems = set(text.terms(paragraph, article.language))
+        score = sum(g.weight for g in parsed.groups if g.stems & stems) - position * 0.01
+        if score > best_score:
+            best, best_score = paragraph, score
+    return best if len(best) <= max_chars else best[: max_chars - 1].rsplit(" ", 1)[0] + "…"
+
+
+def related_articles(session: Session, article: Article, *, limit: int = 4) -> list[Article]:
+    """Published articles like this one: its title and tags as a query, same category first."""
+    q = " ".join([article.title, *article.tags])
+    result = search_articles(
+        session,
+        q,
+        brand_id=article.brand_id,
+        language=article.language,
+        limit=limit + 4,
+        exclude_ids=[article.id],
+    )
+    hits = sorted(
+        result.hits, key=lambda h: (h.article.category_id != article.category_id, -h.rank)
+    )
+    return [h.article for h in hits[:limit]]
+
+
+def suggestions_for(
+    session: Session, conversation: Conversation, *, limit: int = 5
+) -> SearchResult:
+    """Articles for an open conversation: its subject and the customer's latest messages."""
+    texts = list(
+        session.scalars(
+            select(Message.text)
+            .where(
+                Message.conversation_id == conversation.id,
+                Message.direction == Direction.INBOUND,
+            )
+            .order_by(Message.id.desc())
+            .limit(3)
+        )
+    )
+    q = " ".join([conversation.subject, *reversed(texts)])[: text.MAX_QUERY_CHARS]
+    return search_articles(
+        session, q, brand_id=conversation.brand_id, statuses=FOR_AGENTS, limit=limit
+    )
+
+
+# --- conversations -----------------------------------------------------------------------------
+
+
+def search_conversations(
+    session: Session, user: User, q: str, *, limit: int = 50
+) -> list[Conversation]:
+    """Conversations whose messages match, best first, within what the user may see."""
+    clipped = text.clip_query(q)
+    words = text.words(clipped, limit=text.MAX_QUERY_TERMS)
+    stems: list[str] = []
+    for word in words:
+        for language in text.LANGUAGES:
+            if word in text.STOP[language]:
+                continue
+            stem = text.stem(word, language)
+            if stem not in stems:
+                stems.append(stem)
+    if not stems:
+        return []
+    if _dialect(session) == "postgresql":
+        rows = session.execute(
+            sql(
+                "SELECT m.conversation_id, max(ts_rank(m.search_vector, q)) AS r "
+                "FROM kb_message_search m, to_tsquery('simple', :q) q "
+                "WHERE m.search_vector @@ q GROUP BY m.conversation_id ORDER BY r DESC LIMIT 500"
+            ),
+            {"q": " | ".join(stems)},
+        ).all()
+    else:
+        match = " OR ".join(f'"{s}"' for s in stems)
+        rows = session.execute(
+            sql(
+                "SELECT m.conversation_id, min(f.r) AS best FROM ("
+                "SELECT rowid AS id, bm25(kb_message_fts) AS r FROM kb_message_fts "
+                "WHERE kb_message_fts MATCH :q ORDER BY r LIMIT 5000) f "
+                "JOIN kb_message_search m ON m.message_id = f.id "
+                "GROUP BY m.conversation_id ORDER BY best LIMIT 500"
+            ),
+            {"q": match},
+        ).all()
+    order = {int(r[0]): i for i, r in enumerate(rows)}
+    if not order:
+        return []
+    found = session.scalars(
+        access.conversations_query(session, user).where(Conversation.id.in_(list(order)))
+    ).unique()
+    return sorted(found, key=lambda c: order[c.id])[:limit]
+
+
+# --- listings ----------------------------------------------------------------------------------
+
+
+def categories(session: Session, *, brand_id: int, language: str) -> list[Category]:
+    return list(
+        session.scalars(
+            select(Category)
+            .where(Category.brand_id == brand_id, Category.language == language)
+            .order_by(Category.position, Category.name)
+        )
+    )
+
+
+def all_categories(session: Session, *, brand_id: int) -> list[Category]:
+    return list(
+        session.scalars(
+            select(Category)
+            .where(Category.brand_id == brand_id)
+            .order_by(Category.language, Category.position, Category.name)
+        )
+    )
+
+
+def get_category(session: Session, category_id: int) -> Category:
+    category = session.get(Category, category_id)
+    if category is None:
+        raise NotFound("category not found")
+    return category
+
+
+def category_by_slug(session: Session, *, brand_id: int, language: str, slug: str) -> Category:
+    category = session.scalar(
+        select(Category).where(
+            Category.brand_id == brand_id, Category.language == language, Category.slug == slug
+        )
+    )
+    if category is None:
+        raise NotFound("category not found")
+    return category
+
+
+def public_articles(
+    session: Session,
+    *,
+    brand_id: int,
+    language: str,
+    category_id: int | None = None,
+    limit: int = 200,
+) -> list[Article]:
+    stmt = select(Article).where(
+        Article.brand_id == brand_id,
+        Article.language == language,
+        Article.status == ArticleStatus.PUBLISHED,
+    )
+    if category_id is not None:
+        stmt = stmt.where(Article.category_id == category_id)
+    return list(session.scalars(stmt.order_by(Article.title).limit(limit)))
+
+
+def popular_articles(
+    session: Session, *, brand_id: int, language: str, limit: int = 6
+) -> list[Article]:
+    return list(
+        session.scalars(
+            select(Article)
+            .where(
+                Article.brand_id == brand_id,
+                Article.language == language,
+                Article.status == ArticleStatus.PUBLISHED,
+            )
+            .order_by(Article.views.desc(), Article.helpful_yes.desc(), Article.id)
+            .limit(limit)
+        )
+    )
+
+
+def public_article_by_slug(session: Session, *, brand_id: int, language: str, slug: str) -> Article:
+    article = session.scalar(
+        select(Article).where(
+            Article.brand_id == brand_id,
+            Article.language == language,
+            Article.slug == slug[:80],
+            Article.status == ArticleStatus.PUBLISHED,
+        )
+    )
+    if article is None:
+        raise NotFound("article not found")
+    return article
+
+
+def translations_of(session: Session, article: Article, *, public: bool = True) -> list[Article]:
+    if article.translation_group is None:
+        return []
+    stmt = select(Article).where(
+        Article.translation_group == article.translation_group, Article.id != article.id
+    )
+    if public:
+        stmt = stmt.where(Article.status == ArticleStatus.PUBLISHED)
+    return list(session.scalars(stmt.order_by(Article.language)))
+
+
+def sitemap_entries(session: Session, *, brand_id: int) -> list[Article]:
+    return list(
+        session.scalars(
+            select(Article)
+            .where(Article.brand_id == brand_id, Article.status == ArticleStatus.PUBLISHED)
+            .order_by(Article.language, Article.id)
+            .limit(50_000)
+        )
+    )
+
+
+def get_article(session: Session, article_id: int) -> Article:
+    article = session.get(Article, article_id)
+    if article is None:
+        raise NotFound("article not found")
+    return article
+
+
+def article_for_agent(session: Session, article_id: int) -> Article:
+    """Agents read published and internal articles; drafts are for editors and their owner."""
+    return get_article(session, article_id)
+
+
+def articles_for_editor(
+    session: Session,
+    *,
+    brand_id: int,
+    status: ArticleStatus | None = None,
+    language: str | None = None,
+    q: str = "",
+    limit: int = 200,
+) -> list[Article]:
+    if q.strip():
+        result = search_articles(
+            session,
+            q,
+            brand_id=brand_id,
+            language=language,
+            statuses=[status] if status else list(ArticleStatus),
+            limit=limit,
+            any_language=language is None,
+        )
+        return [h.article for h in result.hits]
+    stmt = select(Article).where(Article.brand_id == brand_id)
+    if status is not None:
+        stmt = stmt.where(Article.status == status)
+    if language:
+        stmt = stmt.where(Article.language == language)
+    return list(session.scalars(stmt.order_by(Article.updated_at.desc()).limit(limit)))
+
+
+def versions(session: Session, article: Article) -> list[ArticleVersion]:
+    return list(
+        session.scalars(
+            select(ArticleVersion)
+            .where(ArticleVersion.article_id == article.id)
+            .order_by(ArticleVersion.version.desc())
+        )
+    )
+
+
+def get_version(session: Session, article: Article, version: int) -> ArticleVersion:
+    row = session.scalar(
+        select(ArticleVersion).where(
+            ArticleVersion.article_id == article.id, ArticleVersion.version == version
+        )
+    )
+    if row is None:
+        raise NotFound("version not found")
+    return row
+
+
+def diff(old: str, new: str, *, old_label: str, new_label: str) -> list[tuple[str, str]]:
+    """A unified diff as (kind, line) pairs: kind is add, del, hunk or same."""
+    import difflib
+
+    out: list[tuple[str, str]] = []
+    for line in difflib.unified_diff(
+        old.splitlines(), new.splitlines(), old_label, new_label, lineterm="", n=2
+    ):
+        if line.startswith(("+++", "---")):
+            continue
+        kind = {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "same")
+        out.append((kind, line))
+    return out
+
+
+def open_proposals(session: Session, *, brand_id: int) -> list[Proposal]:
+    return list(
+        session.scalars(
+            select(Proposal)
+            .join(Article, Article.id == Proposal.article_id)
+            .where(Article.brand_id == brand_id, Proposal.status == ProposalStatus.OPEN)
+            .order_by(Proposal.created_at)
+        )
+    )
+
+
+def get_proposal(session: Session, proposal_id: int) -> Proposal:
+    proposal = session.get(Proposal, proposal_id)
+    if proposal is None:
+        raise NotFound("proposal not found")
+    return proposal
+
+
+def synonyms(session: Session, *, brand_id: int) -> list[Synonym]:
+    return list(
+        session.scalars(
+            select(Synonym)
+            .where(Synonym.brand_id == brand_id)
+            .order_by(Synonym.language, Synonym.id)
+        )
+    )
+
+
+def due_for_review(
+    session: Session, *, brand_id: int, now: datetime | None = None
+) -> list[Article]:
+    now = now or utcnow()
+    return list(
+        session.scalars(
+            select(Article)
+            .where(
+                Article.brand_id == brand_id,
+                Article.review_at.is_not(None),
+                Article.review_at <= now,
+                Article.status != ArticleStatus.DRAFT,
+            )
+            .order_by(Article.review_at)
+            .limit(100)
+        )
+    )
+
+
+# --- measures ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measures:
+    since: datetime
+    bot_conversations: int
+    deflected: int
+    handed_over: int
+    votes_yes: int
+    votes_no: int
+    searches: int
+    empty_searches: int
+
+    @property
+    def deflection_rate(self) -> float | None:
+        return self.deflected / self.bot_conversations if self.bot_conversations else None
+
+    @property
+    def helpful_rate(self) -> float | None:
+        total = self.votes_yes + self.votes_no
+        return self.votes_yes / total if total else None
+
+
+def measures(session: Session, *, brand_id: int, days: int = 30) -> Measures:
+    """Deflection: bot conversations that ended (resolved or closed) with no person writing."""
+    since = utcnow() - timedelta(days=max(1, min(days, 3650)))
+    person_wrote = (
+        select(Message.id)
+        .where(
+            Message.conversation_id == BotSession.conversation_id,
+            Message.direction == Direction.OUTBOUND,
+            Message.author_id.is_not(None),
+        )
+        .exists()
+    )
+    ended = Conversation.status.in_([Status.RESOLVED, Status.CLOSED])
+    row = session.execute(
+        select(
+            func.count(),
+            func.sum(
+                case(
+                    (and_(ended, ~person_wrote, BotSession.state != BotState.HANDED_OVER), 1),
+                    else_=0,
+                )
+            ),
+            func.sum(case((BotSession.state == BotState.HANDED_OVER, 1), else_=0)),
+        )
+        .select_from(BotSession)
+        .join(Conversation, Conversation.id == BotSession.conversation_id)
+        .where(BotSession.brand_id == brand_id, BotSession.created_at >= since)
+    ).one()
+    votes = session.execute(
+        select(
+            func.sum(case((Vote.helpful.is_(True), 1), else_=0)),
+            func.sum(case((Vote.helpful.is_(False), 1), else_=0)),
+        )
+        .join(Article, Article.id == Vote.article_id)
+        .where(Article.brand_id == brand_id, Vote.created_at >= since)
+    ).one()
+    searches = session.execute(
+        select(func.count(), func.sum(case((SearchLog.result_count == 0, 1), else_=0))).where(
+            SearchLog.brand_id == brand_id, SearchLog.created_at >= since
+        )
+    ).one()
+    return Measures(
+        since=since,
+        bot_conversations=int(row[0] or 0),
+        deflected=int(row[1] or 0),
+        handed_over=int(row[2] or 0),
+        votes_yes=int(votes[0] or 0),
+        votes_no=int(votes[1] or 0),
+        searches=int(searches[0] or 0),
+        empty_searches=int(searches[1] or 0),
+    )
+
+
+@dataclass(frozen=True)
+class Gap:
+    query: str
+    language: str
+    count: int
+    last_at: datetime
+
+
+def search_gaps(session: Session, *, brand_id: int, days: int = 30, limit: int = 100) -> list[Gap]:
+    """Searches with no result, grouped by normalised text, most frequent first."""
+    since = utcnow() - timedelta(days=max(1, min(days, 3650)))
+    rows = session.execute(
+        select(
+            SearchLog.normalized,
+            SearchLog.language,
+            func.count(),
+            func.max(SearchLog.created_at),
+            func.min(SearchLog.query),
+        )
+        .where(
+            SearchLog.brand_id == brand_id,
+            SearchLog.result_count == 0,
+            SearchLog.created_at >= since,
+        )
+        .group_by(SearchLog.normalized, SearchLog.language)
+        .order_by(func.count().desc(), func.max(SearchLog.created_at).desc())
+        .limit(limit)
+    ).all()
+    from sportello.core.db import UTCDateTime
+
+    def as_dt(value: object) -> datetime:
+        if isinstance(value, datetime):
+            return UTCDateTime().process_result_value(value, None) or value
+        return datetime.fromisoformat(str(value))
+
+    return [Gap(r[4] or r[0], r[1], int(r[2]), as_dt(r[3])) for r in rows]
+
+
+def article_votes(session: Session, article: Article, *, limit: int = 50) -> list[Vote]:
+    return list(
+        session.scalars(
+            select(Vote)
+            .where(Vote.article_id == article.id, Vote.comment != "")
+            .order_by(Vote.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def bot_log(session: Session, *, conversation_id: int) -> list[BotLog]:
+    return list(
+        session.scalars(
+            select(BotLog).where(BotLog.conversation_id == conversation_id).order_by(BotLog.id)
+        )
+    )
+
+
+def recent_bot_log(session: Session, *, limit: int = 50) -> list[BotLog]:
+    return list(session.scalars(select(BotLog).order_by(BotLog.id.desc()).limit(limit)))
