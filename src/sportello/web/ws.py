@@ -47,6 +47,9 @@ async def console_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     client.websocket = websocket
     hub.add(client)
+    from sportello.routing import presence  # routing: offline when the last tab closes
+
+    await asyncio.to_thread(presence.socket_opened, db, client.user_id)
     try:
         await websocket.send_json({"type": "hello", "data": {"user_id": client.user_id}})
         while True:
@@ -57,3 +60,4 @@ async def console_socket(websocket: WebSocket) -> None:
         pass
     finally:
         hub.remove(client)
+        await asyncio.to_thread(presence.socket_closed, db, client.user_id)
