@@ -86,6 +86,9 @@ def serve(
         port=port,
         log_level=settings.log_level,
         proxy_headers=True,
+        # Live frames are tiny JSON; permessage-deflate would cost ~40 KB of zlib state per
+        # socket (measured by bench/chat.py) for no gain.
+        ws_per_message_deflate=False,
     )
 
 
@@ -101,6 +104,11 @@ def worker() -> None:
     migrations.check_ready(db.engine, settings.database_url)
     registry.load_builtin()
     import sportello.channels.service  # noqa: F401  (registers handlers and jobs)
+    from sportello.knowledge import handlers as _kb_handlers  # noqa: F401  (bot, indexer)
+    from sportello.routing import router as routing_router
+    from sportello.routing import sla  # noqa: F401  (registers handlers and jobs)
+
+    routing_router.ensure_sweep(db)  # the periodic routing / SLA sweep (one job a period)
 
     dispatcher = Dispatcher(db)
     if settings.redis_url:
@@ -113,7 +121,12 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await dispatcher.run_forever(stop, settings.dispatcher_poll_seconds)
+        from sportello.channels.email.poller import MailPoller
+
+        await asyncio.gather(
+            dispatcher.run_forever(stop, settings.dispatcher_poll_seconds),
+            MailPoller(db).run_forever(stop),
+        )
 
     typer.echo(f"worker {dispatcher.name} started")
     asyncio.run(main())

@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     dispatcher_poll_seconds: float = 1.0
     run_workers: bool = True
     log_level: str = "info"
+    # Knowledge bot: an optional OpenAI-compatible chat endpoint (e.g. a local model server) that
+    # composes answers grounded in the retrieved articles; empty = the bot quotes passages.
+    kb_llm_url: str = ""
+    kb_llm_model: str = ""
+    kb_llm_api_key: str = ""
+    kb_llm_timeout_seconds: float = 15.0
     # argon2id cost; 0 keeps argon2-cffi's defaults. Lower only for tests.
     argon2_time_cost: int = 0
     argon2_memory_kib: int = 0

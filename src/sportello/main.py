@@ -32,10 +32,17 @@ ROUTERS = (
     "sportello.conversations.pages",
     "sportello.customers.pages",
     "sportello.channels.pages",
+    "sportello.channels.email.pages",
     "sportello.routing.pages",
+    "sportello.routing.console",
     "sportello.accounts.api",
     "sportello.customers.api",
     "sportello.conversations.api",
+    "sportello.knowledge.helpcenter",
+    "sportello.knowledge.pages",
+    "sportello.knowledge.api",
+    "sportello.web.docs",
+    "sportello.channels.chat.routes",
 )
 
 
@@ -75,9 +82,18 @@ def create_app(
             tasks.append(
                 asyncio.create_task(dispatcher.run_forever(stop, settings.dispatcher_poll_seconds))
             )
+            from sportello.channels.email.poller import MailPoller
+
+            tasks.append(asyncio.create_task(MailPoller(database).run_forever(stop)))
+        hooks = contextlib.AsyncExitStack()
+        for module in ROUTERS:  # a router module may need a loop-bound part of its own
+            hook = getattr(import_module(module), "lifespan", None)
+            if hook is not None:
+                await hooks.enter_async_context(hook(app))
         try:
             yield
         finally:
+            await hooks.aclose()
             stop.set()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -89,7 +105,7 @@ def create_app(
         title="Sportello",
         version=__version__,
         description="Omnichannel customer service: REST API v1.",
-        docs_url="/api/docs",
+        docs_url=None,  # served by sportello.web.docs: vendored Swagger UI, CSP-clean
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,

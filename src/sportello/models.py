@@ -2,10 +2,13 @@
 
 from sportello.accounts import models as accounts_models
 from sportello.channels import models as channels_models
+from sportello.channels.chat import models as chat_models
+from sportello.channels.email import models as email_models
 from sportello.conversations import models as conversations_models
 from sportello.core import jobs, outbox
 from sportello.core.db import Base
 from sportello.customers import models as customers_models
+from sportello.knowledge import models as knowledge_models
 from sportello.routing import models as routing_models
 
 metadata = Base.metadata
@@ -13,9 +16,12 @@ metadata = Base.metadata
 __all__ = [
     "accounts_models",
     "channels_models",
+    "chat_models",
     "conversations_models",
     "customers_models",
+    "email_models",
     "jobs",
+    "knowledge_models",
     "metadata",
     "outbox",
     "routing_models",

@@ -1,1 +1,1 @@
-"""Email channel: pure parsing of raw messages (no I/O)."""
+"""Email channel: mailboxes over IMAP (in) and SMTP (out); parsing and quote folding are pure."""

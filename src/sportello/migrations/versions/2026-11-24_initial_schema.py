@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 04:35:19.638429
+Create Date: 2026-11-24 04:43:57.791693
 """
 
 from __future__ import annotations
@@ -1273,7 +1273,7 @@ def upgrade() -> None:
     op.create_table(
         "email_raw_data",
         sa.Column("raw_id", sa.Integer(), nullable=False),
-        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=True),
         sa.ForeignKeyConstraint(
             ["raw_id"],
             ["email_raw.id"],
