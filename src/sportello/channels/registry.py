@@ -1,7 +1,8 @@
 """The map from channel kind to adapter.
 
 Each kind is a subpackage ``sportello.channels.<kind>`` with an ``adapter`` module that calls
-``register(...)`` on import; ``load_builtin`` imports them all, so adding a kind edits no shared file.
+``register(...)`` on import; ``load_builtin`` imports them all, so adding a kind edits no
+shared file.
 """
 
 from __future__ import annotations
