@@ -117,3 +117,56 @@ def test_supervisors_read_agents_are_kept_out(client, personas):
     client.cookies.clear()
     login(client, personas.luca)
     assert client.get("/admin/channels").status_code == 403
+
+
+def test_admin_creates_a_chat_channel_and_gets_the_widget_snippet(client, personas, db):
+    login(client, personas.admin)
+    listing = client.get("/admin/channels")
+    assert "/admin/channels/new?kind=chat" in listing.text
+    form = client.get("/admin/channels/new?kind=chat")
+    assert form.status_code == 200
+    for field in ("color", "greeting_it", "allowed_origins", "prechat", "max_upload_mb"):
+        assert f'name="{field}"' in form.text
+    response = client.post(
+        "/admin/channels",
+        data={
+            "kind": "chat",
+            "name": "Chat sito",
+            "color": "#aa3300",
+            "greeting_it": "Ciao! Come possiamo aiutarti?",
+            "allowed_origins": "https://www.negozio.example",
+            "prechat": "optional",
+            "topics": "Ordini, Resi",
+            "max_upload_mb": "5",
+            "csrf_token": csrf_from(form.text),
+        },
+    )
+    assert response.status_code == 201, response.text
+    assert re.search(r'value="(chid_[^"]+)"', response.text)  # the identity secret, once
+    with db.session() as s:
+        channel = s.scalar(select(Channel).where(Channel.name == "Chat sito"))
+        assert channel.kind == "chat"
+        assert channel.settings["color"] == "#aa3300"
+        assert channel.settings["prechat"] == "optional"
+        assert channel.settings["allowed_origins"] == ["https://www.negozio.example"]
+        assert channel.settings["topics"] == ["Ordini", "Resi"]
+        assert channel.settings["offline_when_no_agent"] is False  # the box was not ticked
+        assert channel.settings["max_upload_bytes"] == 5 * 1024 * 1024
+        public_id = channel.public_id
+    snippet = re.compile(
+        r'&lt;script src="https?://[^"]+/static/widget/widget\.js" '
+        rf'data-channel="{public_id}" async&gt;&lt;/script&gt;'
+    )
+    assert snippet.search(response.text)
+    assert snippet.search(client.get("/admin/channels").text)
+
+
+def test_a_bad_chat_setting_shows_the_form_again(client, personas):
+    login(client, personas.admin)
+    token = csrf_from(client.get("/admin/channels/new?kind=chat").text)
+    response = client.post(
+        "/admin/channels",
+        data={"kind": "chat", "name": "Chat", "color": "red", "csrf_token": token},
+    )
+    assert response.status_code == 422
+    assert 'name="greeting_it"' in response.text

@@ -163,3 +163,22 @@ def test_api_search(client, db, kb: KB, personas):
     one = client.get(f"/api/v1/kb/articles/{kb.ids['Resi e rimborsi']}")
     assert one.json()["url"].endswith("/help/it/articles/resi-e-rimborsi")
     assert client.get(f"/api/v1/kb/articles/{kb.ids['Bozza sulla garanzia']}").status_code == 404
+
+
+def test_the_conversation_page_offers_suggestions_and_drafts(client, db, kb: KB, personas):
+    result = receive(db, personas.api_channel, inbound("Quando mi arriva il rimborso del reso?"))
+    with db.transaction() as s:
+        conversation = s.get_one(Conversation, result.conversation_id)
+        reply = conversations_actions.do_send_reply(
+            s, conversation=conversation, author=s.get_one(User, personas.sara.id),
+            text="Il rimborso arriva entro 14 giorni dal reso.",
+        )  # fmt: skip
+        reply_id, number = reply.id, conversation.number
+    login(client, personas.sara)
+    page = client.get(f"/c/{number}").text
+    assert f'hx-get="/kb/suggest?conversation_id={result.conversation_id}"' in page
+    assert '<script src="/static/kb.js" defer></script>' in page
+    assert 'action="/kb/draft-from-message"' in page
+    assert f'name="message_id" value="{reply_id}"' in page
+    assert 'href="/kb"' in page and 'href="/help"' in page
+    assert "/static/chat-console.js" not in page  # not a chat

@@ -90,6 +90,11 @@ def test_visitor_and_agent_chat_live_through_a_network_drop(
         agent.goto(f"/c/{number}")
         wait_live(agent)
         agent.wait_for_selector("#timeline :text('il piatto blu è disponibile?')")
+        # The side panel shows the page the visitor is on, and that they are online.
+        agent.wait_for_selector(
+            f"#chat-visitor [data-field=page] a[href*='/chat-demo/{chat.public_id}']"
+        )
+        agent.wait_for_selector("#chat-visitor .chat-presence.is-online")
         agent_reply(agent, "Sì, ne abbiamo ancora tre.")
         visitor.wait_for_selector("#sportello-chat li.m.agent:has-text('ne abbiamo ancora tre')")
         assert visitor.locator("#sportello-chat li.m.agent .who").first.inner_text() == "Sara Conti"
@@ -101,10 +106,15 @@ def test_visitor_and_agent_chat_live_through_a_network_drop(
             what="the read receipt",
         )
 
+        # The visitor starts writing: the agent sees it, and it goes when the message arrives.
+        visitor.locator("#sportello-chat textarea").press_sequentially("Perfetto")
+        agent.wait_for_selector("#visitor-typing", state="visible")
         # The visitor writes again: the agent's timeline updates without a reload.
         visitor.fill("#sportello-chat textarea", "Perfetto, lo ordino.")
         visitor.keyboard.press("Enter")
         agent.wait_for_selector("#timeline :text('Perfetto, lo ordino.')")
+        agent.wait_for_selector("#visitor-typing", state="hidden")
+        assert agent.locator("#chat-visitor [data-field=page] a").count() == 1  # kept as it was
 
         # The network drops. The visitor writes twice; the agent answers meanwhile.
         visitor_context.set_offline(True)

@@ -7,8 +7,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from sportello.accounts.models import User
 from sportello.channels import actions as channels_actions
 from sportello.channels.models import Channel
+from sportello.knowledge import actions as kb_actions
+from sportello.knowledge import query as kbquery
+from sportello.knowledge import semantic
+from sportello.knowledge.models import ArticleStatus
 from tests.factories import inbound, receive
 from tests.web.conftest import screenshot, wait_live
 
@@ -130,6 +135,50 @@ def test_messages_from_the_api_appear_live_for_two_agents(
     assert console.errors == []
 
 
+KB_ARTICLES = [
+    (
+        "Ritardi nella consegna: cosa fare",
+        "Se un ordine non è arrivato entro 5 giorni lavorativi, controlla il tracciamento del "
+        "corriere e apri una segnalazione: **rispondiamo entro un giorno**.",
+        ["consegna", "ritardo", "ordine"],
+        ArticleStatus.PUBLISHED,
+    ),
+    (
+        "Sollecitare il corriere",
+        "Solo per gli operatori: il sollecito si apre dal portale del corriere con il numero "
+        "dell'ordine; annota la pratica nella conversazione.",
+        ["corriere", "ordine"],
+        ArticleStatus.INTERNAL,
+    ),
+    (
+        "Resi e rimborsi",
+        "Puoi restituire un prodotto entro 30 giorni dalla consegna.",
+        ["reso"],
+        ArticleStatus.PUBLISHED,
+    ),
+]
+
+
+def seed_knowledge(db, personas) -> None:
+    """A few articles, searched lexically (no model download in the browser tests)."""
+    semantic.set_embedder(None)
+    kbquery.invalidate()
+    with db.transaction() as s:
+        editor = s.get_one(User, personas.supervisor.id)
+        for title, body, tags, status in KB_ARTICLES:
+            kb_actions.do_create_article(
+                s, brand_id=personas.brand_id, by=editor, title=title, body_md=body, tags=tags,
+                status=status, language="it",
+            )  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _lexical_knowledge() -> Iterator[None]:
+    yield
+    semantic.reset()
+    kbquery.invalidate()
+
+
 def test_screenshots_for_the_readme(db, personas, new_page, live_server, reply_receiver):
     """Realistic data, then one screenshot per main page at 1366x768 into docs/screenshots/."""
     samples = [
@@ -207,6 +256,7 @@ def test_screenshots_for_the_readme(db, personas, new_page, live_server, reply_r
             subject="Preventivo sedie",
         ),
     )
+    seed_knowledge(db, personas)
     page = new_page(personas.sara)
     page.goto("/inbox/open")
     page.wait_for_selector("#counts .count")
@@ -240,7 +290,17 @@ def test_screenshots_for_the_readme(db, personas, new_page, live_server, reply_r
     page.wait_for_selector("#help", state="visible")
     page.keyboard.press("Escape")
     page.wait_for_selector("#help", state="hidden")
+    # The suggested articles survived the refreshes of the side panel.
+    page.wait_for_selector("#kb-panel .kb-suggestion:has-text('Ritardi nella consegna')")
     screenshot(page, "conversation.png")
+
+    # A good reply becomes a draft article, opened in the editor.
+    page.click(".msg-outbound [data-kb-draft]")
+    page.wait_for_url("**/kb/*/edit")
+    assert "Buongiorno Mario" in page.input_value("textarea[name=body_md]")
+    page.goto("/kb")
+    page.wait_for_selector("#kb-articles")
+    screenshot(page, "knowledge-base.png")
 
     admin = new_page(personas.admin)  # sees every queue and channel
     admin.goto("/inbox/open")

@@ -26,7 +26,21 @@ from sportello.web.render import render
 
 router = APIRouter(dependencies=[CsrfChecked])
 
-CREATABLE_KINDS = ("api", "webform")
+CREATABLE_KINDS = ("api", "webform", "chat")
+# The chat channel's form fields, as the chat adapter's configure() reads them.
+CHAT_FIELDS = (
+    "title",
+    "color",
+    "greeting_it",
+    "greeting_en",
+    "allowed_origins",
+    "prechat",
+    "topics",
+    "offline_when_no_agent",
+    "max_upload_mb",
+    "upload_types",
+    "hours",
+)
 
 
 def _all_channels(session: Session) -> list[Channel]:
@@ -84,6 +98,7 @@ def _new_form(
             "queues": routing_service.get_all(session),
             "error": error,
             "values": values or {},
+            "prechat_modes": ("off", "optional", "required"),
             "admin_tab": "channels",
         },
         status_code=422 if error else 200,
@@ -109,6 +124,15 @@ def channel_create(
     title: Annotated[str, Form(max_length=200)] = "",
     intro: Annotated[str, Form(max_length=1000)] = "",
     topics: Annotated[str, Form(max_length=2000)] = "",
+    color: Annotated[str, Form(max_length=20)] = "",
+    greeting_it: Annotated[str, Form(max_length=500)] = "",
+    greeting_en: Annotated[str, Form(max_length=500)] = "",
+    allowed_origins: Annotated[str, Form(max_length=4000)] = "",
+    prechat: Annotated[str, Form(max_length=20)] = "off",
+    offline_when_no_agent: Annotated[str, Form(max_length=10)] = "",
+    max_upload_mb: Annotated[str, Form(max_length=10)] = "",
+    upload_types: Annotated[str, Form(max_length=2000)] = "",
+    hours: Annotated[str, Form(max_length=20_000)] = "",
 ) -> Response:
     if kind not in CREATABLE_KINDS:
         raise NotFound("no such channel kind")
@@ -119,12 +143,23 @@ def channel_create(
         "title": title,
         "intro": intro,
         "topics": topics,
+        "color": color,
+        "greeting_it": greeting_it,
+        "greeting_en": greeting_en,
+        "allowed_origins": allowed_origins,
+        "prechat": prechat,
+        # an unticked checkbox is not sent: "off", so that the adapter's default (on) is not used
+        "offline_when_no_agent": offline_when_no_agent or "off",
+        "max_upload_mb": max_upload_mb,
+        "upload_types": upload_types,
+        "hours": hours,
     }
-    data = (
-        {"reply_url": reply_url}
-        if kind == "api"
-        else {"title": title, "intro": intro, "topics": topics}
-    )
+    if kind == "api":
+        data = {"reply_url": reply_url}
+    elif kind == "chat":
+        data = {key: values[key] for key in CHAT_FIELDS}
+    else:
+        data = {"title": title, "intro": intro, "topics": topics}
     try:
         channel, shown_once = actions.do_create_channel(
             session,

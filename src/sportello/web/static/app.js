@@ -185,12 +185,16 @@
   function refreshAll() { $$("[data-live-url]").forEach(schedule); }
   function onEvent(message) {
     var data = message.data || {};
-    if (message.type === "hello" || data.conversation_id === undefined) return;
-    $$("[data-live-url]").forEach(function (el) {
-      var only = el.getAttribute("data-live-conversation");
-      if (only && String(data.conversation_id) !== only) return;
-      schedule(el);
-    });
+    if (message.type === "hello") return;
+    // Only events with a conversation_id change what the lists and timelines show. Others (the
+    // chat's typing and visitor events carry "conversation") are passed on, for chat-console.js.
+    if (data.conversation_id !== undefined) {
+      $$("[data-live-url]").forEach(function (el) {
+        var only = el.getAttribute("data-live-conversation");
+        if (only && String(data.conversation_id) !== only) return;
+        schedule(el);
+      });
+    }
     document.dispatchEvent(new CustomEvent("sportello:event", { detail: message }));
   }
 
