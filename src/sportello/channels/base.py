@@ -7,10 +7,13 @@ ORM rows or the web framework, so each can be tested from fixture payloads alone
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+log = logging.getLogger(__name__)
 
 
 class ChannelError(Exception):
@@ -103,12 +106,25 @@ class OutboundMessage:
     attachments: tuple[OutboundAttachment, ...] = ()
     reply_to_provider_ids: tuple[str, ...] = ()  # provider ids of earlier messages in the thread
     meta: Mapping[str, Any] = field(default_factory=dict)
+    # When this customer last wrote on this channel (WhatsApp's 24-hour window needs it).
+    last_inbound_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class ExternalRef:
     provider_message_id: str | None
     meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """The provider's news about a message we sent: ``state`` is a DeliveryState value
+    (``sent``, ``delivered``, ``read``, ``failed``)."""
+
+    provider_message_id: str
+    state: str
+    error: str | None = None
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -135,3 +151,40 @@ class ChannelAdapter(Protocol):
     ) -> list[InboundMessage]: ...
 
     def send(self, channel: ChannelConfig, message: OutboundMessage) -> ExternalRef: ...
+
+
+@runtime_checkable
+class ReportsStatuses(Protocol):
+    """An adapter whose webhooks also carry delivery reports for the messages we sent."""
+
+    def parse_statuses(
+        self, channel: ChannelConfig, request: WebhookRequest
+    ) -> list[StatusUpdate]: ...
+
+
+@runtime_checkable
+class AnswersHandshake(Protocol):
+    """An adapter whose provider checks the webhook URL with a GET first (WhatsApp's
+    hub.challenge). ``handshake`` returns the text to answer, or None to refuse."""
+
+    def handshake(self, channel: ChannelConfig, request: WebhookRequest) -> str | None: ...
+
+
+@runtime_checkable
+class AcknowledgesWebhook(Protocol):
+    """An adapter whose provider expects a particular body in the webhook's 200 answer (Twilio
+    reads TwiML): returns (media type, body)."""
+
+    def webhook_ack(self) -> tuple[str, str]: ...
+
+
+_ignored_logged: set[tuple[str, str]] = set()
+
+
+def ignore_update(channel_kind: str, update_kind: str) -> None:
+    """Record that a webhook carried something we do not handle: accepted (200) and dropped.
+    Logged once per kind and process, so a chatty provider does not flood the log."""
+    key = (channel_kind, update_kind)
+    if key not in _ignored_logged:
+        _ignored_logged.add(key)
+        log.info("%s webhook: ignoring %r updates", channel_kind, update_kind)

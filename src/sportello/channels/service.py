@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sportello.channels import registry
 from sportello.channels.base import (
+    AnswersHandshake,
     ChannelConfig,
     ChannelError,
     InboundMessage,
     OutboundAttachment,
     OutboundMessage,
+    ReportsStatuses,
+    StatusUpdate,
     WebhookRequest,
 )
 from sportello.channels.models import Channel
@@ -78,17 +82,69 @@ def receive(
 @dataclass(frozen=True)
 class WebhookOutcome:
     results: list[conversations_actions.ReceiveResult]
+    statuses_applied: int = 0
+
+
+def apply_status(session: Session, *, channel: Channel, status: StatusUpdate) -> bool:
+    """Apply a provider's delivery report to the message we sent with that provider id.
+
+    Reports for ids we do not know (sent from another tool, or already deleted) and unknown
+    states are ignored; states only move forward (see ``do_mark_delivery``)."""
+    try:
+        state = DeliveryState(status.state)
+    except ValueError:
+        return False
+    message = session.scalar(
+        select(Message).where(
+            Message.channel_id == channel.id,
+            Message.provider_message_id == status.provider_message_id,
+            Message.direction == Direction.OUTBOUND,
+        )
+    )
+    if message is None:
+        return False
+    return conversations_actions.do_mark_delivery(
+        session, message=message, state=state, error=status.error, at=status.at
+    )
 
 
 def receive_webhook(
     session: Session, *, channel: Channel, request: WebhookRequest
 ) -> WebhookOutcome:
-    """Verify (raises WebhookRejected), parse and pass each message through the one door."""
+    """Verify (raises WebhookRejected), parse and pass each message through the one door;
+    apply the delivery reports the adapter finds in the same request."""
     adapter = registry.get_adapter(channel.kind)
     config = config_for(channel)
     adapter.verify(config, request)
+    applied = 0
+    if isinstance(adapter, ReportsStatuses):
+        for status in adapter.parse_statuses(config, request):
+            applied += apply_status(session, channel=channel, status=status)
     inbound = adapter.parse_inbound(config, request)
-    return WebhookOutcome([receive(session, channel=channel, inbound=m) for m in inbound])
+    return WebhookOutcome([receive(session, channel=channel, inbound=m) for m in inbound], applied)
+
+
+def webhook_handshake(channel: Channel, request: WebhookRequest) -> str | None:
+    """The answer to a provider's GET verification of the webhook URL, or None to refuse.
+
+    Raises LookupError when the channel's kind has no such handshake."""
+    adapter = registry.get_adapter(channel.kind)
+    if not isinstance(adapter, AnswersHandshake):
+        raise LookupError(f"{channel.kind} webhooks have no GET handshake")
+    return adapter.handshake(config_for(channel), request)
+
+
+def last_inbound_at(session: Session, *, channel_id: int, customer_id: int) -> datetime | None:
+    """When this customer last wrote on this channel, in any conversation."""
+    return session.scalar(
+        select(func.max(Message.created_at))
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(
+            Message.channel_id == channel_id,
+            Message.direction == Direction.INBOUND,
+            Conversation.customer_id == customer_id,
+        )
+    )
 
 
 def outbound_for(session: Session, message: Message) -> tuple[Channel, OutboundMessage]:
@@ -123,6 +179,9 @@ def outbound_for(session: Session, message: Message) -> tuple[Channel, OutboundM
         ),
         reply_to_provider_ids=tuple(p for p in earlier if p),
         meta=dict(message.meta),
+        last_inbound_at=last_inbound_at(
+            session, channel_id=channel.id, customer_id=conversation.customer_id
+        ),
     )
 
 

@@ -7,11 +7,11 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
-from sportello.channels import service
+from sportello.channels import registry, service
 from sportello.channels.api.adapter import InboundMessageIn
-from sportello.channels.base import WebhookRejected, WebhookRequest
+from sportello.channels.base import AcknowledgesWebhook, WebhookRejected, WebhookRequest
 from sportello.channels.models import Channel
 from sportello.core import ratelimit
 from sportello.core.db import SessionDep
@@ -25,6 +25,11 @@ router = APIRouter()
 class Unauthorized(SportelloError):
     status_code = 401
     title = "Unauthorized"
+
+
+class Forbidden(SportelloError):
+    status_code = 403
+    title = "Forbidden"
 
 
 async def webhook_request(request: Request) -> WebhookRequest:
@@ -53,15 +58,27 @@ def _result_body(outcome: service.WebhookOutcome) -> dict[str, Any]:
     return {
         "received": [
             {
-                "message_id": r.message.id,
-                "conversation_id": r.conversation.id,
-                "conversation_number": r.conversation.number,
-                "customer_id": r.customer.id,
+                "message_id": r.message_id,
+                "conversation_id": r.conversation_id,
+                "conversation_number": r.conversation_number,
+                "customer_id": r.customer_id,
                 "duplicate": r.duplicate,
             }
             for r in outcome.results
         ]
     }
+
+
+def _verified_api_channel(
+    public_id: str, session: SessionDep, request: WebhookRequestDep
+) -> Channel:
+    """Checked before the body is validated, so a stranger learns nothing from 422s."""
+    channel = _channel(session, public_id, "api")
+    try:
+        registry.get_adapter("api").verify(service.config_for(channel), request)
+    except WebhookRejected:
+        raise Unauthorized("unknown channel or invalid credentials") from None
+    return channel
 
 
 @router.post(
@@ -75,13 +92,12 @@ def _result_body(outcome: service.WebhookOutcome) -> dict[str, Any]:
     },
 )
 def api_inbound(
-    public_id: str,
+    channel: Annotated[Channel, Depends(_verified_api_channel)],
     body: InboundMessageIn,
     session: SessionDep,
     request: WebhookRequestDep,
     authorization: Annotated[str | None, Header(description="Bearer <channel token>")] = None,
 ) -> JSONResponse:
-    channel = _channel(session, public_id, "api")
     try:
         outcome = service.receive_webhook(session, channel=channel, request=request)
     except WebhookRejected:
@@ -98,7 +114,26 @@ def provider_webhook(public_id: str, session: SessionDep, request: WebhookReques
         outcome = service.receive_webhook(session, channel=channel, request=request)
     except WebhookRejected:
         raise Unauthorized("unknown channel or invalid credentials") from None
+    adapter = registry.get_adapter(channel.kind)
+    if isinstance(adapter, AcknowledgesWebhook):
+        media_type, content = adapter.webhook_ack()
+        return Response(content, media_type=media_type)
     return JSONResponse(_result_body(outcome))
+
+
+@router.get("/hooks/{public_id}", include_in_schema=False)
+def provider_webhook_handshake(
+    public_id: str, session: SessionDep, request: WebhookRequestDep
+) -> Response:
+    """A provider's GET check of the webhook URL (WhatsApp's hub.challenge)."""
+    channel = _channel(session, public_id)
+    try:
+        answer = service.webhook_handshake(channel, request)
+    except LookupError:
+        raise NotFound("this channel has no webhook handshake") from None
+    if answer is None:
+        raise Forbidden("the verification token does not match")
+    return PlainTextResponse(answer)
 
 
 def _webform(session: SessionDep, public_id: str) -> Channel:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import User
@@ -57,15 +57,19 @@ class Counts:
     by_status: dict[str, int] = field(default_factory=dict)
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
 def _encode_cursor(conversation: Conversation) -> str:
-    micros = int(conversation.last_message_at.timestamp() * 1_000_000)
+    micros = (conversation.last_message_at - EPOCH) // MICROSECOND  # exact, no float
     return f"{micros}_{conversation.id}"
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         micros, _, ident = cursor.partition("_")
-        return datetime.fromtimestamp(int(micros) / 1_000_000, UTC), int(ident)
+        return EPOCH + int(micros) * MICROSECOND, int(ident)
     except (ValueError, OverflowError, OSError):
         raise InvalidInput("invalid page cursor", field="before") from None
 
@@ -114,26 +118,24 @@ def list_inbox(
 
 
 def counts(session: Session, user: User) -> Counts:
-    """Every sidebar count in one grouped query."""
-    mine = case((Conversation.assignee_id == user.id, 1), else_=0)
-    unassigned = case((Conversation.assignee_id.is_(None), 1), else_=0)
+    """Every sidebar count in one grouped query (groups: statuses x queues x assignees)."""
     query = (
-        select(Conversation.status, Conversation.queue_id, mine, unassigned, func.count())
+        select(Conversation.status, Conversation.queue_id, Conversation.assignee_id, func.count())
         .where(access.conversation_scope(session, user))
-        .group_by(Conversation.status, Conversation.queue_id, mine, unassigned)
+        .group_by(Conversation.status, Conversation.queue_id, Conversation.assignee_id)
     )
     result = Counts()
     by_queue: dict[int, int] = defaultdict(int)
     by_status: dict[str, int] = defaultdict(int)
-    for status, queue_id, is_mine, is_unassigned, n in session.execute(query):
-        status_value = Status(status).value
-        by_status[status_value] += n
-        if Status(status) not in ACTIVE_STATUSES:
+    for status, queue_id, assignee_id, n in session.execute(query):
+        status = Status(status)
+        by_status[status.value] += n
+        if status not in ACTIVE_STATUSES:
             continue
         result.open += n
-        if is_mine:
+        if assignee_id == user.id:
             result.mine += n
-        if is_unassigned:
+        elif assignee_id is None:
             result.unassigned += n
         if queue_id is not None:
             by_queue[queue_id] += n
@@ -210,9 +212,7 @@ def search(session: Session, user: User, q: str, *, limit: int = 50) -> list[Con
 
 
 def assignable_users(session: Session) -> list[User]:
-    return list(
-        session.scalars(select(User).where(User.is_active.is_(True)).order_by(User.name))
-    )
+    return list(session.scalars(select(User).where(User.is_active.is_(True)).order_by(User.name)))
 
 
 def get_assignable_user(session: Session, user_id: int) -> User:

@@ -1,0 +1,1 @@
+"""SMS (and MMS, and WhatsApp through Twilio) via a Twilio-compatible REST API."""

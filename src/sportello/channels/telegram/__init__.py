@@ -1,0 +1,1 @@
+"""The Telegram Bot API channel: webhook updates in, sendMessage / sendDocument out."""

@@ -1,0 +1,326 @@
+"""WhatsApp Cloud API adapter.
+
+In: Meta's webhook (GET hub.challenge handshake; POST signed with X-Hub-Signature-256, the
+HMAC-SHA256 of the raw body with the app secret). Media is fetched through the Graph media API
+(``GET /{media-id}`` -> a short-lived URL, then ``GET`` that URL with the same bearer token).
+Out: ``POST /{phone-number-id}/messages``; media is uploaded first with ``POST
+/{phone-number-id}/media``. Outside the 24-hour customer-service window only approved templates
+may be sent (a message's ``meta["template"]``); anything else fails permanently with a reason the
+console shows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import mimetypes
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+
+from sportello.channels.base import (
+    ChannelConfig,
+    ChannelError,
+    ChannelSetup,
+    ExternalRef,
+    Identity,
+    InboundAttachment,
+    InboundMessage,
+    OutboundAttachment,
+    OutboundMessage,
+    StatusUpdate,
+    WebhookRejected,
+    WebhookRequest,
+)
+from sportello.channels.httputil import TIMEOUT, download, is_temporary_status
+from sportello.channels.registry import register
+from sportello.channels.whatsapp import parsing
+from sportello.config import get_settings
+from sportello.core.db import utcnow
+from sportello.core.errors import InvalidInput
+from sportello.core.security import new_token
+
+DEFAULT_API_BASE = "https://graph.facebook.com/v21.0"
+WINDOW = timedelta(hours=24)
+WINDOW_CLOSED = "the 24-hour window has closed: only approved templates can be sent"
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+
+# Graph error codes worth retrying: throttling and Meta's own transient failures.
+TEMPORARY_CODES = frozenset(
+    {1, 2, 4, 17, 32, 613, 80007, 130429, 131000, 131016, 131056, 133004, 133005}
+)
+# Codes whose meaning the console should spell out.
+EXPLAINED_CODES = {
+    131047: WINDOW_CLOSED,
+    131026: "the message could not be delivered to this number (not on WhatsApp, or an old app)",
+    131051: "WhatsApp does not support this message type",
+    190: "the access token expired or is invalid: update the channel's settings",
+}
+
+
+def _media_kind(content_type: str) -> str:
+    """The Cloud API message type for a file; anything unusual goes as a document."""
+    if content_type in ("image/jpeg", "image/png"):
+        return "image"
+    if content_type in ("video/mp4", "video/3gpp"):
+        return "video"
+    if content_type in ("audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg"):
+        return "audio"
+    return "document"
+
+
+def _filename(ref: parsing.MediaRef) -> str:
+    if ref.filename:
+        return ref.filename
+    ext = mimetypes.guess_extension(ref.mime_type.split(";")[0].strip()) or ".bin"
+    stem = "voice" if ref.voice else ref.kind
+    return f"{stem}-{ref.media_id}{ext}"
+
+
+class WhatsAppAdapter:
+    kind: ClassVar[str] = "whatsapp"
+    label: ClassVar[str] = "WhatsApp"
+
+    # Configuration -------------------------------------------------------------------------
+
+    def configure(self, data: Mapping[str, str]) -> ChannelSetup:
+        phone_number_id = data.get("phone_number_id", "").strip()
+        if not phone_number_id.isdigit():
+            raise InvalidInput("give the phone number ID from Meta's app", field="phone_number_id")
+        access_token = data.get("access_token", "").strip()
+        if not access_token:
+            raise InvalidInput("give a permanent access token", field="access_token")
+        app_secret = data.get("app_secret", "").strip()
+        if not app_secret:
+            raise InvalidInput("give the app secret (to check webhooks)", field="app_secret")
+        api_base = data.get("api_base", "").strip().rstrip("/") or DEFAULT_API_BASE
+        if not api_base.startswith(("http://", "https://")):
+            raise InvalidInput("the API base must be an http(s) URL", field="api_base")
+        verify_token = data.get("verify_token", "").strip() or new_token("wav_")
+        return ChannelSetup(
+            settings={
+                "phone_number_id": phone_number_id,
+                "business_account_id": data.get("business_account_id", "").strip(),
+                "display_phone_number": data.get("display_phone_number", "").strip(),
+                "api_base": api_base,
+            },
+            secrets={
+                "access_token": access_token,
+                "app_secret": app_secret,
+                "verify_token": verify_token,
+            },
+            shown_once={"verify_token": verify_token},
+        )
+
+    # Inbound ---------------------------------------------------------------------------------
+
+    def handshake(self, channel: ChannelConfig, request: WebhookRequest) -> str | None:
+        """Meta's subscription check: echo hub.challenge when hub.verify_token is ours."""
+        expected = channel.secrets.get("verify_token", "")
+        given = request.query.get("hub.verify_token", "")
+        if (
+            request.query.get("hub.mode") != "subscribe"
+            or not expected
+            or not hmac.compare_digest(given.encode(), expected.encode())
+        ):
+            return None
+        return request.query.get("hub.challenge", "")
+
+    def verify(self, channel: ChannelConfig, request: WebhookRequest) -> None:
+        if not signature_valid(
+            channel.secrets.get("app_secret", ""),
+            request.body,
+            request.headers.get("x-hub-signature-256", ""),
+        ):
+            raise WebhookRejected("bad X-Hub-Signature-256")
+
+    def parse_statuses(self, channel: ChannelConfig, request: WebhookRequest) -> list[StatusUpdate]:
+        data = parsing.load_body(request.body)
+        return parsing.parse_statuses(data, str(channel.settings.get("phone_number_id", "")))
+
+    def parse_inbound(
+        self, channel: ChannelConfig, request: WebhookRequest
+    ) -> list[InboundMessage]:
+        data = parsing.load_body(request.body)
+        parsed = parsing.parse_messages(data, str(channel.settings.get("phone_number_id", "")))
+        return [self._inbound(channel, p) for p in parsed]
+
+    def _inbound(self, channel: ChannelConfig, parsed: parsing.ParsedMessage) -> InboundMessage:
+        number = f"+{parsed.wa_id}"
+        message = InboundMessage(
+            identity=Identity("whatsapp", number),
+            # The WhatsApp id is the customer's phone number: SMS and calls find them too.
+            extra_identities=[Identity("phone", number)],
+            sender_name=parsed.name,
+            text=parsed.text,
+            provider_message_id=parsed.message_id,
+            in_reply_to=parsed.in_reply_to,
+            received_at=parsed.timestamp,
+            meta=parsed.meta,
+            automated=parsed.automated,
+        )
+        if parsed.media is not None:
+            try:
+                message.attachments.append(self._fetch_media(channel, parsed.media))
+            except ChannelError as exc:
+                # Keep the message: the agent sees that a file was sent and could not be fetched.
+                message.meta["media_error"] = exc.message
+                message.meta["media_id"] = parsed.media.media_id
+                note = f"[{parsed.media.kind} not available: {exc.message}]"
+                message.text = f"{message.text}\n{note}".strip()
+        return message
+
+    def _fetch_media(self, channel: ChannelConfig, ref: parsing.MediaRef) -> InboundAttachment:
+        headers = {"Authorization": f"Bearer {channel.secrets.get('access_token', '')}"}
+        max_bytes = get_settings().max_upload_bytes
+        try:
+            response = httpx.get(
+                f"{self._base(channel)}/{ref.media_id}", headers=headers, timeout=TIMEOUT
+            )
+        except httpx.HTTPError as exc:
+            raise ChannelError(f"the media API could not be reached: {exc}") from exc
+        if response.status_code >= 400:
+            raise _graph_error(response)
+        try:
+            info = response.json()
+            url = str(info["url"])
+        except (ValueError, KeyError, TypeError):
+            raise ChannelError("the media API answered without a URL", permanent=True) from None
+        size = info.get("file_size")
+        if isinstance(size, int) and size > max_bytes:
+            raise ChannelError(f"the file is larger than {max_bytes} bytes", permanent=True)
+        data, content_type = download(url, max_bytes=max_bytes, headers=headers, what=ref.kind)
+        mime = str(info.get("mime_type") or ref.mime_type or content_type)
+        return InboundAttachment(_filename(ref), mime.split(";")[0].strip(), data)
+
+    # Outbound --------------------------------------------------------------------------------
+
+    def send(self, channel: ChannelConfig, message: OutboundMessage) -> ExternalRef:
+        to = (message.recipient.get("whatsapp") or message.recipient.get("phone") or "").lstrip("+")
+        if not to.isdigit():
+            raise ChannelError("this customer has no WhatsApp number", permanent=True)
+        template = message.meta.get("template")
+        if template is None and not window_open(message.last_inbound_at, utcnow()):
+            raise ChannelError(WINDOW_CLOSED, permanent=True)
+
+        payloads: list[dict[str, Any]] = []
+        if template is not None:
+            payloads.append({"type": "template", "template": template})
+        else:
+            # Upload first: an upload failure must not leave half a reply at the customer.
+            media = [(a, self._upload(channel, a)) for a in message.attachments]
+            text = message.text.strip()
+            caption_fits = (
+                len(media) == 1
+                and _media_kind(media[0][0].content_type) != "audio"
+                and len(text) <= MAX_CAPTION
+            )
+            if text and not caption_fits:
+                payloads.extend(
+                    {"type": "text", "text": {"preview_url": False, "body": chunk}}
+                    for chunk in _chunks(text, MAX_TEXT)
+                )
+            for attachment, media_id in media:
+                kind = _media_kind(attachment.content_type)
+                body: dict[str, Any] = {"id": media_id}
+                if kind == "document":
+                    body["filename"] = attachment.filename
+                if caption_fits and text:
+                    body["caption"] = text
+                payloads.append({"type": kind, kind: body})
+        if not payloads:
+            raise ChannelError("nothing to send", permanent=True)
+
+        ids = [self._post_message(channel, to, p) for p in payloads]
+        return ExternalRef(ids[0], {"provider_message_ids": ids} if len(ids) > 1 else {})
+
+    def _post_message(self, channel: ChannelConfig, to: str, payload: dict[str, Any]) -> str:
+        body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
+        body.update(payload)
+        response = self._request(
+            channel, "POST", f"/{channel.settings['phone_number_id']}/messages", json=body
+        )
+        try:
+            return str(response.json()["messages"][0]["id"])
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise ChannelError("WhatsApp accepted the message without an id") from None
+
+    def _upload(self, channel: ChannelConfig, attachment: OutboundAttachment) -> str:
+        try:
+            data = Path(attachment.path).read_bytes()
+        except OSError as exc:
+            raise ChannelError(f"the attachment {attachment.filename} is missing") from exc
+        response = self._request(
+            channel,
+            "POST",
+            f"/{channel.settings['phone_number_id']}/media",
+            data={"messaging_product": "whatsapp", "type": attachment.content_type},
+            files={"file": (attachment.filename, data, attachment.content_type)},
+        )
+        try:
+            return str(response.json()["id"])
+        except (ValueError, KeyError, TypeError):
+            raise ChannelError("the media upload answered without an id") from None
+
+    def _request(
+        self, channel: ChannelConfig, method: str, path: str, **kwargs: Any
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {channel.secrets.get('access_token', '')}"}
+        try:
+            response = httpx.request(
+                method, self._base(channel) + path, headers=headers, timeout=TIMEOUT, **kwargs
+            )
+        except httpx.HTTPError as exc:
+            raise ChannelError(f"WhatsApp could not be reached: {exc}", permanent=False) from exc
+        if response.status_code >= 400:
+            raise _graph_error(response)
+        return response
+
+    def _base(self, channel: ChannelConfig) -> str:
+        return str(channel.settings.get("api_base") or DEFAULT_API_BASE).rstrip("/")
+
+
+def signature_valid(app_secret: str, body: bytes, header: str) -> bool:
+    """X-Hub-Signature-256: ``sha256=`` + hex HMAC-SHA256 of the raw body with the app secret."""
+    scheme, _, given = header.strip().partition("=")
+    if scheme.lower() != "sha256" or not given or not app_secret:
+        return False
+    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, given.strip().lower())
+
+
+def window_open(last_inbound_at: datetime | None, now: datetime) -> bool:
+    """Free-form messages may be sent for 24 hours after the customer's last message."""
+    return last_inbound_at is not None and now - last_inbound_at < WINDOW
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _graph_error(response: httpx.Response) -> ChannelError:
+    """A Graph API error answer -> ChannelError, temporary or permanent by its code."""
+    code: int | None = None
+    text = ""
+    try:
+        error = response.json().get("error") or {}
+        code = int(error["code"]) if error.get("code") is not None else None
+        details = (error.get("error_data") or {}).get("details") or ""
+        text = str(error.get("message") or "")
+        if details and details not in text:
+            text = f"{text}: {details}" if text else str(details)
+    except (ValueError, AttributeError, TypeError):
+        pass
+    temporary = is_temporary_status(response.status_code) or code in TEMPORARY_CODES
+    reason = EXPLAINED_CODES.get(code or 0) or text or f"HTTP {response.status_code}"
+    prefix = (
+        f"WhatsApp error {code}" if code is not None else f"WhatsApp HTTP {response.status_code}"
+    )
+    return ChannelError(f"{prefix}: {reason}", permanent=not temporary)
+
+
+adapter = register(WhatsAppAdapter())
