@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ from sportello.knowledge.models import Article, Synonym, Term
 VOCAB_TTL_SECONDS = 60.0
 SHORT_QUERY_WORDS = 4  # typo correction applies to queries of at most this many words
 MAX_GROUP_ALTERNATIVES = 8
+SYNONYM_FACTOR = 0.9
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Alternative:
 
     stems: tuple[str, ...]
     prefix: bool = False
+    factor: float = 1.0  # how much a match counts: the word itself 1, a synonym or typo fix less
 
 
 @dataclass
@@ -43,9 +46,13 @@ class Group:
     alternatives: list[Alternative] = field(default_factory=list)
     corrected: str | None = None
     weight: float = 1.0  # inverse document frequency of the word's best alternative
+    df: int = 0  # documents matching any alternative, at most (set by match_plan)
 
     def add(self, alternative: Alternative) -> None:
-        if alternative not in self.alternatives and len(self.alternatives) < MAX_GROUP_ALTERNATIVES:
+        key = (alternative.stems, alternative.prefix)
+        if len(self.alternatives) < MAX_GROUP_ALTERNATIVES and all(
+            (a.stems, a.prefix) != key for a in self.alternatives
+        ):
             self.alternatives.append(alternative)
 
     @property
@@ -79,7 +86,7 @@ class ParsedQuery:
         return "(" + " OR ".join(alts) + ")"
 
     @staticmethod
-    def _ts_group(group: Group, weight: str = "") -> str:
+    def ts_group(group: Group, weight: str = "") -> str:
         alts = []
         for alt in group.alternatives:
             if alt.prefix:
@@ -103,10 +110,10 @@ class ParsedQuery:
     def tsquery(self, plan: MatchPlan | None = None) -> str:
         """A PostgreSQL tsquery text (terms are [a-z0-9]+ only)."""
         plan = plan or MatchPlan(any_of=self.groups)
-        parts = [self._ts_group(g) for g in plan.any_of if g.alternatives]
-        parts += [self._ts_group(g, "A") for g in plan.title_of]
+        parts = [self.ts_group(g) for g in plan.any_of if g.alternatives]
+        parts += [self.ts_group(g, "A") for g in plan.title_of]
         if len(plan.all_of) >= 2:
-            parts.append("(" + " & ".join(self._ts_group(g) for g in plan.all_of) + ")")
+            parts.append("(" + " & ".join(self.ts_group(g) for g in plan.all_of) + ")")
         return " | ".join(parts)
 
 
@@ -230,17 +237,17 @@ def parse(
             # "pagam" is on its way to "pagamento", indexed as the stem "pag"
             for cut in range(len(word) - 1, 2, -1):
                 if vocab.doc_count.get(word[:cut], 0) > 0:
-                    group.add(Alternative((word[:cut],)))
+                    group.add(Alternative((word[:cut],), factor=SYNONYM_FACTOR))
                     break
         known = vocab.doc_count.get(stem, 0) > 0
         if not known and fix_typos and short and not (prefix and is_last):
             fixed = correct(stem, vocab)
             if fixed is not None:
                 group.corrected = fixed
-                group.add(Alternative((fixed,)))
+                group.add(Alternative((fixed,), factor=SYNONYM_FACTOR))
         for base in [stem, group.corrected]:
             for entry in synonyms.get(base or "", []):
-                group.add(Alternative(entry))
+                group.add(Alternative(entry, factor=SYNONYM_FACTOR))
         counts = [
             vocab.doc_count.get(a.stems[0], 0)
             for a in group.alternatives
@@ -287,6 +294,7 @@ class MatchPlan:
     # Over budget even so (words found in nearly every article): rank only the newest
     # CANDIDATE_BUDGET matches. Such a query cannot tell articles apart anyway.
     capped: bool = False
+    documents: int = 0  # in the language's vocabulary
 
 
 def group_df(group: Group, vocab: _Vocabulary) -> int:
@@ -307,17 +315,21 @@ def group_df(group: Group, vocab: _Vocabulary) -> int:
     return total
 
 
-def match_plan(parsed: ParsedQuery, session: Session) -> MatchPlan:
-    """Bound the candidate set on large knowledge bases: rare words first, within a budget."""
+def match_plan(parsed: ParsedQuery, session: Session, budget: int | None = None) -> MatchPlan:
+    """Bound the candidate set on large knowledge bases: rare words first, within a budget
+    (CANDIDATE_BUDGET unless given)."""
+    budget = budget or CANDIDATE_BUDGET
     vocab = vocabulary(session, parsed.language)
-    if vocab.documents <= CANDIDATE_BUDGET:
+    if vocab.documents <= budget:
         return MatchPlan(any_of=list(parsed.groups))
-    ranked = sorted(parsed.groups, key=lambda g: group_df(g, vocab))
-    plan = MatchPlan()
+    for group in parsed.groups:
+        group.df = group_df(group, vocab)
+    ranked = sorted(parsed.groups, key=lambda g: g.df)
+    plan = MatchPlan(documents=vocab.documents)
     spent = 0
     for group in ranked:
-        df = group_df(group, vocab)
-        if spent + df > CANDIDATE_BUDGET:
+        df = group.df
+        if spent + df > budget:
             break
         plan.any_of.append(group)
         spent += df
@@ -340,19 +352,15 @@ def bm25(parsed: ParsedQuery, title_terms: Sequence[str], body_terms: Sequence[s
     """BM25F over the title (boosted) and body terms of one candidate, with the vocabulary's
     document frequencies: the same score on SQLite and PostgreSQL (PostgreSQL's ts_rank has no
     IDF, so engines only gather candidates; this ranks them)."""
-    title_counts: dict[str, int] = {}
-    for term in title_terms:
-        title_counts[term] = title_counts.get(term, 0) + 1
-    body_counts: dict[str, int] = {}
-    for term in body_terms:
-        body_counts[term] = body_counts.get(term, 0) + 1
+    title_counts = Counter(title_terms)
+    body_counts = Counter(body_terms)
     title_norm = 1 - BM25_B + BM25_B * len(title_terms) / AVG_TITLE_TERMS
     body_norm = 1 - BM25_B + BM25_B * len(body_terms) / AVG_BODY_TERMS
     score = 0.0
     for group in parsed.groups:
         tf = 0.0
-        for position, alt in enumerate(group.alternatives):
-            factor = 1.0 if position == 0 or alt.prefix else 0.9  # a synonym counts a bit less
+        for alt in group.alternatives:
+            factor = alt.factor
             if len(alt.stems) == 1 and not alt.prefix:
                 stem = alt.stems[0]
                 t, b = title_counts.get(stem, 0), body_counts.get(stem, 0)

@@ -4,6 +4,7 @@ related articles, and the measures editors look at."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 PUBLIC = (ArticleStatus.PUBLISHED,)
 FOR_AGENTS = (ArticleStatus.PUBLISHED, ArticleStatus.INTERNAL)
 TITLE_WEIGHT = 4.0
+TITLE_SIGNAL = 1.0  # PostgreSQL pre-rank: a group found in the title counts this much more
 CANDIDATES = 60  # how many of the engine's best the common ranking re-scores
 
 
@@ -69,7 +71,7 @@ def _dialect(session: Session) -> str:
 
 def _ranked_ids_sqlite(
     session: Session, match: str, candidates: int, *, cap: int | None = None
-) -> list[tuple[int, float]]:
+) -> Sequence[Any]:
     floor = 0
     if cap:  # walking the newest matches by rowid is cheap; scoring them all is not
         floor = (
@@ -82,47 +84,119 @@ def _ranked_ids_sqlite(
             ).scalar()
             or 0
         )
-    rows = session.execute(
+    # FTS5's bm25 (title weighted) picks the best few in SQL; the same statement reads the
+    # columns the filters and the common ranking need (one round trip, no ORM rows).
+    return session.execute(
         sql(
-            "SELECT rowid, bm25(kb_article_fts, :tw, 1.0) AS r FROM kb_article_fts "
-            "WHERE kb_article_fts MATCH :q AND rowid >= :floor ORDER BY r LIMIT :n"
+            "SELECT f.id, -f.r, a.brand_id, a.language, a.status, a.search_title, a.search_body "
+            "FROM (SELECT rowid AS id, bm25(kb_article_fts, :tw, 1.0) AS r FROM kb_article_fts "
+            "WHERE kb_article_fts MATCH :q AND rowid >= :floor ORDER BY r LIMIT :n) f "
+            "JOIN kb_article a ON a.id = f.id ORDER BY f.r"
         ),
         {"q": match, "n": candidates, "tw": TITLE_WEIGHT, "floor": floor},
     ).all()
-    return [(int(r[0]), -float(r[1])) for r in rows]
 
 
 def _ranked_ids_postgres(
     session: Session,
-    tsquery: str,
+    plan: kbquery.MatchPlan,
     candidates: int,
     *,
     brand_id: int,
     languages: Sequence[str],
     statuses: Sequence[ArticleStatus],
-    capped: bool = False,
-) -> list[tuple[int, float]]:
-    # ts_rank's default weights favour the title (A = 1.0) over the body (B = 0.4); normalisation
-    # 1 divides by 1 + log(length), so long articles do not win by size alone. The candidate set
-    # is bounded (query.match_plan; the LIMIT in the CTE when capped), so ranking stays cheap.
-    cap = f"ORDER BY a.id DESC LIMIT {kbquery.CANDIDATE_BUDGET}" if capped else ""
+) -> Sequence[Any]:
+    """The best ``candidates`` matches as rows (id, pre-rank, search_title, search_body).
+
+    Gathering uses the GIN indexes, one bitmap lookup per group of the plan; the pre-rank never
+    reads the large, toasted ``search_vector``: it sums the IDF of the groups an article
+    matches and boosts those in its title (the small ``title_vector``, stored inline). That is
+    BM25 without term frequencies; ts_rank has no IDF and would detoast every match. Only the
+    best ``candidates`` rows are read in full, in the same statement, for the common BM25F
+    (search_articles). Capped plans (only very common words) gather title matches and the
+    intersection of the two rarest words, newest first, cut by an id range (_capped_floor)."""
+    unique = {id(g): g for g in [*plan.any_of, *plan.title_of, *plan.all_of] if g.alternatives}
+    groups = list(unique.values())
+    if not groups:
+        return []
+    params: dict[str, Any] = {
+        "b": brand_id,
+        "langs": list(languages),
+        "st": [s.value for s in statuses],
+        "cap": CAPPED_BUDGET,
+    }
+    for i, group in enumerate(groups):
+        params[f"g{i}"] = kbquery.ParsedQuery.ts_group(group)
+    index = {id(g): i for i, g in enumerate(groups)}
+    where = "a.brand_id = :b AND a.language = ANY(:langs) AND a.status = ANY(:st)"
+    branches: list[tuple[str, list[int], bool]] = []
+    for group in plan.any_of:
+        if id(group) not in index:
+            continue
+        i = index[id(group)]
+        branches.append((f"a.search_vector @@ to_tsquery('simple', :g{i})", [i], False))
+    capped_where = where
+    floor = _capped_floor(session, plan) if plan.title_of or plan.all_of else 0
+    if floor:  # the newest matches only (query.MatchPlan.capped): an id range, not a sort
+        params["floor"] = floor
+        capped_where += " AND a.id >= :floor"
+    if plan.title_of:
+        either = " || ".join(f"to_tsquery('simple', :g{index[id(g)]})" for g in plan.title_of)
+        branches.append((f"a.title_vector @@ ({either})", [], True))
+    if len(plan.all_of) >= 2:
+        both = " && ".join(f"to_tsquery('simple', :g{index[id(g)]})" for g in plan.all_of)
+        branches.append((f"a.search_vector @@ ({both})", [index[id(g)] for g in plan.all_of], True))
+    # score = the weights of the groups an article matches, plus TITLE_SIGNAL times the weights
+    # of those in its title; one row per article and branch, summed per article.
+    in_body = {i for _, found, _ in branches for i in found}
+    title_terms = " + ".join(
+        f"(m.title_vector @@ to_tsquery('simple', :g{i}))::int * CAST(:tw{i} AS float8)"
+        for i in range(len(groups))
+    )
+    for i, group in enumerate(groups):
+        params[f"tw{i}"] = group.weight * (TITLE_SIGNAL + (0.0 if i in in_body else 1.0))
+    ctes, selects = [], []
+    for n, (match, found, capped) in enumerate(branches):
+        ctes.append(
+            f"m{n} AS MATERIALIZED (SELECT a.id, a.title_vector FROM kb_article a "
+            f"WHERE {match} AND {capped_where if capped else where})"
+        )
+        params[f"bw{n}"] = sum(groups[i].weight for i in found)
+        cap = " ORDER BY m.id DESC LIMIT :cap" if capped else ""
+        selects.append(
+            f"(SELECT m.id, CAST(:bw{n} AS float8) AS bw, {title_terms} AS tw FROM m{n} m{cap})"
+        )
+    params["n"] = candidates
     rows = session.execute(
         sql(
-            "WITH c AS MATERIALIZED (SELECT a.id, a.search_vector FROM kb_article a "
-            "WHERE a.search_vector @@ to_tsquery('simple', :q) AND a.brand_id = :b "
-            f"AND a.language = ANY(:langs) AND a.status = ANY(:st) {cap}) "
-            "SELECT c.id, ts_rank(c.search_vector, to_tsquery('simple', :q), 1) AS r FROM c "
-            "ORDER BY r DESC LIMIT :n"
+            "WITH " + ", ".join(ctes) + ", u AS (" + " UNION ALL ".join(selects) + "), "
+            "t AS (SELECT u.id, sum(u.bw) + max(u.tw) AS r FROM u GROUP BY u.id "
+            "ORDER BY r DESC, u.id DESC LIMIT :n) "
+            "SELECT t.id, t.r, a.search_title, a.search_body FROM t "
+            "JOIN kb_article a ON a.id = t.id ORDER BY t.r DESC, t.id DESC"
         ),
-        {
-            "q": tsquery,
-            "n": candidates,
-            "b": brand_id,
-            "langs": list(languages),
-            "st": [s.value for s in statuses],
-        },
+        params,
     ).all()
-    return [(int(r[0]), float(r[1])) for r in rows]
+    return rows
+
+
+PG_BUDGET = 800  # PostgreSQL: matches gathered for one query (query.match_plan)
+CAPPED_BUDGET = 500  # PostgreSQL: newest matches per branch of a capped plan
+TITLE_SHARE = 0.05  # about the share of an article's terms in its title
+
+
+def _capped_floor(session: Session, plan: kbquery.MatchPlan) -> int:
+    """The lowest id of about the newest CANDIDATE_BUDGET matches of a capped plan, estimated
+    from document frequencies (words independent, ids roughly in insertion order), so the GIN
+    lookup is cut by a primary-key range instead of visiting every match and sorting."""
+    vocab_docs = max(1, plan.documents)
+    expected = sum(g.df for g in plan.title_of) * TITLE_SHARE
+    if len(plan.all_of) >= 2:
+        expected += math.prod(g.df / vocab_docs for g in plan.all_of) * vocab_docs
+    if expected <= 2 * CAPPED_BUDGET:
+        return 0
+    top = session.execute(sql("SELECT max(id) FROM kb_article")).scalar() or 0
+    return max(0, int(top - top * 2 * CAPPED_BUDGET / expected))
 
 
 def search_articles(
@@ -143,20 +217,19 @@ def search_articles(
     if parsed.empty:
         return result
     languages = list(text.LANGUAGES) if any_language else [parsed.language]
-    plan = kbquery.match_plan(parsed, session)
+    postgres = _dialect(session) == "postgresql"
+    # PostgreSQL reads a heap page per gathered match (for the filters and the title vector);
+    # FTS5 ranks from its own index, so it can afford the larger budget.
+    budget = min(PG_BUDGET, kbquery.CANDIDATE_BUDGET) if postgres else None
+    plan = kbquery.match_plan(parsed, session, budget)
     wanted = limit + len(exclude_ids)
     window = max(wanted * 3, CANDIDATES)
-    if _dialect(session) == "postgresql":
-        ranked = _ranked_ids_postgres(
-            session,
-            parsed.tsquery(plan),
-            window,
-            brand_id=brand_id,
-            languages=languages,
-            statuses=statuses,
-            capped=plan.capped,
+    if postgres:
+        rows = _ranked_ids_postgres(
+            session, plan, window, brand_id=brand_id, languages=languages, statuses=statuses
         )
-        candidates = _candidates(session, [i for i, _ in ranked])
+        ranked = [(int(row[0]), float(row[1])) for row in rows]
+        candidates = {int(row[0]): row for row in rows}
     else:
         # FTS5 ranks fastest on its own table; filter the best candidates afterwards and widen
         # the window only when filters (brand, language, status) removed too many.
@@ -164,11 +237,12 @@ def search_articles(
         candidates = {}
         budget = kbquery.CANDIDATE_BUDGET
         for size, cap in ((window, budget), (2000, budget * 10), (1_000_000, None)):
-            ranked = _ranked_ids_sqlite(session, match, size, cap=cap if plan.capped else None)
+            rows = _ranked_ids_sqlite(session, match, size, cap=cap if plan.capped else None)
+            ranked = [(int(row[0]), float(row[1])) for row in rows]
             candidates = {
-                i: c
-                for i, c in _candidates(session, [i for i, _ in ranked]).items()
-                if c.brand_id == brand_id and c.language in languages and c.status in statuses
+                int(row[0]): row
+                for row in rows
+                if row[2] == brand_id and row[3] in languages and row[4] in statuses
             }
             exhausted = len(ranked) < size and not (plan.capped and cap)
             if len(candidates) >= wanted or exhausted:
@@ -198,23 +272,6 @@ def search_articles(
         )
         result.hits.append(Hit(article, rank, confidence))
     return result
-
-
-def _candidates(session: Session, ids: Sequence[int]) -> dict[int, Any]:
-    """The few columns ranking needs (not the bodies or their HTML)."""
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(
-            Article.id,
-            Article.brand_id,
-            Article.language,
-            Article.status,
-            Article.search_title,
-            Article.search_body,
-        ).where(Article.id.in_(list(ids)))
-    ).all()
-    return {row.id: row for row in rows}
 
 
 def _load(session: Session, ids: Sequence[int]) -> dict[int, Article]:
