@@ -75,22 +75,21 @@ def test_event_crosses_processes_through_redis(db: Database, database_url, test_
     }
     port_a, port_b = _free_port(), _free_port()
     cli = [sys.executable, "-m", "sportello.cli"]
+    logs = [open(tmp_path / f"proc-{i}.log", "wb") for i in range(3)]  # noqa: SIM115
     procs = [
         subprocess.Popen(
             [*cli, "serve", "--no-workers", "--port", str(port_a)],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=logs[0],
         ),
         subprocess.Popen(
             [*cli, "serve", "--no-workers", "--port", str(port_b)],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=logs[1],
         ),
-        subprocess.Popen(
-            [*cli, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        ),
+        subprocess.Popen([*cli, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=logs[2]),
     ]
     try:
         deadline = time.monotonic() + 60
@@ -132,3 +131,6 @@ def test_event_crosses_processes_through_redis(db: Database, database_url, test_
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait(timeout=10)
+        for log in logs:
+            log.close()
