@@ -87,6 +87,7 @@ def csrf_valid(cookie_value: str | None, submitted: str | None, key: str) -> boo
     return hmac.compare_digest(csrf_token_for(cookie_value, key), submitted)
 
 
+@lru_cache(maxsize=4)
 def _fernet(key: str) -> Fernet:
     digest = hashlib.sha256(b"sportello-secrets:" + key.encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
@@ -96,7 +97,10 @@ def encrypt_secret(plain: str, key: str) -> str:
     return _fernet(key).encrypt(plain.encode()).decode()
 
 
+@lru_cache(maxsize=512)
 def decrypt_secret(token: str, key: str) -> str:
+    """Cached by ciphertext: every inbound webhook reads its channel's secrets, and a rotated
+    secret has a new ciphertext, so the cache never serves a stale value."""
     try:
         return _fernet(key).decrypt(token.encode()).decode()
     except InvalidToken as exc:
