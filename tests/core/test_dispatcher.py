@@ -58,7 +58,10 @@ def test_a_dead_workers_claim_expires_and_the_event_is_delivered_again(db):
         emit(s, "customer.created", CustomerCreated(customer_id=1))
     with db.transaction() as s:
         (event,) = claim_events(s, worker="dies")
-        event.claimed_at = utcnow() - timedelta(minutes=5)
+    with db.transaction() as s:  # leased: nobody else may take it yet
+        assert claim_events(s, worker="too-soon") == []
+    with db.transaction() as s:  # "dies" never reported back; its lease ran out long ago
+        s.get_one(OutboxEvent, event.id).claimed_at = utcnow() - timedelta(minutes=5)
     seen = []
     dispatcher = Dispatcher(db, name="survivor")
     dispatcher.add_handler(lambda _db, name, payload: seen.append(payload))

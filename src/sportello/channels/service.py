@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from sportello.channels import registry
 from sportello.channels.base import (
@@ -30,7 +30,7 @@ from sportello.conversations.models import Conversation, DeliveryState, Directio
 from sportello.conversations.storage import path_for
 from sportello.core import jobs
 from sportello.core.db import Database
-from sportello.core.dispatcher import subscribe
+from sportello.core.dispatcher import subscribe_batch
 from sportello.core.security import decrypt_secret, hash_token
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,15 @@ def last_inbound_at(session: Session, *, channel_id: int, customer_id: int) -> d
 
 
 def outbound_for(session: Session, message: Message) -> tuple[Channel, OutboundMessage]:
-    conversation = session.get_one(Conversation, message.conversation_id)
+    conversation = session.get_one(
+        Conversation,
+        message.conversation_id,
+        options=[  # the channel and the customer (with identities) are what a send needs
+            lazyload(Conversation.tags),
+            lazyload(Conversation.queue),
+            lazyload(Conversation.assignee),
+        ],
+    )
     channel = session.get(Channel, message.channel_id) if message.channel_id else None
     if channel is None:
         raise ChannelError("the channel of this conversation was removed", permanent=True)
@@ -200,7 +208,7 @@ def deliver_message(db: Database, payload: dict[str, Any]) -> None:
     adapter = registry.get_adapter(config.kind)
     ref = adapter.send(config, outbound)  # ChannelError propagates to the job runner
     with db.transaction() as session:
-        message = session.get_one(Message, message_id)
+        message = session.get_one(Message, message_id, options=[lazyload("*")])
         conversations_actions.do_mark_delivery(
             session,
             message=message,
@@ -224,14 +232,16 @@ jobs.register_job(
 )
 
 
-@subscribe("message.outbound_queued")
-def queue_delivery(db: Database, _name: str, payload: dict[str, Any]) -> None:
-    if payload.get("direction") != Direction.OUTBOUND.value:
+@subscribe_batch("message.outbound_queued")
+def queue_delivery(db: Database, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    outbound = [p for _name, p in batch if p.get("direction") == Direction.OUTBOUND.value]
+    if not outbound:
         return
     with db.transaction() as session:
-        jobs.enqueue(
-            session,
-            "deliver_message",
-            {"message_id": payload["message_id"]},
-            unique_key=f"deliver:{payload['message_id']}",
-        )
+        for payload in outbound:
+            jobs.enqueue(
+                session,
+                "deliver_message",
+                {"message_id": payload["message_id"]},
+                unique_key=f"deliver:{payload['message_id']}",
+            )

@@ -445,8 +445,10 @@ def do_send_reply(
     html: str | None = None,
     attachments: Sequence[InboundAttachment] = (),
     client_id: str | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> Message:
-    """Record an outbound reply; the dispatcher delivers it through the channel's adapter."""
+    """Record an outbound reply; the dispatcher delivers it through the channel's adapter.
+    ``meta`` reaches the adapter too (a WhatsApp template: ``{"template": {...}}``)."""
     check_reply(conversation, text, attachments)
     now = utcnow()
     message = Message(
@@ -459,6 +461,7 @@ def do_send_reply(
         html=sanitize_html(html) if html else None,
         client_id=client_id,
         delivery_state=DeliveryState.QUEUED,
+        meta=dict(meta or {}),
         created_at=now,
         updated_at=now,
     )
@@ -690,15 +693,21 @@ def do_mark_delivery(
     if provider_message_id and not message.provider_message_id:
         message.provider_message_id = provider_message_id
     message.updated_at = at or utcnow()
-    conversation = session.get_one(Conversation, message.conversation_id)
+    # Two columns, not the conversation with its joined channel, customer, queue and tags:
+    # receipts from the widget and the providers come by the hundred.
+    queue_id, assignee_id = session.execute(
+        select(Conversation.queue_id, Conversation.assignee_id).where(
+            Conversation.id == message.conversation_id
+        )
+    ).one()
     emit(
         session,
         "message.delivery_updated",
         MessageDeliveryUpdated(
             message_id=message.id,
-            conversation_id=conversation.id,
-            queue_id=conversation.queue_id,
-            assignee_id=conversation.assignee_id,
+            conversation_id=message.conversation_id,
+            queue_id=queue_id,
+            assignee_id=assignee_id,
             delivery_state=state.value,
             error=message.error,
         ),

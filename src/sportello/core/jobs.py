@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Index, String, select, update
+from sqlalchemy import Index, String, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from sportello.core.db import Base, utcnow
@@ -90,17 +90,40 @@ def backoff(kind: JobKind, attempts: int) -> timedelta:
     return timedelta(seconds=min(kind.base_delay * 2 ** max(attempts - 1, 0), kind.max_delay))
 
 
+def _due(now: datetime) -> Any:
+    return (
+        Job.done_at.is_(None)
+        & Job.failed_at.is_(None)
+        & (Job.run_at <= now)
+        & ((Job.claimed_at.is_(None)) | (Job.claimed_at < now - LEASE))
+    )
+
+
+_DUE_PROBE = (
+    select(Job.id)
+    .where(
+        Job.done_at.is_(None),
+        Job.failed_at.is_(None),
+        Job.run_at <= bindparam("now"),
+        (Job.claimed_at.is_(None)) | (Job.claimed_at < bindparam("stale")),
+    )
+    .limit(1)
+)
+
+
+def has_due(session: Session) -> bool:
+    """A read-only look before claiming (see outbox.has_claimable); built once, run every
+    dispatcher round."""
+    now = utcnow()
+    found = session.connection().execute(_DUE_PROBE, {"now": now, "stale": now - LEASE}).first()
+    return found is not None
+
+
 def claim_jobs(session: Session, *, worker: str, limit: int = 50) -> list[Job]:
     now = utcnow()
     token = f"{worker}:{uuid.uuid4().hex[:12]}"
     stale = now - LEASE
-    due = (
-        select(Job.id)
-        .where(Job.done_at.is_(None), Job.failed_at.is_(None), Job.run_at <= now)
-        .where((Job.claimed_at.is_(None)) | (Job.claimed_at < stale))
-        .order_by(Job.run_at, Job.id)
-        .limit(limit)
-    )
+    due = select(Job.id).where(_due(now)).order_by(Job.run_at, Job.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     ids = list(session.scalars(due))

@@ -32,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sportello.channels.models import Channel
 from sportello.config import get_settings
 from sportello.conversations import actions as conversations_actions
 from sportello.conversations.models import (
@@ -42,7 +43,7 @@ from sportello.conversations.models import (
     Status,
 )
 from sportello.core.db import Database, utcnow
-from sportello.core.dispatcher import subscribe
+from sportello.core.dispatcher import subscribe_batch
 from sportello.core.events import ConversationRef, emit, register_event
 from sportello.knowledge import actions as kb_actions
 from sportello.knowledge import service, text
@@ -543,7 +544,34 @@ def _eligible(
     return message, conversation, config, state
 
 
-@subscribe("message.received")
+@subscribe_batch("message.received")
+def on_messages_received(db: Database, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    """Most inbound messages are for channels without a bot, or for conversations a person
+    already has: those are sorted out from the payloads and ONE channel query, so the busy
+    chat path pays almost nothing for the bot."""
+    candidates = [
+        payload
+        for _name, payload in batch
+        if payload.get("direction") == Direction.INBOUND.value
+        and payload.get("assignee_id") is None
+        and payload.get("channel_id") is not None
+    ]
+    if not candidates:
+        return
+    channel_ids = sorted({int(p["channel_id"]) for p in candidates})
+    with db.session() as session:
+        with_bot = {
+            channel_id
+            for channel_id, settings in session.execute(
+                select(Channel.id, Channel.settings).where(Channel.id.in_(channel_ids))
+            )
+            if BotConfig.from_settings(settings).enabled
+        }
+    for payload in candidates:
+        if int(payload["channel_id"]) in with_bot:
+            on_message_received(db, "message.received", payload)
+
+
 def on_message_received(db: Database, _name: str, payload: dict[str, Any]) -> None:
     message_id = int(payload["message_id"])
     with db.session() as session:

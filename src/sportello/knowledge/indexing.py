@@ -4,16 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import lazyload, load_only
+
 from sportello.conversations.models import Message
 from sportello.core.db import Database
-from sportello.core.dispatcher import subscribe
+from sportello.core.dispatcher import subscribe_batch
 from sportello.knowledge import actions
+from sportello.knowledge.models import MessageSearch
 
 
-@subscribe("message.received", "message.created")
-def index_message(db: Database, _name: str, payload: dict[str, Any]) -> None:
-    """Idempotent: indexing a message twice leaves one row with the same terms."""
+@subscribe_batch("message.received", "message.created")
+def index_messages(db: Database, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    """One transaction for a round's messages. Idempotent: indexing a message twice leaves one
+    row with the same terms."""
+    ids = sorted({int(payload["message_id"]) for _name, payload in batch})
     with db.transaction() as session:
-        message = session.get(Message, int(payload["message_id"]))
-        if message is not None:
+        # Existing rows into the identity map, so do_index_message's lookups cost no query.
+        existing = list(
+            session.scalars(select(MessageSearch).where(MessageSearch.message_id.in_(ids)))
+        )
+        messages = (
+            select(Message)
+            .options(  # no author join, no attachments query: the words are what is indexed
+                load_only(Message.id, Message.conversation_id, Message.direction, Message.text),
+                lazyload("*"),
+            )
+            .where(Message.id.in_(ids))
+        )
+        for message in session.scalars(messages):
             actions.do_index_message(session, message=message)
+        del existing

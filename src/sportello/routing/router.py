@@ -54,7 +54,7 @@ from sportello.conversations.models import (
 )
 from sportello.core import jobs
 from sportello.core.db import Database, utcnow
-from sportello.core.dispatcher import subscribe
+from sportello.core.dispatcher import subscribe, subscribe_batch
 from sportello.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from sportello.core.events import ConversationAssigned, EventPayload, emit, register_event
 from sportello.core.outbox import OutboxEvent
@@ -465,10 +465,10 @@ def load_snapshot(
     now: datetime | None = None,
 ) -> Snapshot:
     now = now or utcnow()
-    queues = load_queues(session)
     agents = load_agents(session, agent_ids)
-    if not agents:
-        return Snapshot(now, queues, agents, [])
+    if not agents:  # nobody can take work: the common case of a queue filling up at night
+        return Snapshot(now, {}, agents, [])
+    queues = load_queues(session)
     scope: set[int] | None = set(queue_ids) if queue_ids is not None else None
     if agent_ids is not None:
         # The queues these agents serve, and the queues overflowing into those.
@@ -1189,12 +1189,19 @@ def _route_safely(db: Database, **kwargs: Any) -> None:
     route(db, **kwargs)
 
 
-@subscribe("conversation.created", "message.received")
-def on_new_work(db: Database, _name: str, payload: dict[str, Any]) -> None:
-    if payload.get("assignee_id") is None and payload.get("queue_id") is not None:
-        if _name == "message.received" and payload.get("direction") != "inbound":
-            return
-        _route_safely(db, queue_ids=[int(payload["queue_id"])])
+@subscribe_batch("conversation.created", "message.received")
+def on_new_work(db: Database, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    """One routing run for every queue that got unassigned work in this round (a busy chat
+    queue gets hundreds of messages a second; one run places them all)."""
+    queue_ids: set[int] = set()
+    for name, payload in batch:
+        if payload.get("assignee_id") is not None or payload.get("queue_id") is None:
+            continue
+        if name == "message.received" and payload.get("direction") != "inbound":
+            continue
+        queue_ids.add(int(payload["queue_id"]))
+    if queue_ids:
+        _route_safely(db, queue_ids=sorted(queue_ids))
 
 
 @subscribe("conversation.assigned")

@@ -31,7 +31,7 @@ from sportello.conversations import actions as conversations_actions
 from sportello.conversations.models import Conversation, Priority, Status
 from sportello.core import jobs
 from sportello.core.db import Database, utcnow
-from sportello.core.dispatcher import subscribe
+from sportello.core.dispatcher import subscribe, subscribe_batch
 from sportello.core.errors import Conflict, InvalidInput
 from sportello.core.events import EventPayload, emit, register_event
 from sportello.routing.calendar import BusinessCalendar, CalendarError, SlaClock
@@ -452,11 +452,14 @@ def status_for(
 # ----------------------------------------------------------------------------- handlers
 
 
-@subscribe("conversation.created")
-def on_created(db: Database, _name: str, payload: dict[str, Any]) -> None:
+@subscribe_batch("conversation.created")
+def on_created(db: Database, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    ids = sorted({int(payload["conversation_id"]) for _name, payload in batch})
+    with db.session() as session:
+        if not session.scalar(select(SlaPolicy.id).where(SlaPolicy.is_active.is_(True)).limit(1)):
+            return  # no policy, no clocks (a read: the write lock is not taken for nothing)
     with db.transaction() as session:
-        conversation = session.get(Conversation, int(payload["conversation_id"]))
-        if conversation is not None:
+        for conversation in session.scalars(select(Conversation).where(Conversation.id.in_(ids))):
             start_clocks(session, conversation=conversation)
 
 

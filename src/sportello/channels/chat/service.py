@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from sportello.channels import service as channels_service
 from sportello.channels.base import Identity, InboundAttachment, InboundMessage
@@ -373,12 +373,16 @@ def mark_outbound(
 ) -> list[int]:
     """Delivered (the widget displayed them) or read (the visitor had them in view); only agent
     messages of the visitor's own conversation. Returns the ids that changed."""
-    query = select(Message).where(
-        Message.conversation_id == conversation_id,
-        Message.direction == Direction.OUTBOUND,
-        Message.delivery_state.in_(
-            (DeliveryState.QUEUED, DeliveryState.SENT, DeliveryState.DELIVERED)
-        ),
+    query = (
+        select(Message)
+        .options(lazyload("*"))
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.direction == Direction.OUTBOUND,
+            Message.delivery_state.in_(
+                (DeliveryState.QUEUED, DeliveryState.SENT, DeliveryState.DELIVERED)
+            ),
+        )
     )
     if up_to is not None:
         query = query.where(Message.id <= up_to)
