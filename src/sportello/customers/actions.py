@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import User
@@ -14,8 +16,8 @@ from sportello.core.db import utcnow
 from sportello.core.errors import Conflict, InvalidInput, NotFound
 from sportello.core.events import CustomerCreated, CustomerMerged, emit
 from sportello.customers import service
-from sportello.customers.identities import normalize_identity
-from sportello.customers.models import Customer, CustomerIdentity, CustomerMerge
+from sportello.customers.identities import matching_kinds, normalize_identity
+from sportello.customers.models import Customer, CustomerIdentity, CustomerMerge, IdentityKind
 
 
 def do_create_customer(
@@ -33,15 +35,21 @@ def do_create_customer(
 def do_add_identity(
     session: Session, *, customer: Customer, kind: str, value: str
 ) -> CustomerIdentity:
+    """Give ``customer`` this identity. A phone number belongs to one customer whatever its kind:
+    adding it to a second customer is a conflict (merge them instead)."""
     identity_kind, normalized = normalize_identity(kind, value)
-    existing = session.scalar(
-        select(CustomerIdentity).where(
-            CustomerIdentity.kind == identity_kind, CustomerIdentity.value == normalized
+    existing = list(
+        session.scalars(
+            select(CustomerIdentity).where(
+                CustomerIdentity.kind.in_(matching_kinds(identity_kind)),
+                CustomerIdentity.value == normalized,
+            )
         )
     )
-    if existing is not None:
-        if existing.customer_id == customer.id:
-            return existing
+    same = next((i for i in existing if i.kind == identity_kind), None)
+    if same is not None and same.customer_id == customer.id:
+        return same
+    if any(i.customer_id != customer.id for i in existing):
         # No customer id in the error: the caller may not be allowed to see that customer.
         raise Conflict(f"{identity_kind.value} {normalized} already belongs to another customer")
     identity = CustomerIdentity(customer=customer, kind=identity_kind, value=normalized)
@@ -58,7 +66,8 @@ def do_find_or_create_by_identity(
     name: str = "",
     extra: Sequence[tuple[str, str]] = (),
 ) -> tuple[Customer, bool]:
-    """The customer who owns this identity, created with it if nobody does yet.
+    """The customer who owns this identity (or, for a phone number, the same number under another
+    kind), created with it if nobody does yet.
 
     Extra identities the channel knows (a phone number in an email signature, say) are attached
     when no other customer owns them.
@@ -67,27 +76,43 @@ def do_find_or_create_by_identity(
     created = customer is None
     if customer is None:
         customer = do_create_customer(session, name=name, identities=[(kind, value)])
-    elif name and not customer.name:
-        customer.name = name.strip()[:200]
+    else:
+        if name and not customer.name:
+            customer.name = name.strip()[:200]
+        _attach_if_free(session, customer, kind, value)
     for extra_kind, extra_value in extra:
-        try:
-            owner = service.get_by_identity(session, kind=extra_kind, value=extra_value)
-            if owner is None:
-                do_add_identity(session, customer=customer, kind=extra_kind, value=extra_value)
-        except InvalidInput:
-            continue
+        _attach_if_free(session, customer, extra_kind, extra_value)
     return customer, created
+
+
+def _attach_if_free(session: Session, customer: Customer, kind: str, value: str) -> None:
+    """Add the identity unless it is not valid or another customer owns it (or its number)."""
+    with contextlib.suppress(InvalidInput, Conflict):
+        do_add_identity(session, customer=customer, kind=kind, value=value)
 
 
 _customer = Customer.__table__.c
 _identity = CustomerIdentity.__table__.c
-_BY_IDENTITY = (
-    select(_customer.id, _customer.name, _customer.merged_into_id)
-    .select_from(
-        Customer.__table__.join(CustomerIdentity.__table__, _identity.customer_id == _customer.id)
+
+
+def _lookup(kinds: tuple[IdentityKind, ...]) -> Select[Any]:
+    """Who owns ``:value`` under any of ``kinds``: a row for each kind stored, found on the
+    unique (kind, value) index."""
+    return (
+        select(_identity.kind, _customer.id, _customer.name, _customer.merged_into_id)
+        .select_from(
+            Customer.__table__.join(
+                CustomerIdentity.__table__, _identity.customer_id == _customer.id
+            )
+        )
+        .where(
+            _identity.value == bindparam("value"),
+            _identity.kind.in_(kinds) if len(kinds) > 1 else _identity.kind == kinds[0],
+        )
     )
-    .where(_identity.kind == bindparam("kind"), _identity.value == bindparam("value"))
-)
+
+
+_BY_IDENTITY = {kind: _lookup(matching_kinds(kind)) for kind in IdentityKind}
 _INSERT_CUSTOMER = Customer.__table__.insert().returning(_customer.id)
 _INSERT_IDENTITY = CustomerIdentity.__table__.insert()
 
@@ -102,26 +127,37 @@ def find_or_create_customer_id(
     at: datetime | None = None,
 ) -> tuple[int, str]:
     """The one door's customer lookup: ``(customer id, display name)``, creating the customer
-    with this identity when nobody owns it. Core statements only: it runs for every message."""
+    with this identity when nobody owns it. Core statements only: it runs for every message.
+
+    One indexed query answers for the identity and for the extra identities that name the same
+    thing (WhatsApp gives its number as a ``phone`` too): a phone number finds its customer
+    whatever kind first stored it, so SMS then WhatsApp, WhatsApp then SMS, or the API then
+    either, is one customer. A kind the customer has not used yet is stored on the way, once.
+    """
     identity_kind, normalized = normalize_identity(kind, value)
+    kinds = matching_kinds(identity_kind)
+    wanted = [identity_kind]
+    others: list[tuple[str, str]] = []
+    for extra_kind, extra_value in extra:
+        try:
+            extra_identity = normalize_identity(extra_kind, extra_value)
+        except InvalidInput:
+            continue
+        if extra_identity[1] == normalized and extra_identity[0] in kinds:
+            if extra_identity[0] not in wanted:
+                wanted.append(extra_identity[0])
+        else:
+            others.append(extra_identity)
     name = name.strip()[:200]
+    at = at or utcnow()
     conn = session.connection()
-    row = conn.execute(_BY_IDENTITY, {"kind": identity_kind, "value": normalized}).first()
+    rows = conn.execute(_BY_IDENTITY[identity_kind], {"value": normalized}).all()
+    owners = {row.kind: row for row in rows}
+    row = next((owners[k] for k in (identity_kind, *kinds) if k in owners), None)
     if row is None:
-        at = at or utcnow()
         customer_id = conn.execute(
             _INSERT_CUSTOMER, {"name": name, "created_at": at, "updated_at": at}
         ).scalar_one()
-        conn.execute(
-            _INSERT_IDENTITY,
-            {
-                "customer_id": customer_id,
-                "kind": identity_kind,
-                "value": normalized,
-                "created_at": at,
-            },
-        )
-        emit(session, "customer.created", CustomerCreated(customer_id=customer_id))
         customer_name = name
     else:
         customer_id, customer_name = row.id, row.name
@@ -136,15 +172,24 @@ def find_or_create_customer_id(
                 .execution_options(synchronize_session="evaluate")
             )
             customer_name = name
-    if extra:
+    missing = [k for k in wanted if k not in owners]
+    if missing:
+        conn.execute(
+            _INSERT_IDENTITY,
+            [
+                {"customer_id": customer_id, "kind": k, "value": normalized, "created_at": at}
+                for k in missing
+            ],
+        )
+        cached = session.identity_map.get(session.identity_key(Customer, customer_id))
+        if cached is not None:  # a customer loaded earlier must not miss its new identity
+            session.expire(cached, ["identities"])
+    if row is None:
+        emit(session, "customer.created", CustomerCreated(customer_id=customer_id))
+    if others:
         customer = session.get_one(Customer, customer_id)
-        for extra_kind, extra_value in extra:
-            try:
-                owner = service.get_by_identity(session, kind=extra_kind, value=extra_value)
-                if owner is None:
-                    do_add_identity(session, customer=customer, kind=extra_kind, value=extra_value)
-            except InvalidInput:
-                continue
+        for other_kind, other_value in others:
+            _attach_if_free(session, customer, other_kind, other_value)
     return customer_id, customer_name or normalized
 
 

@@ -39,6 +39,10 @@ def customer_page(
             "conversations": conversations_service.customer_conversations(
                 session, user, customer.id
             ),
+            # Supervisors merge: propose the customers with the same phone number up front.
+            "candidates": (
+                service.same_number(session, user, customer) if user.is_supervisor else []
+            ),
         },
     )
 
@@ -66,12 +70,18 @@ def customer_save(
 def merge_candidates(
     request: Request, session: SessionDep, user: SupervisorUser, customer_id: int, q: str = ""
 ) -> Response:
+    """The customers to merge into this one: those matching ``q``, or without ``q`` those with
+    the same phone number."""
     customer = access.access_customer_by_id(session, user, customer_id)
-    found = [
-        c for c in service.search(session, user, q.strip()[:200], limit=20) if c.id != customer.id
-    ]
+    q = q.strip()[:200]
+    if q:
+        found = [c for c in service.search(session, user, q, limit=20) if c.id != customer.id]
+    else:
+        found = service.same_number(session, user, customer)
     return render(
-        request, "customers/_merge_candidates.html", {"customer": customer, "candidates": found}
+        request,
+        "customers/_merge_candidates.html",
+        {"customer": customer, "candidates": found, "q": q},
     )
 
 

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, or_, select
 from sqlalchemy.orm import Session
 
-from sportello.customers.identities import normalize_identity
+from sportello.core.errors import InvalidInput
+from sportello.customers.identities import (
+    PHONE_KINDS,
+    matching_kinds,
+    normalize_identity,
+    normalize_phone,
+)
 from sportello.customers.models import Customer, CustomerIdentity
 
 if TYPE_CHECKING:
@@ -15,11 +21,18 @@ if TYPE_CHECKING:
 
 
 def get_by_identity(session: Session, *, kind: str, value: str) -> Customer | None:
+    """The customer with this identity; for a phone number, the one with the same number under
+    any phone kind (the exact kind first) when no customer has it under this kind yet."""
     identity_kind, normalized = normalize_identity(kind, value)
     customer = session.scalar(
         select(Customer)
         .join(CustomerIdentity)
-        .where(CustomerIdentity.kind == identity_kind, CustomerIdentity.value == normalized)
+        .where(
+            CustomerIdentity.kind.in_(matching_kinds(identity_kind)),
+            CustomerIdentity.value == normalized,
+        )
+        .order_by(case((CustomerIdentity.kind == identity_kind, 0), else_=1), CustomerIdentity.id)
+        .limit(1)
     )
     return resolve_merged(session, customer) if customer else None
 
@@ -41,23 +54,71 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
+def _matches(term: str) -> ColumnElement[bool]:
+    """Customers whose name or any identity contains ``term``, or, when ``term`` reads as a phone
+    number however it is written (``333 123 4567``, ``+39 333...``), who have that number."""
+    pattern = _like(term)
+    identity_match: ColumnElement[bool] = CustomerIdentity.value.ilike(pattern, escape="\\")
+    number = _as_phone(term)
+    if number is not None:
+        identity_match = or_(
+            identity_match,
+            and_(CustomerIdentity.kind.in_(PHONE_KINDS), CustomerIdentity.value == number),
+        )
+    return or_(
+        Customer.name.ilike(pattern, escape="\\"),
+        exists().where(CustomerIdentity.customer_id == Customer.id, identity_match),
+    )
+
+
+def _as_phone(term: str) -> str | None:
+    if sum(c.isdigit() for c in term) < 6:
+        return None
+    try:
+        return normalize_phone(term)
+    except InvalidInput:
+        return None
+
+
 def search(session: Session, user: User, q: str, *, limit: int = 50) -> list[Customer]:
-    """Customers whose name or any identity matches (LIKE), among those the user may see."""
+    """Customers whose name or any identity matches (LIKE, or the same phone number), among
+    those the user may see."""
     from sportello.core import access
 
     term = q.strip()
     if not term:
         return []
-    pattern = _like(term)
-    identity_match = exists().where(
+    return list(
+        session.scalars(
+            access.customers_query(session, user)
+            .where(_matches(term))
+            .order_by(Customer.name, Customer.id)
+            .limit(limit)
+        )
+    )
+
+
+def same_number(
+    session: Session, user: User, customer: Customer, *, limit: int = 20
+) -> list[Customer]:
+    """Other customers, among those the user may see, with one of this customer's phone numbers
+    under any phone kind: duplicates to merge (two channels' first contacts from before one
+    number meant one customer, or a number added by hand)."""
+    from sportello.core import access
+
+    numbers = sorted({i.value for i in customer.identities if i.kind in PHONE_KINDS})
+    if not numbers:
+        return []
+    shares = exists().where(
         CustomerIdentity.customer_id == Customer.id,
-        CustomerIdentity.value.ilike(pattern, escape="\\"),
+        CustomerIdentity.kind.in_(PHONE_KINDS),
+        CustomerIdentity.value.in_(numbers),
     )
     return list(
         session.scalars(
             access.customers_query(session, user)
-            .where(or_(Customer.name.ilike(pattern, escape="\\"), identity_match))
-            .order_by(Customer.name, Customer.id)
+            .where(Customer.id != customer.id, shares)
+            .order_by(Customer.id)
             .limit(limit)
         )
     )
@@ -85,16 +146,7 @@ def page(
     query = access.customers_query(session, user)
     term = q.strip()
     if term:
-        pattern = _like(term)
-        query = query.where(
-            or_(
-                Customer.name.ilike(pattern, escape="\\"),
-                exists().where(
-                    CustomerIdentity.customer_id == Customer.id,
-                    CustomerIdentity.value.ilike(pattern, escape="\\"),
-                ),
-            )
-        )
+        query = query.where(_matches(term))
     if after_id is not None:
         query = query.where(Customer.id < after_id)
     rows = list(session.scalars(query.order_by(Customer.id.desc()).limit(limit + 1)))
