@@ -1,4 +1,4 @@
-"""Writes on channels: create, update, rotate secrets."""
+"""Writes on channels: create, update, reconfigure, rotate secrets."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sportello.channels import registry
 from sportello.channels.models import Channel
 from sportello.config import get_settings
 from sportello.core.errors import InvalidInput
-from sportello.core.security import encrypt_secret, hash_token
+from sportello.core.security import decrypt_secret, encrypt_secret, hash_token
 from sportello.routing.models import Queue
 
 
@@ -72,4 +72,27 @@ def do_update_channel(
         channel.is_active = is_active
     if settings is not None:
         channel.settings = {**channel.settings, **settings}
+    return channel
+
+
+def do_reconfigure_channel(
+    session: Session, *, channel: Channel, data: Mapping[str, str]
+) -> Channel:
+    """New settings from the admin's form, checked by the adapter's ``configure()`` as at
+    creation. A secret left blank keeps the stored one; the inbound token (its hash) and the
+    settings ``configure()`` does not produce (synced templates, say) are kept."""
+    adapter = registry.get_adapter(channel.kind)
+    key = get_settings().effective_secret_key()
+    stored = {name: decrypt_secret(value, key) for name, value in channel.secrets.items()}
+    merged = dict(data)
+    for name, value in stored.items():
+        if not merged.get(name, "").strip():
+            merged[name] = value
+    setup = adapter.configure(merged)
+    channel.settings = {**channel.settings, **setup.settings}
+    # An unchanged secret keeps its ciphertext: only what the admin replaced is written anew.
+    channel.secrets = {
+        name: channel.secrets[name] if stored.get(name) == value else encrypt_secret(value, key)
+        for name, value in setup.secrets.items()
+    }
     return channel

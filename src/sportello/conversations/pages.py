@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Annotated, Any, Protocol, runtime_checkable
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 
+from sportello.channels import registry
+from sportello.channels import service as channels_service
 from sportello.channels.base import InboundAttachment
 from sportello.conversations import actions, service
 from sportello.conversations.models import Conversation, Priority, Status
 from sportello.conversations.storage import path_for
 from sportello.core import access
-from sportello.core.db import SessionDep
+from sportello.core.db import SessionDep, utcnow
 from sportello.core.errors import InvalidInput, NotFound
 from sportello.core.html import sanitize_html
 from sportello.customers import service as customers_service
@@ -155,6 +160,43 @@ def _after_change(
     )
 
 
+@runtime_checkable
+class OffersTemplates(Protocol):
+    """A channel kind that at times takes only pre-approved templates (WhatsApp, 24 hours after
+    the customer's last message): the composer then offers them."""
+
+    def free_text_allowed(self, last_inbound_at: datetime | None, now: datetime) -> bool: ...
+
+    def reply_templates(self, settings: Mapping[str, Any]) -> list[dict[str, Any]]: ...
+
+    def template_reply(
+        self, settings: Mapping[str, Any], *, key: str, values: Sequence[str]
+    ) -> tuple[str, dict[str, Any]]: ...
+
+
+def _templates_adapter(conversation: Conversation) -> OffersTemplates | None:
+    if conversation.channel is None:
+        return None
+    try:
+        adapter = registry.get_adapter(conversation.channel.kind)
+    except LookupError:
+        return None
+    return adapter if isinstance(adapter, OffersTemplates) else None
+
+
+def _template_offer(session: Session, conversation: Conversation) -> list[dict[str, Any]] | None:
+    """The channel's templates when it takes nothing else now; None when free text may go."""
+    adapter = _templates_adapter(conversation)
+    if adapter is None or conversation.channel is None or conversation.status == Status.CLOSED:
+        return None
+    last = channels_service.last_inbound_at(
+        session, channel_id=conversation.channel.id, customer_id=conversation.customer_id
+    )
+    if adapter.free_text_allowed(last, utcnow()):
+        return None
+    return adapter.reply_templates(conversation.channel.settings)
+
+
 @router.get("/c/{number}", response_class=HTMLResponse, include_in_schema=False)
 def conversation_page(
     request: Request, session: SessionDep, user: CurrentUser, number: int
@@ -163,7 +205,10 @@ def conversation_page(
     return render(
         request,
         "conversations/conversation.html",
-        _conversation_context(session, user, conversation),
+        {
+            **_conversation_context(session, user, conversation),
+            "reply_templates": _template_offer(session, conversation),
+        },
     )
 
 
@@ -196,6 +241,43 @@ def conversation_message(
             actions.do_send_reply(
                 session, conversation=conversation, author=user, text=text, attachments=attachments
             )
+    return _after_change(request, session, user, conversation)
+
+
+@router.get("/c/{number}/template-fields", response_class=HTMLResponse, include_in_schema=False)
+def conversation_template_fields(
+    request: Request, session: SessionDep, user: CurrentUser, number: int, template: str = ""
+) -> Response:
+    """The chosen template's text and parameter fields, for the composer's template picker."""
+    conversation = access.access_conversation_by_number(session, user, number)
+    adapter = _templates_adapter(conversation)
+    channel = conversation.channel
+    offered = adapter.reply_templates(channel.settings) if adapter and channel else []
+    chosen = next((t for t in offered if t["key"] == template), None)
+    if chosen is None:
+        raise NotFound("choose one of the channel's approved templates")
+    return render(request, "conversations/_template_fields.html", {"template": chosen})
+
+
+@router.post("/c/{number}/template", response_class=HTMLResponse, include_in_schema=False)
+def conversation_template(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    number: int,
+    template: Annotated[str, Form(max_length=600)],
+    params: Annotated[list[str], Form()] = [],  # noqa: B006
+) -> Response:
+    """Send one of the channel's approved templates with its parameters filled in."""
+    conversation = access.access_conversation_by_number(session, user, number)
+    with user_errors(request):
+        adapter = _templates_adapter(conversation)
+        if adapter is None or conversation.channel is None:
+            raise InvalidInput("this channel sends no templates", field="template")
+        text, meta = adapter.template_reply(
+            conversation.channel.settings, key=template, values=params[:50]
+        )
+        actions.do_send_reply(session, conversation=conversation, author=user, text=text, meta=meta)
     return _after_change(request, session, user, conversation)
 
 

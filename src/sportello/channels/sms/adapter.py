@@ -96,6 +96,16 @@ def describe_error(code: str, message: str = "") -> str:
 class SmsAdapter:
     kind: ClassVar[str] = "sms"
     label: ClassVar[str] = "SMS"
+    # What the admin's form sends to configure(); the auth token is write-only there.
+    form_fields: ClassVar[tuple[str, ...]] = (
+        "account_sid",
+        "auth_token",
+        "from_number",
+        "messaging_service_sid",
+        "webhook_url",
+        "api_base",
+    )
+    secret_fields: ClassVar[tuple[str, ...]] = ("auth_token",)
 
     def configure(self, data: Mapping[str, str]) -> ChannelSetup:
         account_sid = data.get("account_sid", "").strip()

@@ -9,7 +9,9 @@ Files are fetched with ``getFile`` and ``/file/bot<token>/<file_path>``.
 Identity: the private chat's id (equal to the user's id), kind ``telegram``; name from the user's
 first and last name. Dedupe key: ``<chat id>:<message id>`` (Telegram's retries and our own
 replies share that shape, so replies thread); an edit adds ``:edit:<edit_date>``, a button press is
-``cb:<callback query id>``.
+``cb:<callback query id>``. A button press is answered (``answerCallbackQuery``) while the
+webhook is handled, so the button stops spinning on the user's screen; a failed answer is logged
+and does not lose the message.
 
 Edits are stored as new messages (``meta.edited``, pointing at the original) rather than
 rewriting the original: the timeline is append-only, agents may already have read or answered
@@ -19,6 +21,7 @@ the first version, and each distinct edit still dedupes on its own key.
 from __future__ import annotations
 
 import json
+import logging
 import mimetypes
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -46,6 +49,8 @@ from sportello.config import get_settings
 from sportello.core.errors import InvalidInput
 from sportello.core.security import new_token
 
+log = logging.getLogger(__name__)
+
 KIND = "telegram"
 DEFAULT_API_BASE = "https://api.telegram.org"
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 (a header name)
@@ -53,6 +58,8 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 BOT_API_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile serves files up to 20 MB
 HANDLED = ("message", "edited_message", "callback_query")
+# Answering a button press is a courtesy made while the webhook waits: never for long.
+CALLBACK_ANSWER_TIMEOUT = httpx.Timeout(5.0, connect=3.0)
 # File-carrying message fields: (field, default file name stem).
 FILE_FIELDS = (
     ("document", "document"),
@@ -80,6 +87,9 @@ def _time(value: Any) -> datetime | None:
 class TelegramAdapter:
     kind: ClassVar[str] = "telegram"
     label: ClassVar[str] = "Telegram"
+    # What the admin's form sends to configure(); the bot token is write-only there.
+    form_fields: ClassVar[tuple[str, ...]] = ("bot_token", "api_base")
+    secret_fields: ClassVar[tuple[str, ...]] = ("bot_token",)
 
     def configure(self, data: Mapping[str, str]) -> ChannelSetup:
         bot_token = data.get("bot_token", "").strip()
@@ -121,6 +131,8 @@ class TelegramAdapter:
             return []
         if kind == "callback_query":
             found = self._callback(update[kind])
+            if found is not None:
+                self.answer_callback(channel, str(update[kind]["id"]))
         else:
             found = self._message(channel, update[kind], edited=kind == "edited_message")
         return [found] if found is not None else []
@@ -220,10 +232,26 @@ class TelegramAdapter:
             filename += Path(path).suffix or mimetypes.guess_extension(mime or served) or ""
         return InboundAttachment(filename, mime or served, data)
 
-    def set_webhook(self, channel: ChannelConfig, *, url: str, secret_token: str) -> None:
-        """Point the bot at our hook (``setWebhook``), with the secret token shown at creation;
-        only the update kinds we handle are asked for."""
-        self._call(
+    def answer_callback(self, channel: ChannelConfig, query_id: str) -> bool:
+        """Tell Telegram the button press arrived (``answerCallbackQuery``), so the button stops
+        spinning. Telegram accepts one answer per press: a redelivered update's second answer is
+        refused, which is fine. Failures are logged, never raised."""
+        try:
+            self._answer(
+                channel,
+                "answerCallbackQuery",
+                json={"callback_query_id": query_id},
+                timeout=CALLBACK_ANSWER_TIMEOUT,
+            )
+        except ChannelError as exc:
+            log.info("telegram: answerCallbackQuery %s failed: %s", query_id, exc.message)
+            return False
+        return True
+
+    def set_webhook(self, channel: ChannelConfig, *, url: str, secret_token: str) -> str:
+        """Point the bot at our hook (``setWebhook``) with ``secret_token``; only the update
+        kinds we handle are asked for. Returns Telegram's description ("Webhook was set")."""
+        answer = self._answer(
             channel,
             "setWebhook",
             json={
@@ -233,6 +261,7 @@ class TelegramAdapter:
                 "drop_pending_updates": False,
             },
         )
+        return str(answer.get("description") or "")
 
     # Outbound --------------------------------------------------------------------------------
 
@@ -269,11 +298,28 @@ class TelegramAdapter:
         return ExternalRef(ids[0], {"provider_message_ids": ids} if len(ids) > 1 else {})
 
     def _call(self, channel: ChannelConfig, method: str, **kwargs: Any) -> dict[str, Any]:
-        """Call a Bot API method; returns its ``result``. Errors: 429 (with retry_after) and
-        5xx are temporary; 400 (bad request), 401 (bad token), 403 (bot blocked) permanent."""
+        """Call a Bot API method; returns its ``result`` (see ``_answer`` for the errors)."""
+        result = self._answer(channel, method, **kwargs).get("result")
+        if isinstance(result, bool):  # setWebhook and friends answer ``true``
+            return {"ok": result}
+        if not isinstance(result, dict):
+            raise ChannelError(f"Telegram answered {method} without a result")
+        return result
+
+    def _answer(
+        self,
+        channel: ChannelConfig,
+        method: str,
+        *,
+        timeout: httpx.Timeout = TIMEOUT,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Call a Bot API method; returns Telegram's whole answer. Errors: 429 (with
+        retry_after) and 5xx are temporary; 400 (bad request), 401 (bad token), 403 (bot
+        blocked) permanent."""
         url = f"{self._base(channel)}/bot{channel.secrets.get('bot_token', '')}/{method}"
         try:
-            response = httpx.post(url, timeout=TIMEOUT, **kwargs)
+            response = httpx.post(url, timeout=timeout, **kwargs)
         except httpx.HTTPError as exc:
             raise ChannelError(f"Telegram could not be reached: {exc}", permanent=False) from exc
         try:
@@ -292,12 +338,7 @@ class TelegramAdapter:
                 description += ": the customer blocked the bot or never started it"
             temporary = is_temporary_status(code) or is_temporary_status(response.status_code)
             raise ChannelError(f"Telegram error {code}: {description}", permanent=not temporary)
-        result = answer.get("result")
-        if isinstance(result, bool):  # setWebhook and friends answer ``true``
-            return {"ok": result}
-        if not isinstance(result, dict):
-            raise ChannelError(f"Telegram answered {method} without a result")
-        return result
+        return answer
 
     def _base(self, channel: ChannelConfig) -> str:
         return str(channel.settings.get("api_base") or DEFAULT_API_BASE).rstrip("/")

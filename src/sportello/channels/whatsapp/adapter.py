@@ -6,7 +6,9 @@ HMAC-SHA256 of the raw body with the app secret). Media is fetched through the G
 Out: ``POST /{phone-number-id}/messages``; media is uploaded first with ``POST
 /{phone-number-id}/media``. Outside the 24-hour customer-service window only approved templates
 may be sent (a message's ``meta["template"]``); anything else fails permanently with a reason the
-console shows.
+console shows. The approved templates are synced from ``GET /{business-account-id}/
+message_templates`` into the channel's settings (see ``templates``); the console offers them
+when the window is closed.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import mimetypes
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -37,7 +40,7 @@ from sportello.channels.base import (
 )
 from sportello.channels.httputil import TIMEOUT, download, is_temporary_status
 from sportello.channels.registry import register
-from sportello.channels.whatsapp import parsing
+from sportello.channels.whatsapp import parsing, templates
 from sportello.config import get_settings
 from sportello.core.db import utcnow
 from sportello.core.errors import InvalidInput
@@ -48,6 +51,8 @@ WINDOW = timedelta(hours=24)
 WINDOW_CLOSED = "the 24-hour window has closed: only approved templates can be sent"
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
+TEMPLATE_FIELDS = "name,language,status,components"
+MAX_TEMPLATE_PAGES = 50
 
 # Graph error codes worth retrying: throttling and Meta's own transient failures.
 TEMPORARY_CODES = frozenset(
@@ -84,6 +89,17 @@ def _filename(ref: parsing.MediaRef) -> str:
 class WhatsAppAdapter:
     kind: ClassVar[str] = "whatsapp"
     label: ClassVar[str] = "WhatsApp"
+    # What the admin's form sends to configure(); the secrets are write-only there.
+    form_fields: ClassVar[tuple[str, ...]] = (
+        "phone_number_id",
+        "business_account_id",
+        "display_phone_number",
+        "access_token",
+        "app_secret",
+        "verify_token",
+        "api_base",
+    )
+    secret_fields: ClassVar[tuple[str, ...]] = ("access_token", "app_secret", "verify_token")
 
     # Configuration -------------------------------------------------------------------------
 
@@ -100,11 +116,16 @@ class WhatsAppAdapter:
         api_base = data.get("api_base", "").strip().rstrip("/") or DEFAULT_API_BASE
         if not api_base.startswith(("http://", "https://")):
             raise InvalidInput("the API base must be an http(s) URL", field="api_base")
+        business_account_id = data.get("business_account_id", "").strip()
+        if business_account_id and not business_account_id.isdigit():
+            raise InvalidInput(
+                "the WhatsApp Business Account ID is a number", field="business_account_id"
+            )
         verify_token = data.get("verify_token", "").strip() or new_token("wav_")
         return ChannelSetup(
             settings={
                 "phone_number_id": phone_number_id,
-                "business_account_id": data.get("business_account_id", "").strip(),
+                "business_account_id": business_account_id,
                 "display_phone_number": data.get("display_phone_number", "").strip(),
                 "api_base": api_base,
             },
@@ -196,6 +217,80 @@ class WhatsAppAdapter:
         data, content_type = download(url, max_bytes=max_bytes, headers=headers, what=ref.kind)
         mime = str(info.get("mime_type") or ref.mime_type or content_type)
         return InboundAttachment(_filename(ref), mime.split(";")[0].strip(), data)
+
+    # Templates -------------------------------------------------------------------------------
+
+    def fetch_templates(self, channel: ChannelConfig) -> templates.Parsed:
+        """The business account's templates from the Graph API, following ``paging.next``; the
+        approved ones the console can send, and the names of the others it cannot."""
+        account = str(channel.settings.get("business_account_id") or "")
+        if not account.isdigit():
+            raise ChannelError(
+                "give the WhatsApp Business Account ID first: templates belong to it",
+                permanent=True,
+            )
+        base = self._base(channel)
+        url: str | None = f"{base}/{account}/message_templates"
+        params: dict[str, str] | None = {"fields": TEMPLATE_FIELDS, "limit": "100"}
+        items: list[Any] = []
+        for _page in range(MAX_TEMPLATE_PAGES):
+            if url is None:
+                break
+            if urlsplit(url)[:2] != urlsplit(base)[:2]:
+                # The access token goes to the Graph API's host only.
+                raise ChannelError("the template list points to another host", permanent=True)
+            answer = self._get_json(channel, url, params)
+            data = answer.get("data")
+            if not isinstance(data, list):
+                raise ChannelError("WhatsApp answered the template list without data")
+            items.extend(data)
+            following = (answer.get("paging") or {}).get("next")
+            url, params = (str(following), None) if following else (None, None)
+        return templates.parse(items)
+
+    def _get_json(
+        self, channel: ChannelConfig, url: str, params: Mapping[str, str] | None
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {channel.secrets.get('access_token', '')}"}
+        try:
+            response = httpx.get(url, params=params, headers=headers, timeout=TIMEOUT)
+        except httpx.HTTPError as exc:
+            raise ChannelError(f"WhatsApp could not be reached: {exc}") from exc
+        if response.status_code >= 400:
+            raise _graph_error(response)
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise ChannelError("WhatsApp answered with something other than JSON")
+        return answer
+
+    # What the console offers: free text inside the window, templates outside it.
+
+    def free_text_allowed(self, last_inbound_at: datetime | None, now: datetime) -> bool:
+        return window_open(last_inbound_at, now)
+
+    def reply_templates(self, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {**t, "key": templates.key_of(t)}
+            for t in settings.get("templates") or []
+            if isinstance(t, dict)
+        ]
+
+    def template_reply(
+        self, settings: Mapping[str, Any], *, key: str, values: Sequence[str]
+    ) -> tuple[str, dict[str, Any]]:
+        """(the text the timeline shows, the message's meta for send()) for an approved
+        template with its body parameters; InvalidInput for an unknown template or a bad
+        parameter."""
+        template = templates.find(settings, key)
+        if template is None:
+            raise InvalidInput("choose one of the channel's approved templates", field="template")
+        cleaned = templates.check_params(template, values)
+        return templates.render(template, cleaned), {
+            "template": templates.send_object(template, cleaned)
+        }
 
     # Outbound --------------------------------------------------------------------------------
 
