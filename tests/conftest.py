@@ -4,7 +4,7 @@ migrated once per run and emptied before each test; an app; named personas."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -58,6 +58,23 @@ def test_settings(data_dir: Path, database_url: str) -> Iterator[Settings]:
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def fresh_database_url(database_url: str, tmp_path: Path) -> Callable[[str], str]:
+    """Makes an empty database named ``name`` and gives its URL: a file on SQLite; on PostgreSQL
+    one beside this run's test database (so that runs do not collide), dropped first if left over.
+    For tests that migrate a database of their own."""
+
+    def make(name: str) -> str:
+        if database_url.startswith("sqlite"):
+            return f"sqlite:///{tmp_path / (name + '.db')}"
+        url = make_url(database_url)
+        fresh = url.set(database=f"{url.database}_{name}").render_as_string(hide_password=False)
+        _prepare_postgres(fresh)
+        return fresh
+
+    return make
 
 
 @pytest.fixture(scope="session")

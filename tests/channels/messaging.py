@@ -1,11 +1,12 @@
 """Shared by the WhatsApp, Telegram and SMS tests: the fixture payloads (read in place from
-<repo>/../shared/data/webhooks), a real local HTTP server playing a provider's API, and small
-database helpers."""
+<repo>/../shared/data/webhooks), WhatsApp webhooks built as Meta documents them, a real local
+HTTP server playing a provider's API, and small database helpers."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +30,56 @@ def fixture_bytes(relative: str) -> bytes:
 
 def fixture_json(relative: str) -> Any:
     return json.loads(fixture_bytes(relative))
+
+
+def whatsapp_webhook(phone_number_id: str, **value: Any) -> dict[str, Any]:
+    """A Cloud API webhook as Meta documents it, for the number ``phone_number_id``: one change
+    whose value carries ``value`` (``contacts`` and ``messages``, or ``statuses``)."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "393401234567",
+                                "phone_number_id": phone_number_id,
+                            },
+                            **value,
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def whatsapp_text(
+    phone_number_id: str,
+    text: str,
+    *,
+    message_id: str,
+    wa_id: str = "393331234567",
+    at: int | None = None,
+) -> dict[str, Any]:
+    """A text message webhook from Mario Rossi, sent now unless ``at`` says otherwise."""
+    return whatsapp_webhook(
+        phone_number_id,
+        contacts=[{"profile": {"name": "Mario Rossi"}, "wa_id": wa_id}],
+        messages=[
+            {
+                "from": wa_id,
+                "id": message_id,
+                "timestamp": str(at if at is not None else int(time.time())),
+                "type": "text",
+                "text": {"body": text},
+            }
+        ],
+    )
 
 
 @dataclass

@@ -49,6 +49,26 @@ def _create(client, kind: str, **fields: str):  # type: ignore[no-untyped-def]
     )
 
 
+def _create_whatsapp(client, name: str, **fields: str):  # type: ignore[no-untyped-def]
+    """The WhatsApp form with the number's ID and both credentials, and ``fields`` besides."""
+    credentials = {"phone_number_id": PNID, "access_token": ACCESS_TOKEN, "app_secret": APP_SECRET}
+    return _create(client, "whatsapp", name=name, **{**credentials, **fields})
+
+
+def _save(client, channel_id: int, **fields: str):  # type: ignore[no-untyped-def]
+    """Post the channel's edit form with ``fields``, as the page would."""
+    url = f"/admin/channels/{channel_id}"
+    token = csrf_from(client.get(url).text)
+    return client.post(url, data={**fields, "csrf_token": token}, follow_redirects=False)
+
+
+def _ask_provider(client, channel_id: int, action: str):  # type: ignore[no-untyped-def]
+    """Press a button of the channel's page that calls the provider (``telegram-webhook``,
+    ``whatsapp-templates``)."""
+    url = f"/admin/channels/{channel_id}"
+    return client.post(f"{url}/{action}", data={"csrf_token": csrf_from(client.get(url).text)})
+
+
 # ---- the forms -------------------------------------------------------------------------------
 
 
@@ -98,16 +118,12 @@ def test_creating_a_whatsapp_channel_shows_the_callback_url_and_the_verify_token
     client, personas, db
 ):
     login(client, personas.admin)
-    response = _create(
+    response = _create_whatsapp(
         client,
-        "whatsapp",
-        name="WhatsApp assistenza",
+        "WhatsApp assistenza",
         queue_id=str(personas.queue_assistenza.id),
-        phone_number_id=PNID,
         business_account_id=WABA,
         display_phone_number="+39 02 1234 5678",
-        access_token=ACCESS_TOKEN,
-        app_secret=APP_SECRET,
     )
     assert response.status_code == 201, response.text
     assert response.headers["cache-control"] == "no-store"
@@ -135,15 +151,7 @@ def test_creating_a_whatsapp_channel_shows_the_callback_url_and_the_verify_token
 
 def test_a_chosen_verify_token_is_kept(client, personas, db):
     login(client, personas.admin)
-    response = _create(
-        client,
-        "whatsapp",
-        name="WA",
-        phone_number_id=PNID,
-        access_token=ACCESS_TOKEN,
-        app_secret=APP_SECRET,
-        verify_token="il-mio-token",
-    )
+    response = _create_whatsapp(client, "WA", verify_token="il-mio-token")
     assert response.status_code == 201
     assert 'value="il-mio-token"' in response.text  # shown once, like a generated one
     assert config_for(_channel(db, "WA")).secrets["verify_token"] == "il-mio-token"
@@ -151,14 +159,11 @@ def test_a_chosen_verify_token_is_kept(client, personas, db):
 
 def test_errors_are_shown_next_to_the_field_and_secrets_are_not_echoed(client, personas, db):
     login(client, personas.admin)
-    response = _create(
+    response = _create_whatsapp(
         client,
-        "whatsapp",
-        name="WA",
+        "WA",
         phone_number_id="non-un-numero",
         business_account_id=WABA,
-        access_token=ACCESS_TOKEN,
-        app_secret=APP_SECRET,
         verify_token="mio-verify",
     )
     assert response.status_code == 422
@@ -281,16 +286,13 @@ def test_a_bad_edit_shows_the_error_and_changes_nothing(client, personas, db):
         db, personas, "sms", {"account_sid": "AC1", "auth_token": AUTH_TOKEN, "from_number": "+39"}
     )
     login(client, personas.admin)
-    url = f"/admin/channels/{channel.id}"
-    response = client.post(
-        url,
-        data={
-            "name": "Nuovo nome",
-            "account_sid": "",
-            "auth_token": "un-altro-token",
-            "from_number": "+393330000000",
-            "csrf_token": csrf_from(client.get(url).text),
-        },
+    response = _save(
+        client,
+        channel.id,
+        name="Nuovo nome",
+        account_sid="",
+        auth_token="un-altro-token",
+        from_number="+393330000000",
     )
     assert response.status_code == 422
     assert 'id="err-account_sid"' in response.text
@@ -304,18 +306,7 @@ def test_a_bad_edit_shows_the_error_and_changes_nothing(client, personas, db):
 def test_telegram_edit_keeps_the_secret_token(client, personas, db):
     channel = create_channel(db, personas, "telegram", {"bot_token": BOT})
     login(client, personas.admin)
-    url = f"/admin/channels/{channel.id}"
-    response = client.post(
-        url,
-        data={
-            "name": "Bot",
-            "bot_token": "",
-            "api_base": "",
-            "active": "1",
-            "csrf_token": csrf_from(client.get(url).text),
-        },
-        follow_redirects=False,
-    )
+    response = _save(client, channel.id, name="Bot", bot_token="", api_base="", active="1")
     assert response.status_code == 303
     saved = _channel(db, "Bot")
     assert saved.token_hash == channel.token_hash
@@ -341,18 +332,31 @@ def test_supervisors_see_the_page_but_cannot_change_or_call_the_provider(client,
 # ---- Telegram: setWebhook and callback answers -------------------------------------------------
 
 
+def _telegram(db, personas, provider) -> Channel:  # type: ignore[no-untyped-def]
+    return create_channel(db, personas, "telegram", {"bot_token": BOT, "api_base": provider.url})
+
+
+def _telegram_update(client, channel, fixture: str, secret_token: str):  # type: ignore[no-untyped-def]
+    """Telegram posting the update in ``fixture`` to the channel's webhook with ``secret_token``."""
+    return client.post(
+        f"/hooks/{channel.public_id}",
+        content=fixture_bytes(f"telegram/{fixture}"),
+        headers={
+            "Content-Type": "application/json",
+            "X-Telegram-Bot-Api-Secret-Token": secret_token,
+        },
+    )
+
+
 def test_register_webhook_calls_setwebhook_with_a_new_secret_token(client, personas, db, provider):
     provider.on(
         "POST",
         f"/bot{BOT}/setWebhook",
         Reply(json={"ok": True, "result": True, "description": "Webhook was set"}),
     )
-    channel = create_channel(db, personas, "telegram", {"bot_token": BOT, "api_base": provider.url})
+    channel = _telegram(db, personas, provider)
     login(client, personas.admin)
-    page = client.get(f"/admin/channels/{channel.id}")
-    response = client.post(
-        f"/admin/channels/{channel.id}/telegram-webhook", data={"csrf_token": csrf_from(page.text)}
-    )
+    response = _ask_provider(client, channel.id, "telegram-webhook")
     assert response.status_code == 200, response.text
     assert "Webhook was set" in response.text and 'class="alert alert-ok"' in response.text
     (call,) = provider.calls("POST", f"/bot{BOT}/setWebhook")
@@ -364,20 +368,10 @@ def test_register_webhook_calls_setwebhook_with_a_new_secret_token(client, perso
     # the new token is the one the webhook now accepts; the one shown at creation is retired
     assert _channel(db, channel.name).token_hash == hash_token(sent["secret_token"])
     client.cookies.clear()
-    body = fixture_bytes("telegram/02_message_text.json")
-    hook = f"/hooks/{channel.public_id}"
-    headers = {"Content-Type": "application/json"}
-    old = client.post(
-        hook,
-        content=body,
-        headers={**headers, "X-Telegram-Bot-Api-Secret-Token": channel.shown_once["secret_token"]},
-    )
+    message = "02_message_text.json"
+    old = _telegram_update(client, channel, message, channel.shown_once["secret_token"])
     assert old.status_code == 401
-    new = client.post(
-        hook,
-        content=body,
-        headers={**headers, "X-Telegram-Bot-Api-Secret-Token": sent["secret_token"]},
-    )
+    new = _telegram_update(client, channel, message, sent["secret_token"])
     assert new.status_code == 200
 
 
@@ -396,12 +390,9 @@ def test_a_refused_setwebhook_shows_telegrams_answer_and_keeps_the_old_token(
             },
         ),
     )
-    channel = create_channel(db, personas, "telegram", {"bot_token": BOT, "api_base": provider.url})
+    channel = _telegram(db, personas, provider)
     login(client, personas.admin)
-    token = csrf_from(client.get(f"/admin/channels/{channel.id}").text)
-    response = client.post(
-        f"/admin/channels/{channel.id}/telegram-webhook", data={"csrf_token": token}
-    )
+    response = _ask_provider(client, channel.id, "telegram-webhook")
     assert response.status_code == 502
     assert "HTTPS url must be provided" in response.text
     assert 'class="alert alert-error"' in response.text
@@ -410,23 +401,15 @@ def test_a_refused_setwebhook_shows_telegrams_answer_and_keeps_the_old_token(
 
 def test_register_webhook_is_for_telegram_channels_only(client, personas):
     login(client, personas.admin)
-    token = csrf_from(client.get("/admin/channels").text)
-    response = client.post(
-        f"/admin/channels/{personas.webform.id}/telegram-webhook", data={"csrf_token": token}
-    )
+    response = _ask_provider(client, personas.webform.id, "telegram-webhook")
     assert response.status_code == 404
 
 
 def test_a_button_press_is_answered_so_it_stops_spinning(client, personas, db, provider):
     provider.on("POST", f"/bot{BOT}/answerCallbackQuery", Reply(json={"ok": True, "result": True}))
-    channel = create_channel(db, personas, "telegram", {"bot_token": BOT, "api_base": provider.url})
-    response = client.post(
-        f"/hooks/{channel.public_id}",
-        content=fixture_bytes("telegram/13_callback_query.json"),
-        headers={
-            "Content-Type": "application/json",
-            "X-Telegram-Bot-Api-Secret-Token": channel.shown_once["secret_token"],
-        },
+    channel = _telegram(db, personas, provider)
+    response = _telegram_update(
+        client, channel, "13_callback_query.json", channel.shown_once["secret_token"]
     )
     assert response.status_code == 200
     assert len(response.json()["received"]) == 1
@@ -442,14 +425,9 @@ def test_a_failed_callback_answer_does_not_lose_the_message(client, personas, db
             400, {"ok": False, "error_code": 400, "description": "Bad Request: query is too old"}
         ),
     )
-    channel = create_channel(db, personas, "telegram", {"bot_token": BOT, "api_base": provider.url})
-    response = client.post(
-        f"/hooks/{channel.public_id}",
-        content=fixture_bytes("telegram/13_callback_query.json"),
-        headers={
-            "Content-Type": "application/json",
-            "X-Telegram-Bot-Api-Secret-Token": channel.shown_once["secret_token"],
-        },
+    channel = _telegram(db, personas, provider)
+    response = _telegram_update(
+        client, channel, "13_callback_query.json", channel.shown_once["secret_token"]
     )
     assert response.status_code == 200
     assert response.json()["received"][0]["duplicate"] is False
@@ -525,11 +503,7 @@ def test_sync_templates_follows_paging_and_keeps_the_approved_ones(client, perso
     )
     channel = _whatsapp(db, personas, provider)
     login(client, personas.admin)
-    page = client.get(f"/admin/channels/{channel.id}")
-    response = client.post(
-        f"/admin/channels/{channel.id}/whatsapp-templates",
-        data={"csrf_token": csrf_from(page.text)},
-    )
+    response = _ask_provider(client, channel.id, "whatsapp-templates")
     assert response.status_code == 200, response.text
     first, second = provider.calls("GET", path)
     assert first.headers["authorization"] == f"Bearer {ACCESS_TOKEN}"
@@ -561,10 +535,7 @@ def test_a_failed_sync_shows_metas_error_and_keeps_the_stored_list(client, perso
         row = s.get_one(Channel, channel.id)
         row.settings = {**row.settings, "templates": [{"name": "vecchio", "language": "it"}]}
     login(client, personas.admin)
-    token = csrf_from(client.get(f"/admin/channels/{channel.id}").text)
-    response = client.post(
-        f"/admin/channels/{channel.id}/whatsapp-templates", data={"csrf_token": token}
-    )
+    response = _ask_provider(client, channel.id, "whatsapp-templates")
     assert response.status_code == 502
     assert "WhatsApp error 190" in response.text and "access token" in response.text
     assert _channel(db, channel.name).settings["templates"] == [
@@ -582,10 +553,7 @@ def test_sync_needs_the_business_account_and_never_sends_the_token_elsewhere(
         {"phone_number_id": PNID, "access_token": "t", "app_secret": "s", "api_base": provider.url},
     )
     login(client, personas.admin)
-    token = csrf_from(client.get(f"/admin/channels/{without.id}").text)
-    response = client.post(
-        f"/admin/channels/{without.id}/whatsapp-templates", data={"csrf_token": token}
-    )
+    response = _ask_provider(client, without.id, "whatsapp-templates")
     assert response.status_code == 502
     assert "ID dell'account WhatsApp Business" in response.text
 
@@ -596,9 +564,7 @@ def test_sync_needs_the_business_account_and_never_sends_the_token_elsewhere(
             "GET", path, Reply(json={"data": [], "paging": {"next": f"{elsewhere.url}/steal"}})
         )
         channel = _whatsapp(db, personas, provider)
-        response = client.post(
-            f"/admin/channels/{channel.id}/whatsapp-templates", data={"csrf_token": token}
-        )
+        response = _ask_provider(client, channel.id, "whatsapp-templates")
         assert response.status_code == 502
         assert elsewhere.requests == []
 

@@ -46,6 +46,8 @@ from tests.channels.messaging import (
     fixture_bytes,
     fixture_json,
     messages,
+    whatsapp_text,
+    whatsapp_webhook,
 )
 
 PNID = "1122334455667"
@@ -94,40 +96,6 @@ def parse(name: str, api_base: str = "http://127.0.0.1:9", pnid: str = PNID):  #
     return ADAPTER.parse_inbound(cfg, req), ADAPTER.parse_statuses(cfg, req)
 
 
-def text_payload(text: str, *, message_id: str, wa_id: str = "393331234567", at: int | None = None):  # type: ignore[no-untyped-def]
-    """A text message webhook as Meta documents it, sent now unless ``at`` says otherwise."""
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "102290129340398",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": "393401234567",
-                                "phone_number_id": PNID,
-                            },
-                            "contacts": [{"profile": {"name": "Mario Rossi"}, "wa_id": wa_id}],
-                            "messages": [
-                                {
-                                    "from": wa_id,
-                                    "id": message_id,
-                                    "timestamp": str(at if at is not None else int(time.time())),
-                                    "type": "text",
-                                    "text": {"body": text},
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
-
-
 def status_payload(message_id: str, status: str, errors: list[dict[str, Any]] | None = None):  # type: ignore[no-untyped-def]
     item: dict[str, Any] = {
         "id": message_id,
@@ -137,27 +105,7 @@ def status_payload(message_id: str, status: str, errors: list[dict[str, Any]] | 
     }
     if errors:
         item["errors"] = errors
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "102290129340398",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": "393401234567",
-                                "phone_number_id": PNID,
-                            },
-                            "statuses": [item],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+    return whatsapp_webhook(PNID, statuses=[item])
 
 
 # ---- signature and handshake ---------------------------------------------------------------
@@ -634,7 +582,7 @@ def test_reply_status_updates_and_read(client, db, channel, provider):
     )
     assert (
         post(
-            client, channel, text_payload("Dov'è il mio ordine?", message_id="wamid.IN1")
+            client, channel, whatsapp_text(PNID, "Dov'è il mio ordine?", message_id="wamid.IN1")
         ).status_code
         == 200
     )
@@ -659,7 +607,7 @@ def test_reply_status_updates_and_read(client, db, channel, provider):
 
 def test_failed_status_shows_the_error(client, db, channel, provider):
     provider.on("POST", f"/{PNID}/messages", Reply(json={"messages": [{"id": "wamid.R2"}]}))
-    post(client, channel, text_payload("Ciao", message_id="wamid.IN2"))
+    post(client, channel, whatsapp_text(PNID, "Ciao", message_id="wamid.IN2"))
     reply_id = _reply(db)
     Dispatcher(db).drain()
     error = {
@@ -689,7 +637,7 @@ def test_template_goes_out_after_the_window(client, db, channel, provider):
     post(
         client,
         channel,
-        text_payload("Ciao", message_id="wamid.OLD", at=int(time.time()) - 3 * 86400),
+        whatsapp_text(PNID, "Ciao", message_id="wamid.OLD", at=int(time.time()) - 3 * 86400),
     )
     template = {"name": "riapertura", "language": {"code": "it"}}
     reply_id = _reply(db, "Possiamo riprendere?", meta={"template": template})
@@ -701,7 +649,7 @@ def test_template_goes_out_after_the_window(client, db, channel, provider):
 def test_temporary_error_retries_and_permanent_error_fails(client, db, channel, provider):
     rate_limited = {"error": {"message": "Rate limit hit", "code": 130429}}
     provider.on("POST", f"/{PNID}/messages", Reply(400, rate_limited))
-    post(client, channel, text_payload("Ciao", message_id="wamid.IN3"))
+    post(client, channel, whatsapp_text(PNID, "Ciao", message_id="wamid.IN3"))
     reply_id = _reply(db)
     Dispatcher(db).drain()
     assert _message(db, reply_id).delivery_state == DeliveryState.QUEUED
@@ -723,7 +671,7 @@ def test_temporary_error_retries_and_permanent_error_fails(client, db, channel, 
 def test_reply_with_an_attachment_uploads_it(client, db, channel, provider):
     provider.on("POST", f"/{PNID}/media", Reply(json={"id": "MEDIA-9"}))
     provider.on("POST", f"/{PNID}/messages", Reply(json={"messages": [{"id": "wamid.DOC"}]}))
-    post(client, channel, text_payload("Mi mandate la fattura?", message_id="wamid.IN4"))
+    post(client, channel, whatsapp_text(PNID, "Mi mandate la fattura?", message_id="wamid.IN4"))
     reply_id = _reply(
         db, "Eccola", attachments=[InboundAttachment("fattura.pdf", "application/pdf", b"%PDF-1.7")]
     )

@@ -18,7 +18,7 @@ from sportello.channels.models import Channel
 from sportello.channels.whatsapp import templates
 from sportello.conversations.models import Conversation, DeliveryState, Direction, Message
 from sportello.core.dispatcher import Dispatcher
-from tests.channels.messaging import FakeProvider, Reply, create_channel
+from tests.channels.messaging import FakeProvider, Reply, create_channel, whatsapp_text
 from tests.factories import csrf_from, inbound, login, receive
 
 PNID = "106540352242922"
@@ -70,33 +70,8 @@ def channel(db, personas, provider):  # type: ignore[no-untyped-def]
 
 def customer_writes(client, channel, *, hours_ago: float, message_id: str) -> int:  # type: ignore[no-untyped-def]
     """A signed WhatsApp webhook with one text message; returns the conversation's number."""
-    payload = {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "102290129340398",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {"display_phone_number": "3902", "phone_number_id": PNID},
-                            "contacts": [{"profile": {"name": "Mario"}, "wa_id": "393331234567"}],
-                            "messages": [
-                                {
-                                    "from": "393331234567",
-                                    "id": message_id,
-                                    "timestamp": str(int(time.time() - hours_ago * 3600)),
-                                    "type": "text",
-                                    "text": {"body": "Il mio ordine?"},
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+    at = int(time.time() - hours_ago * 3600)
+    payload = whatsapp_text(PNID, "Il mio ordine?", message_id=message_id, at=at)
     body = json.dumps(payload).encode()
     signature = hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
     response = client.post(

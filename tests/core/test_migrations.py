@@ -7,7 +7,7 @@ import sys
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 from sportello.core import migrations
 from sportello.core.db import Database
@@ -15,23 +15,8 @@ from sportello.knowledge.search_ddl import include_name
 from sportello.models import metadata
 
 
-def _fresh_url(database_url: str, tmp_path, name: str) -> str:
-    if database_url.startswith("sqlite"):
-        return f"sqlite:///{tmp_path / (name + '.db')}"
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    url = make_url(database_url)
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-def test_upgrade_from_empty_is_idempotent_and_matches_models(database_url, tmp_path):
-    url = _fresh_url(database_url, tmp_path, "sportello_migrate_check")
+def test_upgrade_from_empty_is_idempotent_and_matches_models(fresh_database_url):
+    url = fresh_database_url("migrate_check")
     db = Database(url)
     try:
         try:

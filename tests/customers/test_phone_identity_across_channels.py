@@ -14,8 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
-from sqlalchemy import create_engine, event, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, func, select
 
 from sportello.channels.sms.signature import compute_signature
 from sportello.conversations.models import Conversation
@@ -40,36 +39,30 @@ TWILIO_URL = "https://example.com/twilio/sms"  # and for this URL
 # ---- channels and posting ---------------------------------------------------------------------
 
 
+WHATSAPP = {
+    "phone_number_id": PNID,
+    "access_token": "EAAG-access-token",
+    "app_secret": APP_SECRET,
+    "verify_token": "verifica",
+    "api_base": "http://127.0.0.1:9",
+}
+SMS = {
+    "account_sid": TWILIO_SID,
+    "auth_token": TWILIO_TOKEN,
+    "from_number": "+15005550006",
+    "api_base": "http://127.0.0.1:9",
+    "webhook_url": TWILIO_URL,
+}
+
+
 @pytest.fixture
 def whatsapp(db, personas):  # type: ignore[no-untyped-def]
-    return create_channel(
-        db,
-        personas,
-        "whatsapp",
-        {
-            "phone_number_id": PNID,
-            "access_token": "EAAG-access-token",
-            "app_secret": APP_SECRET,
-            "verify_token": "verifica",
-            "api_base": "http://127.0.0.1:9",
-        },
-    )
+    return create_channel(db, personas, "whatsapp", WHATSAPP)
 
 
 @pytest.fixture
 def sms(db, personas):  # type: ignore[no-untyped-def]
-    return create_channel(
-        db,
-        personas,
-        "sms",
-        {
-            "account_sid": TWILIO_SID,
-            "auth_token": TWILIO_TOKEN,
-            "from_number": "+15005550006",
-            "api_base": "http://127.0.0.1:9",
-            "webhook_url": TWILIO_URL,
-        },
-    )
+    return create_channel(db, personas, "sms", SMS)
 
 
 def post_whatsapp(client, channel, *, wa_id: str = WA_ID, message_id: str, text: str = "Ciao"):  # type: ignore[no-untyped-def]
@@ -375,21 +368,8 @@ def test_messages_on_duplicates_keep_their_own_threads(client, db, whatsapp, sms
 # ---- revision 0003 -----------------------------------------------------------------------------
 
 
-def _fresh_url(database_url: str, tmp_path, name: str) -> str:  # type: ignore[no-untyped-def]
-    if database_url.startswith("sqlite"):
-        return f"sqlite:///{tmp_path / (name + '.db')}"
-    url = make_url(database_url)
-    name = f"{url.database}_{name}"  # beside this run's test database: runs do not collide
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-def test_revision_0003_rewrites_numbers_read_as_italian(database_url, tmp_path):
-    url = _fresh_url(database_url, tmp_path, "phone_migration")
+def test_revision_0003_rewrites_numbers_read_as_italian(fresh_database_url):
+    url = fresh_database_url("phone_migration")
     migrations.upgrade(url, "0002")
     stored = {
         # customer: [(kind, value as the old rule stored it)]

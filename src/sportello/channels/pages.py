@@ -8,11 +8,13 @@ the stored value.
 
 Messaging channels (WhatsApp, Telegram, SMS) take the fields their adapter declares
 (``form_fields``, ``secret_fields``); the Telegram page can register the webhook with the Bot API,
-the WhatsApp page can sync the approved message templates from the Graph API.
+the WhatsApp page can sync the approved message templates from the Graph API. What their
+adapters and provider actions raise is listed for the catalogues in ``web/messages.py``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Protocol, runtime_checkable
 
@@ -40,36 +42,6 @@ router = APIRouter(dependencies=[CsrfChecked])
 
 CREATABLE_KINDS = ("api", "webform", "chat", "whatsapp", "telegram", "sms")
 MAX_FIELD = 2000
-
-
-def _(message: str) -> str:
-    return message
-
-
-# What the messaging adapters' configure() and the provider actions raise, listed with _() for
-# the catalogues: the pages translate them on the way out (as web/messages.py does for the rest).
-MESSAGES = [
-    _("give the phone number ID from Meta's app"),
-    _("give a permanent access token"),
-    _("give the app secret (to check webhooks)"),
-    _("the API base must be an http(s) URL"),
-    _("the WhatsApp Business Account ID is a number"),
-    _("give the bot token from @BotFather"),
-    _("give the account SID"),
-    _("give the auth token"),
-    _("give the number to send from"),
-    _("give an http(s) URL"),
-    _("give the WhatsApp Business Account ID first: templates belong to it"),
-    _("the template list points to another host"),
-    _("WhatsApp answered the template list without data"),
-    _("WhatsApp answered with something other than JSON"),
-    _("choose one of the channel's approved templates"),
-    _("fill in every parameter of the template"),
-    _("a template parameter is too long"),
-    _("a template parameter cannot contain new lines, tabs or more than four spaces in a row"),
-    _("this channel sends no templates"),
-    _("a field is too long"),
-]
 
 
 @runtime_checkable
@@ -384,19 +356,18 @@ def _kind_channel(session: Session, channel_id: int, kind: str) -> Channel:
     return channel
 
 
-@router.post(
-    "/admin/channels/{channel_id}/telegram-webhook",
-    response_class=HTMLResponse,
-    include_in_schema=False,
-)
-def channel_register_webhook(
-    request: Request, session: SessionDep, user: AdminUser, channel_id: int
+def _provider_call(
+    request: Request,
+    session: Session,
+    channel_id: int,
+    kind: str,
+    call: Callable[[Channel], dict[str, Any]],
 ) -> Response:
-    """Call the Bot API's setWebhook with our hook URL and a new secret token."""
-    channel = _kind_channel(session, channel_id, "telegram")
-    url = f"{_base_url(request)}/hooks/{channel.public_id}"
+    """The edit page after ``call`` asked the provider of a ``kind`` channel for something: with
+    the notice ``call`` returns, or with the provider's error (502) and nothing changed."""
+    channel = _kind_channel(session, channel_id, kind)
     try:
-        answer = telegram_actions.do_register_webhook(session, channel=channel, url=url)
+        notice = call(channel)
     except ChannelError as exc:
         session.rollback()
         return _edit_page(
@@ -406,7 +377,24 @@ def channel_register_webhook(
             provider_error=_provider_error(request, exc),
             status_code=502,
         )
-    return _edit_page(request, session, channel, notice={"webhook": answer})
+    return _edit_page(request, session, channel, notice=notice)
+
+
+@router.post(
+    "/admin/channels/{channel_id}/telegram-webhook",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+)
+def channel_register_webhook(
+    request: Request, session: SessionDep, user: AdminUser, channel_id: int
+) -> Response:
+    """Call the Bot API's setWebhook with our hook URL and a new secret token."""
+
+    def register(channel: Channel) -> dict[str, Any]:
+        url = f"{_base_url(request)}/hooks/{channel.public_id}"
+        return {"webhook": telegram_actions.do_register_webhook(session, channel=channel, url=url)}
+
+    return _provider_call(request, session, channel_id, "telegram", register)
 
 
 @router.post(
@@ -418,21 +406,9 @@ def channel_sync_templates(
     request: Request, session: SessionDep, user: AdminUser, channel_id: int
 ) -> Response:
     """Fetch the approved message templates from the Graph API and store them on the channel."""
-    channel = _kind_channel(session, channel_id, "whatsapp")
-    try:
+
+    def sync(channel: Channel) -> dict[str, Any]:
         parsed = whatsapp_actions.do_sync_templates(session, channel=channel)
-    except ChannelError as exc:
-        session.rollback()
-        return _edit_page(
-            request,
-            session,
-            _channel(session, channel_id),
-            provider_error=_provider_error(request, exc),
-            status_code=502,
-        )
-    return _edit_page(
-        request,
-        session,
-        channel,
-        notice={"templates": len(parsed.templates), "skipped": len(parsed.skipped)},
-    )
+        return {"templates": len(parsed.templates), "skipped": len(parsed.skipped)}
+
+    return _provider_call(request, session, channel_id, "whatsapp", sync)

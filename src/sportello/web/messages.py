@@ -52,6 +52,30 @@ MESSAGES = [
     _("invalid page cursor"),
 ]
 
+# What the messaging adapters' configure() and the provider actions raise (channels.pages).
+CHANNEL_MESSAGES = [
+    _("give the phone number ID from Meta's app"),
+    _("give a permanent access token"),
+    _("give the app secret (to check webhooks)"),
+    _("the API base must be an http(s) URL"),
+    _("the WhatsApp Business Account ID is a number"),
+    _("give the bot token from @BotFather"),
+    _("give the account SID"),
+    _("give the auth token"),
+    _("give the number to send from"),
+    _("give an http(s) URL"),
+    _("give the WhatsApp Business Account ID first: templates belong to it"),
+    _("the template list points to another host"),
+    _("WhatsApp answered the template list without data"),
+    _("WhatsApp answered with something other than JSON"),
+    _("choose one of the channel's approved templates"),
+    _("fill in every parameter of the template"),
+    _("a template parameter is too long"),
+    _("a template parameter cannot contain new lines, tabs or more than four spaces in a row"),
+    _("this channel sends no templates"),
+    _("a field is too long"),
+]
+
 # The status transitions the model refuses (conversations.models.TRANSITIONS).
 TRANSITION_MESSAGES = [
     _("a open conversation cannot become new"),

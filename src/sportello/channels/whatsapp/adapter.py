@@ -196,16 +196,13 @@ class WhatsAppAdapter:
         return message
 
     def _fetch_media(self, channel: ChannelConfig, ref: parsing.MediaRef) -> InboundAttachment:
-        headers = {"Authorization": f"Bearer {channel.secrets.get('access_token', '')}"}
         max_bytes = get_settings().max_upload_bytes
-        try:
-            response = httpx.get(
-                f"{self._base(channel)}/{ref.media_id}", headers=headers, timeout=TIMEOUT
-            )
-        except httpx.HTTPError as exc:
-            raise ChannelError(f"the media API could not be reached: {exc}") from exc
-        if response.status_code >= 400:
-            raise _graph_error(response)
+        response = self._request(
+            channel,
+            "GET",
+            f"{self._base(channel)}/{ref.media_id}",
+            unreachable="the media API could not be reached",
+        )
         try:
             info = response.json()
             url = str(info["url"])
@@ -214,7 +211,9 @@ class WhatsAppAdapter:
         size = info.get("file_size")
         if isinstance(size, int) and size > max_bytes:
             raise ChannelError(f"the file is larger than {max_bytes} bytes", permanent=True)
-        data, content_type = download(url, max_bytes=max_bytes, headers=headers, what=ref.kind)
+        data, content_type = download(
+            url, max_bytes=max_bytes, headers=_authorization(channel), what=ref.kind
+        )
         mime = str(info.get("mime_type") or ref.mime_type or content_type)
         return InboundAttachment(_filename(ref), mime.split(";")[0].strip(), data)
 
@@ -251,13 +250,7 @@ class WhatsAppAdapter:
     def _get_json(
         self, channel: ChannelConfig, url: str, params: Mapping[str, str] | None
     ) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {channel.secrets.get('access_token', '')}"}
-        try:
-            response = httpx.get(url, params=params, headers=headers, timeout=TIMEOUT)
-        except httpx.HTTPError as exc:
-            raise ChannelError(f"WhatsApp could not be reached: {exc}") from exc
-        if response.status_code >= 400:
-            raise _graph_error(response)
+        response = self._request(channel, "GET", url, params=params)
         try:
             answer = response.json()
         except ValueError:
@@ -337,7 +330,10 @@ class WhatsAppAdapter:
         body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
         body.update(payload)
         response = self._request(
-            channel, "POST", f"/{channel.settings['phone_number_id']}/messages", json=body
+            channel,
+            "POST",
+            f"{self._base(channel)}/{channel.settings['phone_number_id']}/messages",
+            json=body,
         )
         try:
             return str(response.json()["messages"][0]["id"])
@@ -352,7 +348,7 @@ class WhatsAppAdapter:
         response = self._request(
             channel,
             "POST",
-            f"/{channel.settings['phone_number_id']}/media",
+            f"{self._base(channel)}/{channel.settings['phone_number_id']}/media",
             data={"messaging_product": "whatsapp", "type": attachment.content_type},
             files={"file": (attachment.filename, data, attachment.content_type)},
         )
@@ -362,15 +358,22 @@ class WhatsAppAdapter:
             raise ChannelError("the media upload answered without an id") from None
 
     def _request(
-        self, channel: ChannelConfig, method: str, path: str, **kwargs: Any
+        self,
+        channel: ChannelConfig,
+        method: str,
+        url: str,
+        *,
+        unreachable: str = "WhatsApp could not be reached",
+        **kwargs: Any,
     ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {channel.secrets.get('access_token', '')}"}
+        """One Graph API call with the channel's access token; a ChannelError when the API cannot
+        be reached (temporary, ``unreachable`` says what) or answers with an error."""
         try:
             response = httpx.request(
-                method, self._base(channel) + path, headers=headers, timeout=TIMEOUT, **kwargs
+                method, url, headers=_authorization(channel), timeout=TIMEOUT, **kwargs
             )
         except httpx.HTTPError as exc:
-            raise ChannelError(f"WhatsApp could not be reached: {exc}", permanent=False) from exc
+            raise ChannelError(f"{unreachable}: {exc}", permanent=False) from exc
         if response.status_code >= 400:
             raise _graph_error(response)
         return response
@@ -391,6 +394,10 @@ def signature_valid(app_secret: str, body: bytes, header: str) -> bool:
 def window_open(last_inbound_at: datetime | None, now: datetime) -> bool:
     """Free-form messages may be sent for 24 hours after the customer's last message."""
     return last_inbound_at is not None and now - last_inbound_at < WINDOW
+
+
+def _authorization(channel: ChannelConfig) -> dict[str, str]:
+    return {"Authorization": f"Bearer {channel.secrets.get('access_token', '')}"}
 
 
 def _chunks(text: str, size: int) -> list[str]:
