@@ -315,8 +315,10 @@ def report(
     rate = len(rtt) / args.duration
     lines = [
         "",
-        f"Sportello chat bench: one `sportello serve` (SQLite WAL), loopback, "
-        f"{os.cpu_count()} cores{' (no dispatcher)' if args.no_workers else ''}",
+        f"Sportello chat bench: one `sportello serve`"
+        f" ({'PostgreSQL' if args.postgres else 'SQLite WAL'}), loopback, "
+        f"{os.cpu_count()} cores{' (no dispatcher)' if args.no_workers else ''}"
+        f"{' + one `sportello worker` (Redis)' if args.worker else ''}",
         f"  visitors          {args.visitors} concurrent, a message every ~{args.interval:g} s"
         f" each, {args.duration:g} s",
         f"  connect + hello   {result['connect_s']:.1f} s for all"
@@ -365,6 +367,21 @@ def main() -> None:
         action="store_true",
         help="serve without the dispatcher (isolates the socket + one-door path; no replies)",
     )
+    parser.add_argument(
+        "--worker",
+        action="store_true",
+        help="scaled mode on one machine: `serve --no-workers` holds the sockets, one `sportello"
+        " worker` runs the event handlers and jobs, Redis carries live updates and wake-ups",
+    )
+    parser.add_argument(
+        "--redis", default="redis://127.0.0.1:6379/0", help="Redis URL for --worker"
+    )
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const="postgresql+psycopg://postgres@127.0.0.1:5432/sportello_bench_chat",
+        help="PostgreSQL instead of SQLite (the database is dropped and created)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     args = parser.parse_args()
     if args.quick:
@@ -381,22 +398,35 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="sportello-bench-chat-"))
     env = {
         "SPORTELLO_DATA_DIR": str(tmp),
-        "SPORTELLO_DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
+        "SPORTELLO_DATABASE_URL": args.postgres or f"sqlite:///{tmp / 'bench.db'}",
         "SPORTELLO_SECRET_KEY": SECRET,
         "SPORTELLO_LOG_LEVEL": "warning",
         "SPORTELLO_DISPATCHER_POLL_SECONDS": "0.5",
         "SPORTELLO_ARGON2_TIME_COST": "1",
         "SPORTELLO_ARGON2_MEMORY_KIB": "1024",
     }
+    if args.postgres:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from ingest import fresh_database
+
+        fresh_database(args.postgres, tmp)
+    if args.worker:
+        env["SPORTELLO_REDIS_URL"] = args.redis
+        env["SPORTELLO_REDIS_CHANNEL"] = f"sportello-bench:{uuid.uuid4().hex}"
     public_id, token = setup(env)
     port = 18000 + os.getpid() % 1000
     base = f"http://127.0.0.1:{port}"
     exe = shutil.which("sportello", path=str(Path(sys.executable).parent)) or "sportello"
     server = subprocess.Popen(
         [exe, "serve", "--host", "127.0.0.1", "--port", str(port)]
-        + (["--no-workers"] if args.no_workers else []),
+        + (["--no-workers"] if args.no_workers or args.worker else []),
         env={**os.environ, **env},
         cwd=tmp,
+    )
+    worker = (
+        subprocess.Popen([exe, "worker"], env={**os.environ, **env}, cwd=tmp)
+        if args.worker
+        else None
     )
     agent: multiprocessing.Process | None = None
     try:
@@ -428,7 +458,18 @@ def main() -> None:
         stop_agent.set()
         agent_result = parent.recv() if parent.poll(15) else {"replies": "?", "errors": "?"}
         report(args, result, agent_result, server.pid, (load_before, load_after))
+        if worker is not None:
+            print(
+                f"  worker CPU        {cpu_seconds(worker.pid):.1f} s for the run (one `sportello"
+                " worker`: event handlers, deliveries)"
+            )
     finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGINT)
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
         if agent is not None and agent.is_alive():
             agent.terminate()
         server.send_signal(signal.SIGINT)

@@ -112,7 +112,9 @@ def worker() -> None:
 
     dispatcher = Dispatcher(db)
     if settings.redis_url:
-        dispatcher.add_handler(realtime.redis_publisher(settings.redis_url, settings.redis_channel))
+        dispatcher.add_batch_handler(
+            realtime.redis_publisher(settings.redis_url, settings.redis_channel)
+        )
     else:
         typer.echo("warning: no SPORTELLO_REDIS_URL: live updates stay in this process", err=True)
     stop = asyncio.Event()
@@ -123,10 +125,17 @@ def worker() -> None:
             loop.add_signal_handler(sig, stop.set)
         from sportello.channels.email.poller import MailPoller
 
-        await asyncio.gather(
+        tasks = [
             dispatcher.run_forever(stop, settings.dispatcher_poll_seconds),
             MailPoller(db).run_forever(stop),
-        )
+        ]
+        if settings.redis_url:  # woken at once by the web processes' commits
+            tasks.append(
+                realtime.relay_wakeups(
+                    settings.redis_url, stop, dispatcher.wake, settings.redis_channel
+                )
+            )
+        await asyncio.gather(*tasks)
 
     typer.echo(f"worker {dispatcher.name} started")
     asyncio.run(main())

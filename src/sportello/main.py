@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sportello import __version__
 from sportello.channels import registry
 from sportello.config import Settings, get_settings
-from sportello.core import errors, realtime
+from sportello.core import errors, events, realtime
 from sportello.core.db import Database
 from sportello.core.dispatcher import Dispatcher
 from sportello.web.middleware import SecurityMiddleware
@@ -70,14 +70,18 @@ def create_app(
                     realtime.relay_from_redis(hub, settings.redis_url, stop, settings.redis_channel)
                 )
             )
+        wake_workers = None
+        if settings.redis_url and not workers:  # scaled mode: wake the `sportello worker`s
+            wake_workers = realtime.wake_publisher(settings.redis_url, settings.redis_channel)
+            events.on_outbox_commit(wake_workers)
         if workers:
             dispatcher = Dispatcher(database)
             if settings.redis_url:
-                dispatcher.add_handler(
+                dispatcher.add_batch_handler(
                     realtime.redis_publisher(settings.redis_url, settings.redis_channel)
                 )
             else:
-                dispatcher.add_handler(realtime.local_publisher(hub))
+                dispatcher.add_batch_handler(realtime.local_publisher(hub))
             app.state.dispatcher = dispatcher
             tasks.append(
                 asyncio.create_task(dispatcher.run_forever(stop, settings.dispatcher_poll_seconds))
@@ -95,6 +99,8 @@ def create_app(
         finally:
             await hooks.aclose()
             stop.set()
+            if wake_workers is not None:
+                events.remove_outbox_listener(wake_workers)
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await asyncio.wait_for(task, timeout=settings.dispatcher_poll_seconds + 5)

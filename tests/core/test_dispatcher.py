@@ -134,3 +134,39 @@ def test_permanent_error_fails_the_job_at_once(db):
     with db.session() as s:
         job = s.scalars(select(jobs.Job)).one()
         assert job.failed_at is not None and job.attempts == 1
+
+
+def test_a_batch_handler_takes_the_whole_round_in_order(db):
+    with db.transaction() as s:
+        for i in range(5):
+            emit(s, "customer.created", CustomerCreated(customer_id=i))
+    calls: list[list[int]] = []
+    dispatcher = Dispatcher(db, name="batch")
+    dispatcher.add_batch_handler(
+        lambda _db, batch: calls.append([payload["customer_id"] for _name, payload in batch])
+    )
+    dispatcher.drain()
+    assert calls == [[0, 1, 2, 3, 4]]
+
+
+def test_one_bad_event_in_a_batch_fails_alone(db):
+    with db.transaction() as s:
+        for i in range(4):
+            emit(s, "customer.created", CustomerCreated(customer_id=i))
+    handled: list[int] = []
+
+    def picky(_db, batch):
+        ids = [payload["customer_id"] for _name, payload in batch]
+        if 2 in ids:
+            raise RuntimeError("customer 2 is poison")
+        handled.extend(ids)
+
+    dispatcher = Dispatcher(db, name="picky")
+    dispatcher.add_batch_handler(picky)
+    assert dispatcher.run_events_once() == 4
+    assert handled == [0, 1, 3]  # retried one by one after the batch failed
+    with db.session() as s:
+        pending = [
+            e.payload["customer_id"] for e in s.scalars(select(OutboxEvent)) if e.done_at is None
+        ]
+    assert pending == [2]

@@ -178,6 +178,16 @@ class AcknowledgesWebhook(Protocol):
     def webhook_ack(self) -> tuple[str, str]: ...
 
 
+@runtime_checkable
+class DeliversInline(Protocol):
+    """An adapter whose ``send`` reaches no provider, only this installation's own sockets (the
+    chat widget reads its timeline; send is a poke). Its replies are delivered in the dispatcher
+    round that saw them, without a job: a job's retries and backoff buy nothing when there is no
+    provider to be down, and they cost a round trip through the jobs table per reply."""
+
+    inline_delivery: ClassVar[bool]
+
+
 _ignored_logged: set[tuple[str, str]] = set()
 
 

@@ -16,6 +16,7 @@ from sportello.channels.base import (
     AnswersHandshake,
     ChannelConfig,
     ChannelError,
+    DeliversInline,
     InboundMessage,
     OutboundAttachment,
     OutboundMessage,
@@ -234,11 +235,40 @@ jobs.register_job(
 
 @subscribe_batch("message.outbound_queued")
 def queue_delivery(db: Database, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    """Replies go out through a durable job (retries with backoff), except on channels whose
+    adapter delivers inline (the chat widget): those are sent here and now, and only a failure
+    falls back to a job."""
     outbound = [p for _name, p in batch if p.get("direction") == Direction.OUTBOUND.value]
     if not outbound:
         return
+    channel_ids = sorted({int(p["channel_id"]) for p in outbound if p.get("channel_id")})
+    with db.session() as session:
+        kinds: dict[int, str] = {
+            channel_id: kind
+            for channel_id, kind in session.execute(
+                select(Channel.id, Channel.kind).where(Channel.id.in_(channel_ids))
+            )
+        }
+    queued: list[dict[str, Any]] = []
+    for payload in outbound:
+        kind = kinds.get(payload.get("channel_id"))
+        adapter = registry.get_adapter(kind) if kind in registry.kinds() else None
+        if not isinstance(adapter, DeliversInline):
+            queued.append(payload)
+            continue
+        try:
+            deliver_message(db, payload)
+        except Exception:
+            log.warning(
+                "inline delivery of message %s failed; a job retries it",
+                payload["message_id"],
+                exc_info=True,
+            )
+            queued.append(payload)
+    if not queued:
+        return
     with db.transaction() as session:
-        for payload in outbound:
+        for payload in queued:
             jobs.enqueue(
                 session,
                 "deliver_message",

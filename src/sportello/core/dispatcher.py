@@ -64,10 +64,16 @@ class Dispatcher:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10000}"
         self._wake = threading.Event()
         self._extra: list[Handler] = []
+        self._extra_batch: list[BatchHandler] = []
 
     def add_handler(self, handler: Handler) -> None:
-        """A handler for every event, local to this dispatcher (e.g. the realtime publisher)."""
+        """A handler for every event, local to this dispatcher."""
         self._extra.append(handler)
+
+    def add_batch_handler(self, handler: BatchHandler) -> None:
+        """A handler for every round's events, local to this dispatcher, run before all others
+        (the realtime publisher: people are watching)."""
+        self._extra_batch.append(handler)
 
     def wake(self) -> None:
         self._wake.set()
@@ -81,8 +87,9 @@ class Dispatcher:
         if not claimed:
             return 0
         failed: dict[int, Exception] = {}
+        for extra in self._extra_batch:
+            self._run_batch(extra, claimed, failed)
         for event in claimed:
-            # The local handlers (the live consoles' publisher) first: people are watching.
             for handler in [*self._extra, *HANDLERS.get(event.name, [])]:
                 try:
                     handler(self.db, event.name, event.payload)

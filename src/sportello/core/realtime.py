@@ -71,32 +71,46 @@ class Hub:
 
     def publish_threadsafe(self, message: dict[str, Any]) -> None:
         """Called from dispatcher threads in this process."""
+        self.publish_many_threadsafe([message])
+
+    def publish_many_threadsafe(self, messages: list[dict[str, Any]]) -> None:
+        """A dispatcher round's events in one hop to the loop (one wake-up, not one per event)."""
         loop = self.loop
-        if loop is None or loop.is_closed():
+        if loop is None or loop.is_closed() or not messages:
             return
-        asyncio.run_coroutine_threadsafe(self.broadcast(message), loop)
+        asyncio.run_coroutine_threadsafe(self._broadcast_all(messages), loop)
+
+    async def _broadcast_all(self, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            await self.broadcast(message)
 
 
 def event_message(name: str, payload: dict[str, Any]) -> dict[str, Any]:
     return {"type": name, "data": payload}
 
 
-def local_publisher(hub: Hub) -> Callable[[Any, str, dict[str, Any]], None]:
-    def publish(_db: Any, name: str, payload: dict[str, Any]) -> None:
-        hub.publish_threadsafe(event_message(name, payload))
+def local_publisher(hub: Hub) -> Callable[[Any, list[tuple[str, dict[str, Any]]]], None]:
+    """A dispatcher batch handler: a round's events to this process's console sockets."""
+
+    def publish(_db: Any, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        hub.publish_many_threadsafe([event_message(name, payload) for name, payload in batch])
 
     return publish
 
 
 def redis_publisher(
     redis_url: str, channel: str = REDIS_CHANNEL
-) -> Callable[[Any, str, dict[str, Any]], None]:
+) -> Callable[[Any, list[tuple[str, dict[str, Any]]]], None]:
+    """A dispatcher batch handler: a round's events to every web process, in one pipeline."""
     import redis
 
     client = redis.Redis.from_url(redis_url)
 
-    def publish(_db: Any, name: str, payload: dict[str, Any]) -> None:
-        client.publish(channel, json.dumps(event_message(name, payload)))
+    def publish(_db: Any, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        pipe = client.pipeline(transaction=False)
+        for name, payload in batch:
+            pipe.publish(channel, json.dumps(event_message(name, payload)))
+        pipe.execute()
 
     return publish
 
@@ -124,4 +138,62 @@ async def relay_from_redis(
     finally:
         with contextlib.suppress(Exception):
             await pubsub.unsubscribe(channel)
+        await client.aclose()
+
+
+# --- wake-ups across processes -------------------------------------------------------------------
+# In scaled mode the web process commits events that a `sportello worker` handles. Polling alone
+# would add up to the poll period to every live update and reply; instead the web process says
+# "there is work" on Redis after each commit that wrote events or jobs, and workers wake at once.
+
+
+def wake_channel(channel: str = REDIS_CHANNEL) -> str:
+    return f"{channel}:wake"
+
+
+def wake_publisher(redis_url: str, channel: str = REDIS_CHANNEL) -> Callable[[], None]:
+    """A commit listener (``events.on_outbox_commit``) that wakes the workers, at most once per
+    ``WAKE_EVERY`` seconds: a worker woken up takes everything committed by then."""
+    import time
+
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    name = wake_channel(channel)
+    last = [0.0]
+
+    def wake() -> None:
+        now = time.monotonic()
+        if now - last[0] < WAKE_EVERY:
+            return
+        last[0] = now
+        try:
+            client.publish(name, b"1")
+        except Exception:  # Redis away: the workers still poll
+            log.warning("could not wake the workers through Redis", exc_info=True)
+
+    return wake
+
+
+WAKE_EVERY = 0.002
+
+
+async def relay_wakeups(
+    redis_url: str, stop: asyncio.Event, wake: Callable[[], None], channel: str = REDIS_CHANNEL
+) -> None:
+    """In a worker: call ``wake`` whenever a web process committed events or jobs."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redis_url)
+    pubsub = client.pubsub()
+    name = wake_channel(channel)
+    await pubsub.subscribe(name)
+    try:
+        while not stop.is_set():
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if message is not None:
+                wake()
+    finally:
+        with contextlib.suppress(Exception):
+            await pubsub.unsubscribe(name)
         await client.aclose()

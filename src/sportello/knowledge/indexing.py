@@ -20,10 +20,12 @@ def index_messages(db: Database, batch: list[tuple[str, dict[str, Any]]]) -> Non
     row with the same terms."""
     ids = sorted({int(payload["message_id"]) for _name, payload in batch})
     with db.transaction() as session:
-        # Existing rows into the identity map, so do_index_message's lookups cost no query.
-        existing = list(
-            session.scalars(select(MessageSearch).where(MessageSearch.message_id.in_(ids)))
-        )
+        existing = {
+            row.message_id: row
+            for row in session.scalars(
+                select(MessageSearch).where(MessageSearch.message_id.in_(ids))
+            )
+        }
         messages = (
             select(Message)
             .options(  # no author join, no attachments query: the words are what is indexed
@@ -33,5 +35,4 @@ def index_messages(db: Database, batch: list[tuple[str, dict[str, Any]]]) -> Non
             .where(Message.id.in_(ids))
         )
         for message in session.scalars(messages):
-            actions.do_index_message(session, message=message)
-        del existing
+            actions.do_index_message(session, message=message, existing=existing)

@@ -99,6 +99,7 @@ def parse_settings(data: Mapping[str, str]) -> dict[str, Any]:
 class ChatAdapter:
     kind: ClassVar[str] = "chat"
     label: ClassVar[str] = "Live chat"
+    inline_delivery: ClassVar[bool] = True  # send() pokes the widget sockets (DeliversInline)
 
     def configure(self, data: Mapping[str, str]) -> ChannelSetup:
         secret = new_token("chid_")

@@ -22,7 +22,13 @@ from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
-REDIS_CHANNEL = "sportello:chat"
+
+def redis_channel() -> str:
+    """The pub/sub channel of the pokes: beside the console's events (``SPORTELLO_REDIS_CHANNEL``),
+    so two installations (or test runs) sharing one Redis never poke each other's visitors."""
+    from sportello.config import get_settings
+
+    return f"{get_settings().redis_channel}:chat"
 
 
 class Listener(Protocol):
@@ -110,7 +116,7 @@ def publish(keys: list[str], frame: dict[str, Any], *, redis_url: str | None) ->
         return
     if redis_url:
         message = json.dumps({"keys": keys, "frame": frame}, separators=(",", ":"))
-        _redis(redis_url).publish(REDIS_CHANNEL, message)
+        _redis(redis_url).publish(redis_channel(), message)
         return
     for hub in list(_HUBS):
         hub.deliver_threadsafe(keys, frame)
@@ -122,7 +128,8 @@ async def relay_from_redis(hub: VisitorHub, redis_url: str, stop: asyncio.Event)
 
     client = aioredis.Redis.from_url(redis_url)
     pubsub = client.pubsub()
-    await pubsub.subscribe(REDIS_CHANNEL)
+    channel = redis_channel()
+    await pubsub.subscribe(channel)
     try:
         while not stop.is_set():
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
@@ -135,5 +142,5 @@ async def relay_from_redis(hub: VisitorHub, redis_url: str, stop: asyncio.Event)
                 log.warning("ignored a malformed chat relay message")
     finally:
         with contextlib.suppress(Exception):
-            await pubsub.unsubscribe(REDIS_CHANNEL)
+            await pubsub.unsubscribe(channel)
         await client.aclose()

@@ -115,6 +115,16 @@ def current_conversation(
     )
 
 
+def _channel_row(session: Session, channel_id: int) -> Channel:
+    """The channel's row, loaded once per session: the identity map holds rows weakly, so a
+    batch of a hundred messages would otherwise load it a hundred times."""
+    rows: dict[int, Channel] = session.info.setdefault("chat_channel_rows", {})
+    row = rows.get(channel_id)
+    if row is None:
+        row = rows[channel_id] = session.get_one(Channel, channel_id)
+    return row
+
+
 def _visitor_row(session: Session, channel_id: int, visitor_id: str) -> ChatVisitor | None:
     return session.scalar(
         select(ChatVisitor).where(
@@ -297,7 +307,7 @@ def receive_message(
     """
     steady = known is not None and known.conversation_id is not None and not attachments
     row = None if steady else _visitor_row(session, channel.id, visitor.visitor_id)
-    channel_row = session.get_one(Channel, channel.id)
+    channel_row = _channel_row(session, channel.id)
     inbound = _inbound(
         visitor,
         row,

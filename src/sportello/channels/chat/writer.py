@@ -1,9 +1,9 @@
 """Group commit for the widget sockets' writes.
 
 Every socket's write (a visitor message through the one door, a delivered or read mark, a page
-change) is queued here; one thread takes what is waiting and runs it in ONE transaction, each write
-in a savepoint of its own, so a failing write rolls back alone and the others still commit (a
-batch is small, so the write lock is never held long). On
+change) is queued here; one thread takes what is waiting and runs it in ONE transaction; when a
+write fails, the batch is replayed one write per transaction, so the failing write fails alone and
+the others still commit (a batch is small, so the write lock is never held long). On
 SQLite this replaces a crowd of threads fighting for the write lock (whose busy handler sleeps in
 steps of milliseconds) with one writer and one commit per batch; on PostgreSQL it turns N commits
 into one. Nothing is acknowledged to a widget before its batch committed.
@@ -67,19 +67,28 @@ class BatchWriter:
                     future.set_exception(value)
 
     def _run_batch(self, writes: list[Write]) -> list[tuple[bool, Any]]:
-        results: list[tuple[bool, Any]] = []
-        try:
-            with self.db.transaction() as session:
-                for write in writes:
-                    try:
-                        with session.begin_nested():
-                            results.append((True, write(session)))
-                    except Exception as exc:
-                        results.append((False, exc))
-        except Exception as exc:  # the commit itself failed: nothing of this batch is stored
-            log.exception("chat batch commit failed")
-            return [(False, exc)] * len(writes)
-        self.batches += 1
+        """All writes in one transaction; if one fails, the batch is rolled back and each write
+        runs again in a transaction of its own, so the others still commit and the failing one
+        fails alone. (A savepoint per write would isolate them too, but costs two statements and
+        SQLAlchemy's bookkeeping on every message, to protect against something rare.)"""
+        if len(writes) > 1:
+            try:
+                with self.db.transaction() as session:
+                    results: list[tuple[bool, Any]] = [(True, write(session)) for write in writes]
+            except Exception:
+                log.info("a chat batch of %d failed; writing them one by one", len(writes))
+            else:
+                self.batches += 1
+                self.writes += len(writes)
+                return results
+        results = []
+        for write in writes:
+            try:
+                with self.db.transaction() as session:
+                    results.append((True, write(session)))
+            except Exception as exc:
+                results.append((False, exc))
+        self.batches += len(writes)
         self.writes += len(writes)
         return results
 
