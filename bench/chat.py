@@ -129,9 +129,13 @@ async def agent_loop(base: str, token: str, ratio: float, stop: Any, out: Any) -
         pending: set[asyncio.Task[Any]] = set()
         headers = {"Authorization": f"Bearer {token}"}
 
+        posted: list[float] = []
+        heard: list[float] = []
+
         async def answer(conversation_id: int) -> None:
             nonlocal replies, errors
             text = f"bench-reply {time.time():.6f}"
+            started = time.perf_counter()
             try:
                 r = await http.post(
                     f"/api/v1/conversations/{conversation_id}/replies",
@@ -140,6 +144,7 @@ async def agent_loop(base: str, token: str, ratio: float, stop: Any, out: Any) -
                 )
                 if r.status_code == 201:
                     replies += 1
+                    posted.append((time.perf_counter() - started) * 1000)
                 else:
                     errors += 1
             except httpx.HTTPError:
@@ -157,6 +162,8 @@ async def agent_loop(base: str, token: str, ratio: float, stop: Any, out: Any) -
                     continue
                 event = json.loads(raw)
                 data = event.get("data", {})
+                if event.get("type") == "message.received" and "sent_at" in data:
+                    heard.append((time.time() - float(data["sent_at"])) * 1000)
                 if (
                     event.get("type") == "message.received"
                     and data.get("direction") == "inbound"
@@ -167,7 +174,7 @@ async def agent_loop(base: str, token: str, ratio: float, stop: Any, out: Any) -
                     task.add_done_callback(pending.discard)
         if pending:
             await asyncio.wait(pending, timeout=10)
-        out.send({"replies": replies, "errors": errors})
+        out.send({"replies": replies, "errors": errors, "posted": posted, "heard": heard})
 
 
 # --- the visitors ---------------------------------------------------------------------------
@@ -334,6 +341,8 @@ def report(
         f"  agent replies     {agent['replies']} sent ({agent['errors']} errors);"
         f" reply -> visitor n={len(reply)}  p50 {pct(reply, 0.5):.1f} ms"
         f"  p99 {pct(reply, 0.99):.1f} ms",
+        f"  agent REST reply  p50 {pct(agent.get('posted', []), 0.5):.1f} ms"
+        f"  p99 {pct(agent.get('posted', []), 0.99):.1f} ms (POST .../replies answered)",
         f"  server CPU        {server_cpu_s:.1f} s for the run; during traffic"
         f" {result['traffic_cpu_s']:.1f} s = {per_message_ms:.1f} ms per acked message"
         " (one door, events, replies, marks); RSS at end"

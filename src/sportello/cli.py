@@ -100,7 +100,9 @@ def worker() -> None:
     from sportello.core.dispatcher import Dispatcher
 
     settings = get_settings()
-    db = _database()
+    from sportello.core.db import Database
+
+    db = Database(settings.database_url, process_lock=True)  # `serve` writes beside us
     migrations.check_ready(db.engine, settings.database_url)
     registry.load_builtin()
     import sportello.channels.service  # noqa: F401  (registers handlers and jobs)

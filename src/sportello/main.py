@@ -53,8 +53,8 @@ def create_app(
     run_workers: bool | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
-    database = db or Database(settings.database_url)
     workers = settings.run_workers if run_workers is None else run_workers
+    database = db or Database(settings.database_url, process_lock=not workers)
     hub = realtime.Hub()
     registry.load_builtin()
     import_module("sportello.channels.service")  # registers delivery jobs and handlers

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -105,13 +108,20 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 class Database:
     """One engine and its session factory; an app and its workers share one."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, process_lock: bool = False, **engine_kwargs: Any) -> None:
+        """``process_lock``: other processes write to this SQLite file all the time (`serve
+        --no-workers` beside `sportello worker`): queue their writers on a lock file too."""
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite has one writer at a time. Writers of this process queue on a Python lock, which
-        # wakes the next one at once, instead of sleeping in SQLite's busy handler.
-        self.write_lock: threading.Lock | None = threading.Lock() if self.is_sqlite else None
+        # SQLite has one writer at a time. Writers of this process queue on a Python lock, and
+        # with process_lock the processes sharing the file on an flock(2) lock file: both let
+        # the next writer in within a millisecond or two, where SQLite's busy handler sleeps in
+        # steps of up to 100 ms and lets a busy process starve the other. (Not by default: each
+        # flock call hands the GIL over, which a single busy process pays for.)
+        self.write_lock: WriteLock | None = (
+            WriteLock(_lock_file_for(url) if process_lock else None) if self.is_sqlite else None
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -147,14 +157,85 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.write_lock is not None:
+            self.write_lock.close()
 
 
 WRITE_LOCK_WAIT = 10.0
 
 
-def _take_write_lock(session: Session, lock: threading.Lock) -> None:
+def _lock_file_for(url: str) -> str | None:
+    path = url.split("///", 1)[-1].split("?", 1)[0]
+    if not path or ":memory:" in url or not url.startswith("sqlite:///"):
+        return None
+    return f"{path}.writelock"
+
+
+class WriteLock:
+    """The database's writer lock: a thread lock, plus an exclusive flock(2) on a file beside the
+    database when it is a file (released by the kernel if the process dies)."""
+
+    def __init__(self, path: str | None) -> None:
+        self._thread_lock = threading.Lock()
+        self._path = path
+        self._fd: int | None = None
+
+    def _file(self) -> int | None:
+        if self._path is None:
+            return None
+        if self._fd is None:
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._fd
+
+    def acquire(self, timeout: float) -> bool:
+        if not self._thread_lock.acquire(timeout=timeout):
+            return False
+        try:
+            fd = self._file()
+            if fd is not None:
+                _flock(fd, timeout)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+        return True
+
+    def release(self) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _flock(fd: int, timeout: float) -> None:
+    """Exclusive flock, polled every 0.2-2 ms up to ``timeout`` (a blocking flock cannot time
+    out; SQLite's own busy handler would sleep up to 100 ms between tries)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.0002
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the database's write lock is held by another process") from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.002)
+
+
+def _take_write_lock(session: Session, lock: WriteLock) -> None:
     # After the wait, go on without it: SQLite's own locking still keeps the data safe.
-    if lock.acquire(timeout=WRITE_LOCK_WAIT):
+    try:
+        taken = lock.acquire(timeout=WRITE_LOCK_WAIT)
+    except TimeoutError:
+        taken = False
+    if taken:
         session.info["write_lock"] = lock
 
 

@@ -5,7 +5,7 @@ the transaction."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +25,6 @@ from sportello.knowledge.models import (
     ArticleStatus,
     ArticleVersion,
     Category,
-    MessageSearch,
     Proposal,
     ProposalStatus,
     SearchLog,
@@ -562,34 +561,6 @@ def do_log_search(
 
 
 # --- the conversation index --------------------------------------------------------------------
-
-
-def do_index_message(
-    session: Session,
-    *,
-    message: Message,
-    existing: Mapping[int, MessageSearch] | None = None,
-) -> None:
-    """(Re)index one message: stems in both languages' analyses of its words, idempotent.
-
-    ``existing``: the index rows already loaded for a batch of messages (a message not in it has
-    none), so indexing a batch costs no query per message."""
-    if message.direction == Direction.SYSTEM or not message.text.strip():
-        return
-    language = text.guess_language(message.text)
-    terms = text.index_text(message.text[:50_000], language)
-    if existing is not None:
-        row = existing.get(message.id)
-    else:
-        row = session.get(MessageSearch, message.id)
-    if row is None:
-        session.add(
-            MessageSearch(
-                message_id=message.id, conversation_id=message.conversation_id, terms=terms
-            )
-        )
-    elif row.terms != terms:
-        row.terms = terms
 
 
 def reindex_articles(session: Session, *, batch: int = 500) -> int:
