@@ -308,6 +308,30 @@ async def run_visitors(
     }
 
 
+def event_lag(url: str) -> str:
+    """How far behind the dispatcher ran: outbox events' wait from commit to handled."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT created_at, done_at FROM outbox_event ORDER BY id")).all()
+    engine.dispose()
+
+    def when(value: Any) -> float:
+        if isinstance(value, str):
+            from datetime import datetime
+
+            value = datetime.fromisoformat(value)
+        return float(value.timestamp())
+
+    lags = [(when(done) - when(made)) * 1000 for made, done in rows if done is not None]
+    pending = sum(1 for _made, done in rows if done is None)
+    return (
+        f"  events            {len(rows)} in the outbox, {pending} not handled at the end;"
+        f" commit -> handled p50 {pct(lags, 0.5):.0f} ms  p99 {pct(lags, 0.99):.0f} ms"
+    )
+
+
 def report(
     args: argparse.Namespace,
     result: dict[str, Any],
@@ -467,6 +491,7 @@ def main() -> None:
         stop_agent.set()
         agent_result = parent.recv() if parent.poll(15) else {"replies": "?", "errors": "?"}
         report(args, result, agent_result, server.pid, (load_before, load_after))
+        print(event_lag(env["SPORTELLO_DATABASE_URL"]))
         if worker is not None:
             print(
                 f"  worker CPU        {cpu_seconds(worker.pid):.1f} s for the run (one `sportello"

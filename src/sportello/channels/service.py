@@ -199,23 +199,42 @@ def outbound_for(session: Session, message: Message) -> tuple[Channel, OutboundM
 
 
 def deliver_message(db: Database, payload: dict[str, Any]) -> None:
-    message_id = int(payload["message_id"])
+    failed = deliver_messages(db, [int(payload["message_id"])])
+    if failed:
+        raise failed[0][1]  # ChannelError propagates to the job runner
+
+
+def deliver_messages(db: Database, message_ids: list[int]) -> list[tuple[int, Exception]]:
+    """Send queued messages through their adapters, then mark them sent in ONE short write
+    (the sends happen with no lock held). Returns the messages whose send failed."""
+    sends: list[tuple[int, ChannelConfig, OutboundMessage]] = []
     with db.session() as session:
-        message = session.get(Message, message_id)
-        if message is None or message.delivery_state != DeliveryState.QUEUED:
-            return  # already delivered, failed or gone: nothing to do (idempotent)
-        channel, outbound = outbound_for(session, message)
-        config = config_for(channel)
-    adapter = registry.get_adapter(config.kind)
-    ref = adapter.send(config, outbound)  # ChannelError propagates to the job runner
-    with db.transaction() as session:
-        message = session.get_one(Message, message_id, options=[lazyload("*")])
-        conversations_actions.do_mark_delivery(
-            session,
-            message=message,
-            state=DeliveryState.SENT,
-            provider_message_id=ref.provider_message_id,
-        )
+        for message_id in message_ids:
+            message = session.get(Message, message_id)
+            if message is None or message.delivery_state != DeliveryState.QUEUED:
+                continue  # already delivered, failed or gone: nothing to do (idempotent)
+            channel, outbound = outbound_for(session, message)
+            sends.append((message_id, config_for(channel), outbound))
+    sent: list[tuple[int, str | None]] = []
+    failed: list[tuple[int, Exception]] = []
+    for message_id, config, outbound in sends:
+        try:
+            ref = registry.get_adapter(config.kind).send(config, outbound)
+        except Exception as exc:
+            failed.append((message_id, exc))
+        else:
+            sent.append((message_id, ref.provider_message_id))
+    if sent:
+        with db.transaction() as session:
+            for message_id, provider_message_id in sent:
+                message = session.get_one(Message, message_id, options=[lazyload("*")])
+                conversations_actions.do_mark_delivery(
+                    session,
+                    message=message,
+                    state=DeliveryState.SENT,
+                    provider_message_id=provider_message_id,
+                )
+    return failed
 
 
 def delivery_failed(db: Database, payload: dict[str, Any], error: str) -> None:
@@ -250,21 +269,25 @@ def queue_delivery(db: Database, batch: list[tuple[str, dict[str, Any]]]) -> Non
             )
         }
     queued: list[dict[str, Any]] = []
+    inline: dict[int, dict[str, Any]] = {}
     for payload in outbound:
         kind = kinds.get(payload.get("channel_id"))
         adapter = registry.get_adapter(kind) if kind in registry.kinds() else None
-        if not isinstance(adapter, DeliversInline):
+        if isinstance(adapter, DeliversInline):
+            inline[int(payload["message_id"])] = payload
+        else:
             queued.append(payload)
-            continue
+    if inline:
         try:
-            deliver_message(db, payload)
+            failures = deliver_messages(db, list(inline))
         except Exception:
-            log.warning(
-                "inline delivery of message %s failed; a job retries it",
-                payload["message_id"],
-                exc_info=True,
-            )
-            queued.append(payload)
+            log.warning("inline delivery failed; jobs retry it", exc_info=True)
+            failures = [
+                (message_id, RuntimeError("inline delivery failed")) for message_id in inline
+            ]
+        for message_id, exc in failures:
+            log.info("inline delivery of message %s failed (%s); a job retries it", message_id, exc)
+            queued.append(inline[message_id])
     if not queued:
         return
     with db.transaction() as session:

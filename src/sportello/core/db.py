@@ -6,7 +6,6 @@ import asyncio
 import fcntl
 import os
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -214,19 +213,11 @@ class WriteLock:
 
 
 def _flock(fd: int, timeout: float) -> None:
-    """Exclusive flock, polled every 0.2-2 ms up to ``timeout`` (a blocking flock cannot time
-    out; SQLite's own busy handler would sleep up to 100 ms between tries)."""
-    deadline = time.monotonic() + timeout
-    delay = 0.0002
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the database's write lock is held by another process") from None
-            time.sleep(delay)
-            delay = min(delay * 2, 0.002)
+    """Exclusive flock. A blocked writer sleeps in the kernel, which wakes it the moment the
+    other process unlocks: polling would lose every race to a busy process that unlocks and
+    locks again within a millisecond, and SQLite's busy handler sleeps up to 100 ms a try.
+    No timeout (flock has none; the kernel frees the lock of a process that dies)."""
+    fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 def _take_write_lock(session: Session, lock: WriteLock) -> None:
