@@ -25,6 +25,15 @@ def _database():  # type: ignore[no-untyped-def]
     return Database(get_settings().database_url)
 
 
+def _tune_threads(switch_interval_ms: float) -> None:
+    """How long a thread may hold the GIL while others wait (Python's default: 5 ms). `serve` runs
+    the sockets' event loop beside writer and dispatcher threads; each time a thread gives the
+    GIL away for I/O (every SQLite call does), it can wait that long to get it back. Measured by
+    bench/chat.py with 2,000 visitors: 0.5 ms cut the ack p99 by 1.6-2.5x at the same CPU."""
+    if switch_interval_ms > 0:
+        sys.setswitchinterval(switch_interval_ms / 1000)
+
+
 def ensure_defaults(db) -> None:  # type: ignore[no-untyped-def]
     """What every install has: one brand, the conversation counter."""
     from sqlalchemy import select
@@ -77,6 +86,7 @@ def serve(
     finally:
         db.dispose()
     settings.run_workers = workers
+    _tune_threads(settings.switch_interval_ms)
     from sportello.main import create_app
 
     typer.echo(f"Sportello on http://{host}:{port}/")
@@ -102,6 +112,7 @@ def worker() -> None:
     settings = get_settings()
     from sportello.core.db import Database
 
+    _tune_threads(settings.switch_interval_ms)
     db = Database(settings.database_url, process_lock=True)  # `serve` writes beside us
     migrations.check_ready(db.engine, settings.database_url)
     registry.load_builtin()

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1 * 1024 * 1024
     webform_rate_limit: str = "5/10minute"
     dispatcher_poll_seconds: float = 1.0
+    # GIL switch interval of `serve` and `worker`, in ms (Python's default is 5; see cli.py).
+    switch_interval_ms: float = 0.5
     run_workers: bool = True
     log_level: str = "info"
     # Knowledge bot: an optional OpenAI-compatible chat endpoint (e.g. a local model server) that

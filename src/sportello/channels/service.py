@@ -140,14 +140,18 @@ def webhook_handshake(channel: Channel, request: WebhookRequest) -> str | None:
 
 
 def last_inbound_at(session: Session, *, channel_id: int, customer_id: int) -> datetime | None:
-    """When this customer last wrote on this channel, in any conversation."""
+    """When this customer last wrote on this channel, in any conversation (the provider's time
+    of the message: WhatsApp's 24-hour window counts from it).
+
+    Through the customer's conversations on the channel (an index) and their messages (another),
+    never a scan of all messages: every reply on every channel asks this."""
+    conversations = select(Conversation.id).where(
+        Conversation.customer_id == customer_id, Conversation.channel_id == channel_id
+    )
     return session.scalar(
-        select(func.max(Message.created_at))
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(
-            Message.channel_id == channel_id,
+        select(func.max(Message.created_at)).where(
+            Message.conversation_id.in_(conversations.scalar_subquery()),
             Message.direction == Direction.INBOUND,
-            Conversation.customer_id == customer_id,
         )
     )
 
