@@ -50,3 +50,46 @@ def test_without_other_processes_no_lock_file_is_made(tmp_path):
         s.connection().exec_driver_sql("CREATE TABLE t (x INTEGER)")
     db.dispose()
     assert not (tmp_path / "alone.db.writelock").exists()
+
+
+def test_a_lazy_write_session_reads_without_the_lock_and_locks_at_its_first_write(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'lazy.db'}")
+    with db.transaction() as s:
+        s.connection().exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        s.connection().exec_driver_sql("INSERT INTO t VALUES (1)")
+    request = db.session(lazy_write=True)
+    try:
+        assert request.connection().exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+        assert "write_lock" not in request.info  # reading: everyone else may write meanwhile
+        with db.transaction() as other:  # would wait 10 s if the request held the lock
+            other.connection().exec_driver_sql("INSERT INTO t VALUES (2)")
+        # Its first write begins the transaction on fresh data: no SQLITE_BUSY_SNAPSHOT.
+        request.connection().exec_driver_sql("INSERT INTO t VALUES (3)")
+        assert request.info.get("write_lock") is db.write_lock
+        assert db.write_lock is not None and not db.write_lock.acquire(timeout=0.05)
+        request.commit()
+        assert "write_lock" not in request.info  # released with the transaction
+    finally:
+        request.close()
+    with db.session() as s:
+        assert sorted(s.connection().exec_driver_sql("SELECT x FROM t").scalars()) == [1, 2, 3]
+    db.dispose()
+
+
+def test_a_failed_lazy_write_rolls_back_and_releases_the_lock(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'lazy.db'}")
+    with db.transaction() as s:
+        s.connection().exec_driver_sql("CREATE TABLE t (x INTEGER NOT NULL)")
+    request = db.session(lazy_write=True)
+    try:
+        request.connection().exec_driver_sql("INSERT INTO t VALUES (1)")
+        try:
+            request.connection().exec_driver_sql("INSERT INTO t VALUES (NULL)")
+        except Exception:
+            request.rollback()
+        assert "write_lock" not in request.info
+    finally:
+        request.close()
+    with db.transaction() as s:  # the lock is free again
+        assert s.connection().exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
+    db.dispose()

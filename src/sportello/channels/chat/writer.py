@@ -27,7 +27,7 @@ Write = Callable[[Session], Any]
 
 
 class BatchWriter:
-    def __init__(self, db: Database, *, max_batch: int = 20) -> None:
+    def __init__(self, db: Database, *, max_batch: int = 200) -> None:
         self.db = db
         self.max_batch = max_batch
         self.queue: asyncio.Queue[tuple[Write, asyncio.Future[Any]]] | None = None
