@@ -81,27 +81,10 @@ def _sqlite_setup(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         # A write transaction takes the write lock up front: a deferred transaction that reads
         # and then writes would fail with SQLITE_BUSY_SNAPSHOT under concurrency.
-        options = conn.get_execution_options()
-        if options.get(LAZY_WRITE) is not None:
-            return  # reads run on their own until the first write begins it (_on_execute)
-        if options.get("sqlite_immediate"):
+        if conn.get_execution_options().get("sqlite_immediate"):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _on_execute(conn: Connection, cursor: Any, statement: str, *_args: Any) -> None:
-        lazy = conn.get_execution_options().get(LAZY_WRITE)
-        if lazy is None:
-            return
-        lock, state = lazy
-        if state.get(LAZY_BEGUN) or statement.lstrip()[:8].upper().startswith(_READS):
-            return
-        # The first write of a lazy-write session: the write lock, then BEGIN IMMEDIATE.
-        if lock is not None:
-            _take_write_lock_into(state, lock)
-        cursor.connection.execute("BEGIN IMMEDIATE")
-        state[LAZY_BEGUN] = True
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -143,14 +126,11 @@ class Database:
     def is_sqlite(self) -> bool:
         return is_sqlite(self.url)
 
-    def session(self, *, write: bool = False, lazy_write: bool = False) -> Session:
+    def session(self, *, write: bool = False) -> Session:
         """``write``: a write transaction from the start (BEGIN IMMEDIATE and the write lock on
-        SQLite). ``lazy_write`` (SQLite): from the first write on; see LAZY_WRITE."""
+        SQLite: a transaction that read first and wrote later could act on stale reads)."""
         session = self.sessionmaker()
-        if lazy_write and self.is_sqlite:
-            session.connection(execution_options={LAZY_WRITE: (self.write_lock, session.info)})
-            return session
-        if write or lazy_write:
+        if write:
             if self.write_lock is not None:
                 _take_write_lock(session, self.write_lock)
             try:
@@ -243,35 +223,18 @@ def _flock(fd: int, timeout: float) -> None:
 
 
 def _take_write_lock(session: Session, lock: WriteLock) -> None:
-    _take_write_lock_into(session.info, lock)
-
-
-def _take_write_lock_into(state: dict[str, Any], lock: WriteLock) -> None:
     # After the wait, go on without it: SQLite's own locking still keeps the data safe.
     try:
         taken = lock.acquire(timeout=WRITE_LOCK_WAIT)
     except TimeoutError:
         taken = False
     if taken:
-        state["write_lock"] = lock
-
-
-# A request's write session on SQLite (Database.session(lazy_write=True)): its reads run as
-# autocommit statements and the write transaction (lock + BEGIN IMMEDIATE) starts at its first
-# write. A request that holds SQLite's one write lock from its first line to its response holds
-# it while it authenticates, checks access, validates and renders, and everyone else's writes
-# (the chat sockets' among them) wait that long. Reads before the first write see committed data
-# statement by statement, as PostgreSQL's READ COMMITTED does; from the first write on, the
-# transaction is serialised.
-LAZY_WRITE = "sportello_lazy_write"
-LAZY_BEGUN = "lazy_write_begun"
-_READS = ("SELECT", "PRAGMA", "EXPLAIN")
+        session.info["write_lock"] = lock
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _release_write_lock(session: Session, transaction: Any) -> None:
     if transaction.parent is None:
-        session.info.pop(LAZY_BEGUN, None)
         lock = session.info.pop("write_lock", None)
         if lock is not None:
             lock.release()
@@ -288,15 +251,13 @@ def get_database(request: Request) -> Database:
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-WRITE_GATE = 4
+WRITE_GATE = 1
 
 
 async def sqlite_write_gate(request: Request) -> AsyncIterator[None]:
-    """On SQLite, let a few writing requests at a time into the thread pool (WRITE_GATE, well
-    under the pool's 40 threads); the others wait here, in the event loop, holding no thread.
-    Without it, dozens of pool threads block on the write lock and the one request holding it
-    can starve for a thread to finish on. More than one: their reads, before the first write,
-    run side by side (see LAZY_WRITE)."""
+    """On SQLite, let one writing request at a time into the thread pool; the others wait here,
+    in the event loop, holding no thread. Without it, dozens of pool threads block on the write
+    lock and the one request holding it can starve for a thread to finish on."""
     db = get_database(request)
     if not db.is_sqlite or request.method in SAFE_METHODS:
         yield
@@ -313,7 +274,7 @@ def get_session(
 ) -> Iterator[Session]:
     """The request owns the transaction: commit after the view, roll back on any error."""
     db = get_database(request)
-    session = db.session(lazy_write=request.method not in SAFE_METHODS)
+    session = db.session(write=request.method not in SAFE_METHODS)
     try:
         yield session
         session.commit()
