@@ -275,7 +275,7 @@ def queue_delivery(db: Database, batch: list[tuple[str, dict[str, Any]]]) -> Non
     queued: list[dict[str, Any]] = []
     inline: dict[int, dict[str, Any]] = {}
     for payload in outbound:
-        kind = kinds.get(payload.get("channel_id"))
+        kind = kinds.get(int(payload["channel_id"])) if payload.get("channel_id") else None
         adapter = registry.get_adapter(kind) if kind in registry.kinds() else None
         if isinstance(adapter, DeliversInline):
             inline[int(payload["message_id"])] = payload
