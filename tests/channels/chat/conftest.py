@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import pytest
 
 from sportello.channels import actions as channels_actions
@@ -53,8 +54,20 @@ class Widget:
     def send(self, **frame: Any) -> None:
         self.ws.send_text(json.dumps(frame))
 
-    def recv(self) -> dict[str, Any]:
-        frame: dict[str, Any] = json.loads(self.ws.receive_text())
+    def recv(self, timeout: float = 10.0) -> dict[str, Any]:
+        """The next frame, or a test failure after ``timeout`` (TestClient's own receive waits
+        forever: a handler that breaks would hang the suite instead of failing a test)."""
+
+        async def within() -> Any:
+            with anyio.fail_after(timeout):
+                return await self.ws._send_rx.receive()  # what receive() awaits, with a limit
+
+        try:
+            message = self.ws.portal.call(within)
+        except TimeoutError:
+            raise AssertionError(f"no frame in {timeout} s; last: {self.frames[-3:]}") from None
+        self.ws._raise_on_close(message)
+        frame: dict[str, Any] = json.loads(message["text"])
         self.frames.append(frame)
         return frame
 
