@@ -90,25 +90,14 @@ def backoff(kind: JobKind, attempts: int) -> timedelta:
     return timedelta(seconds=min(kind.base_delay * 2 ** max(attempts - 1, 0), kind.max_delay))
 
 
-def _due(now: datetime) -> Any:
-    return (
-        Job.done_at.is_(None)
-        & Job.failed_at.is_(None)
-        & (Job.run_at <= now)
-        & ((Job.claimed_at.is_(None)) | (Job.claimed_at < now - LEASE))
-    )
-
-
-_DUE_PROBE = (
-    select(Job.id)
-    .where(
-        Job.done_at.is_(None),
-        Job.failed_at.is_(None),
-        Job.run_at <= bindparam("now"),
-        (Job.claimed_at.is_(None)) | (Job.claimed_at < bindparam("stale")),
-    )
-    .limit(1)
+# Due and not leased (or leased by a worker that died): one condition for the probe and the claim.
+_DUE = (
+    Job.done_at.is_(None)
+    & Job.failed_at.is_(None)
+    & (Job.run_at <= bindparam("now"))
+    & ((Job.claimed_at.is_(None)) | (Job.claimed_at < bindparam("stale")))
 )
+_DUE_PROBE = select(Job.id).where(_DUE).limit(1)
 
 
 def has_due(session: Session) -> bool:
@@ -123,10 +112,10 @@ def claim_jobs(session: Session, *, worker: str, limit: int = 50) -> list[Job]:
     now = utcnow()
     token = f"{worker}:{uuid.uuid4().hex[:12]}"
     stale = now - LEASE
-    due = select(Job.id).where(_due(now)).order_by(Job.run_at, Job.id).limit(limit)
+    due = select(Job.id).where(_DUE).order_by(Job.run_at, Job.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
-    ids = list(session.scalars(due))
+    ids = list(session.scalars(due, {"now": now, "stale": stale}))
     if not ids:
         return []
     session.execute(

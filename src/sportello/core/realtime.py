@@ -69,10 +69,6 @@ class Hub:
             else:
                 self.sent += 1
 
-    def publish_threadsafe(self, message: dict[str, Any]) -> None:
-        """Called from dispatcher threads in this process."""
-        self.publish_many_threadsafe([message])
-
     def publish_many_threadsafe(self, messages: list[dict[str, Any]]) -> None:
         """A dispatcher round's events in one hop to the loop (one wake-up, not one per event)."""
         loop = self.loop
