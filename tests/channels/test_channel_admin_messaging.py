@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from sportello.channels.service import config_for
 from sportello.channels.whatsapp import templates
 from sportello.core.errors import InvalidInput
 from sportello.core.security import hash_token
+from tests.channels import whatsapp_templates as wt
 from tests.channels.messaging import FakeProvider, Reply, create_channel, fixture_bytes
 from tests.factories import csrf_from, login
 
@@ -474,6 +476,7 @@ PAGE_TWO = [
             {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Sì"}]},
         ],
     ),
+    wt.CAROUSEL,
 ]
 
 
@@ -510,21 +513,41 @@ def test_sync_templates_follows_paging_and_keeps_the_approved_ones(client, perso
     assert first.query["fields"] == ["name,language,status,components"]
     assert second.query == {"after": ["QVFI"]}
     assert second.headers["authorization"] == f"Bearer {ACCESS_TOKEN}"
-    assert "3 modelli approvati salvati" in response.text
-    assert "promo_immagine (it)" in response.text  # named, not offered
+    assert "4 modelli approvati salvati" in response.text
+    assert "1 altro ha parti che la console non sa inviare" in response.text
     stored = _channel(db, channel.name).settings
     assert [(t["name"], t["language"]) for t in stored["templates"]] == [
         ("ordine_pronto", "en_US"),
         ("ordine_pronto", "it"),
+        ("promo_immagine", "it"),
         ("saluto", "it"),
     ]
-    saluto = stored["templates"][2]
+    saluto = stored["templates"][3]
     assert saluto["params"] == ["nome"]
     assert saluto["header"] == "Negozio Rossi"
+    assert saluto["buttons"] == [{"index": 0, "type": "QUICK_REPLY", "text": "Sì"}]
+    assert stored["templates"][2]["header_format"] == "IMAGE"
     assert stored["templates"][1]["params"] == ["1", "2"]
-    assert stored["templates_skipped"] == ["promo_immagine (it)"]
+    assert stored["templates_skipped"] == [
+        {"name": "catalogo_autunno", "language": "it", "reason": "carousel"}
+    ]
     assert stored["templates_synced_at"]
-    assert 'id="template-list"' in client.get(f"/admin/channels/{channel.id}").text
+    page = client.get(f"/admin/channels/{channel.id}").text
+    assert 'id="template-list"' in page
+    skipped = page[page.index('id="templates-skipped"') :]
+    assert "<code>catalogo_autunno</code> (it): un carosello" in skipped
+
+
+def test_the_admin_page_still_shows_a_skipped_list_stored_before_the_reasons(
+    client, personas, db, provider
+):
+    channel = _whatsapp(db, personas, provider)
+    with db.transaction() as s:
+        row = s.get_one(Channel, channel.id)
+        row.settings = {**row.settings, "templates_skipped": ["vecchio (it)"]}
+    login(client, personas.admin)
+    page = client.get(f"/admin/channels/{channel.id}").text
+    assert "<li>vecchio (it)</li>" in page
 
 
 def test_a_failed_sync_shows_metas_error_and_keeps_the_stored_list(client, personas, db, provider):
@@ -604,33 +627,239 @@ def test_placeholders_are_ordered_by_number():
     assert templates.placeholders("Ciao {{ nome }}, ordine {{numero}}") == ["nome", "numero"]
 
 
-def test_templates_that_need_more_than_body_parameters_are_skipped():
-    url_button = graph_template(
-        "traccia",
-        components=[
-            {"type": "BODY", "text": "Il pacco è partito"},
+def test_templates_the_console_cannot_fill_are_skipped_with_the_reason():
+    items = [entry for entry, _reason in wt.SKIPPED.values()]
+    parsed = templates.parse([*items, "rubbish", {"status": "APPROVED"}])
+    assert parsed.templates == []
+    assert parsed.skipped == sorted(
+        (
+            {"name": name, "language": "it", "reason": reason}
+            for name, (_entry, reason) in wt.SKIPPED.items()
+        ),
+        key=lambda s: s["name"],
+    )
+    # A header with two variables or a link with its variable in the middle: Meta allows
+    # neither, so nothing the console could fill.
+    odd = templates.parse(
+        [
+            wt.approved("due", {"type": "HEADER", "format": "TEXT", "text": "{{1}} e {{2}}"}),
+            wt.approved(
+                "mezzo",
+                {"type": "BODY", "text": "Ciao"},
+                {
+                    "type": "BUTTONS",
+                    "buttons": [{"type": "URL", "text": "Vai", "url": "https://x.it/{{1}}/a"}],
+                },
+            ),
+            wt.approved("gif", {"type": "HEADER", "format": "GIF"}, {"type": "BODY", "text": "."}),
+        ]
+    )
+    assert [(s["name"], s["reason"]) for s in odd.skipped] == [
+        ("due", "header"),
+        ("gif", "header"),
+        ("mezzo", "button"),
+    ]
+
+
+def _parsed(item: dict[str, Any]) -> dict[str, Any]:
+    (template,) = templates.parse([item]).templates
+    return template
+
+
+def test_headers_and_buttons_are_kept_with_what_they_need():
+    shipped = _parsed(wt.SHIPPED)
+    assert shipped["header_format"] == "TEXT"
+    assert shipped["header"] == "Ordine {{1}} spedito"
+    assert shipped["header_params"] == ["1"]
+    assert shipped["params"] == ["1", "2"]
+    assert shipped["buttons"] == [
+        {
+            "index": 0,
+            "type": "URL",
+            "text": "Traccia il pacco",
+            "url": "https://negozio.example/traccia/{{1}}",
+            "params": ["1"],
+        },
+        {"index": 1, "type": "PHONE_NUMBER", "text": "Chiamaci"},
+    ]
+    sale = _parsed(wt.SALE)
+    assert (sale["header_format"], sale["header"], sale["header_params"]) == ("IMAGE", "", [])
+    assert [(b["index"], b["type"]) for b in sale["buttons"]] == [
+        (0, "QUICK_REPLY"),
+        (1, "QUICK_REPLY"),
+        (2, "URL"),
+    ]
+    assert sale["buttons"][2]["params"] == []  # a fixed link: nothing to fill
+    assert _parsed(wt.INVOICE)["header_format"] == "DOCUMENT"
+    assert _parsed(wt.TUTORIAL)["header_format"] == "VIDEO"
+    assert _parsed(wt.WELCOME)["header_params"] == ["nome"]
+
+
+def test_a_text_header_and_a_url_button_are_sent_as_meta_documents():
+    shipped = _parsed(wt.SHIPPED)
+    filled = templates.fill(shipped, [" Mario ", "domani"], header=["5521 "], buttons=[" AB123"])
+    assert templates.send_object(shipped, filled) == {
+        "name": "spedizione",
+        "language": {"code": "it"},
+        "components": [
+            {"type": "header", "parameters": [{"type": "text", "text": "5521"}]},
             {
-                "type": "BUTTONS",
-                "buttons": [
-                    {"type": "URL", "text": "Traccia", "url": "https://x.it/t/{{1}}"},
+                "type": "body",
+                "parameters": [
+                    {"type": "text", "text": "Mario"},
+                    {"type": "text", "text": "domani"},
                 ],
             },
+            {
+                "type": "button",
+                "sub_type": "url",
+                "index": "0",
+                "parameters": [{"type": "text", "text": "AB123"}],
+            },
         ],
+    }
+    assert templates.render(shipped, filled) == (
+        "Ordine 5521 spedito\n\nCiao Mario, il pacco arriva domani.\n\nNegozio Rossi\n\n"
+        "[Traccia il pacco] https://negozio.example/traccia/AB123\n[Chiamaci]"
     )
-    otp = graph_template(
-        "codice",
-        components=[
-            {"type": "BODY", "text": "{{1}} è il tuo codice."},
-            {"type": "BUTTONS", "buttons": [{"type": "OTP", "otp_type": "COPY_CODE"}]},
+
+
+def test_an_image_header_and_quick_replies_are_sent_as_meta_documents():
+    sale = _parsed(wt.SALE)
+    filled = templates.fill(
+        sale, ["31 agosto"], header_media="https://cdn.negozio.example/saldi.jpg"
+    )
+    assert templates.send_object(sale, filled)["components"] == [
+        {
+            "type": "header",
+            "parameters": [
+                {"type": "image", "image": {"link": "https://cdn.negozio.example/saldi.jpg"}}
+            ],
+        },
+        {"type": "body", "parameters": [{"type": "text", "text": "31 agosto"}]},
+        {
+            "type": "button",
+            "sub_type": "quick_reply",
+            "index": "0",
+            "parameters": [{"type": "payload", "payload": "Mi interessa"}],
+        },
+        {
+            "type": "button",
+            "sub_type": "quick_reply",
+            "index": "1",
+            "parameters": [{"type": "payload", "payload": "Non inviare più"}],
+        },
+    ]
+    assert templates.render(sale, filled).startswith(
+        "https://cdn.negozio.example/saldi.jpg\n\nSaldi fino al 31 agosto!"
+    )
+    # A media ID uploaded to WhatsApp goes as an id, not a link.
+    by_id = templates.fill(sale, ["31 agosto"], header_media="1479537139650973")
+    assert templates.send_object(sale, by_id)["components"][0]["parameters"] == [
+        {"type": "image", "image": {"id": "1479537139650973"}}
+    ]
+
+
+def test_document_and_video_headers_and_named_header_parameters():
+    invoice = _parsed(wt.INVOICE)
+    link = "https://negozio.example/fatture/F%202024-12.pdf"
+    sent = templates.send_object(invoice, templates.fill(invoice, ["Mario"], header_media=link))
+    assert sent["components"] == [
+        {
+            "type": "header",
+            "parameters": [
+                {"type": "document", "document": {"link": link, "filename": "F 2024-12.pdf"}}
+            ],
+        },
+        {
+            "type": "body",
+            "parameters": [{"type": "text", "parameter_name": "nome", "text": "Mario"}],
+        },
+    ]
+    tutorial = _parsed(wt.TUTORIAL)
+    video = "https://cdn.negozio.example/montaggio.mp4"
+    assert templates.send_object(tutorial, templates.fill(tutorial, [], header_media=video)) == {
+        "name": "tutorial",
+        "language": {"code": "it"},
+        "components": [
+            {"type": "header", "parameters": [{"type": "video", "video": {"link": video}}]}
         ],
-    )
-    header_variable = graph_template(
-        "ciao",
-        components=[
-            {"type": "HEADER", "format": "TEXT", "text": "Ciao {{1}}"},
-            {"type": "BODY", "text": "Benvenuto"},
+    }
+    welcome = _parsed(wt.WELCOME)
+    assert templates.send_object(welcome, templates.fill(welcome, [], header=["Anna"])) == {
+        "name": "benvenuto",
+        "language": {"code": "it"},
+        "components": [
+            {
+                "type": "header",
+                "parameters": [{"type": "text", "parameter_name": "nome", "text": "Anna"}],
+            }
         ],
-    )
-    parsed = templates.parse([url_button, otp, header_variable, "rubbish", {"status": "APPROVED"}])
-    assert parsed.templates == []
-    assert parsed.skipped == ["ciao (it)", "codice (it)", "traccia (it)"]
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "field"),
+    [
+        ("spedizione", {"values": ["Mario", "domani"], "buttons": ["AB1"]}, "header_params"),
+        (
+            "spedizione",
+            {"values": ["Mario", "domani"], "header": ["a\nb"], "buttons": ["AB1"]},
+            "header_params",
+        ),
+        (
+            "spedizione",
+            {"values": ["Mario", "domani"], "header": ["5" * 60], "buttons": ["AB1"]},
+            "header_params",
+        ),
+        ("spedizione", {"values": ["Mario", "domani"], "header": ["5521"]}, "button_params"),
+        (
+            "spedizione",
+            {"values": ["Mario", "domani"], "header": ["5521"], "buttons": [" "]},
+            "button_params",
+        ),
+        (
+            "spedizione",
+            {"values": ["Mario", "domani"], "header": ["5521"], "buttons": ["A B"]},
+            "button_params",
+        ),
+        (
+            "spedizione",
+            {"values": ["Mario", "domani"], "header": ["5521"], "buttons": ["x" * 2000]},
+            "button_params",
+        ),
+        ("saldi", {"values": ["31 agosto"]}, "header_media"),
+        ("saldi", {"values": ["31 agosto"], "header_media": "ftp://x.it/a.jpg"}, "header_media"),
+        ("saldi", {"values": ["31 agosto"], "header_media": "javascript:alert(1)"}, "header_media"),
+        (
+            "saldi",
+            {"values": ["31 agosto"], "header_media": "https://x.it/a b.jpg"},
+            "header_media",
+        ),
+        ("saldi", {"values": [""], "header_media": "https://x.it/a.jpg"}, "params"),
+        ("fattura", {"values": ["Mario"], "header_media": "saldi.pdf"}, "header_media"),
+    ],
+)
+def test_missing_or_bad_header_and_button_values_are_refused(name, kwargs, field):
+    template = _parsed(next(t for t in wt.SENDABLE if t["name"] == name))
+    values = kwargs.pop("values")
+    with pytest.raises(InvalidInput) as exc:
+        templates.fill(template, values, **kwargs)
+    assert exc.value.field == field
+
+
+def test_templates_stored_before_headers_and_buttons_still_send():
+    """A channel synced by an older version keeps body-only templates without the new keys."""
+    old = {
+        "name": "vecchio",
+        "language": "it",
+        "header": "Negozio Rossi",
+        "body": "Ciao {{1}}",
+        "footer": "",
+        "params": ["1"],
+    }
+    filled = templates.fill(old, ["Anna"])
+    assert templates.render(old, filled) == "Negozio Rossi\n\nCiao Anna"
+    assert templates.send_object(old, filled)["components"] == [
+        {"type": "body", "parameters": [{"type": "text", "text": "Anna"}]}
+    ]

@@ -25,6 +25,7 @@ from sportello.channels.base import (
     WebhookRejected,
     WebhookRequest,
 )
+from sportello.channels.whatsapp import templates
 from sportello.channels.whatsapp.adapter import (
     WINDOW_CLOSED,
     WhatsAppAdapter,
@@ -36,7 +37,9 @@ from sportello.conversations.models import Conversation, DeliveryState, Message
 from sportello.core import jobs
 from sportello.core.db import utcnow
 from sportello.core.dispatcher import Dispatcher
+from sportello.core.errors import InvalidInput
 from sportello.customers.models import CustomerIdentity
+from tests.channels import whatsapp_templates as wt
 from tests.channels.messaging import (
     WEBHOOKS,
     FakeProvider,
@@ -408,6 +411,60 @@ def test_send_outside_the_window_is_refused_unless_a_template(provider):
     )
     assert ref.provider_message_id == "wamid.T"
     assert provider.requests[0].json()["template"] == template
+
+
+def test_templates_with_media_headers_and_buttons_go_out_as_meta_documents(provider):
+    """template_reply() builds the message's meta from the stored template and what the agent
+    filled in; send() posts it to the Graph API as it is."""
+    provider.on("POST", f"/{PNID}/messages", Reply(json={"messages": [{"id": "wamid.TPL"}]}))
+    settings = {"templates": templates.parse([wt.SALE, wt.INVOICE, wt.SHIPPED]).templates}
+    image = "https://cdn.negozio.example/saldi.jpg"
+    text, meta = ADAPTER.template_reply(
+        settings, key="saldi:it", values=["31 agosto"], header_media=image
+    )
+    assert text.startswith(f"{image}\n\nSaldi fino al 31 agosto!\n\n[Mi interessa]")
+    ADAPTER.send(config(provider.url), outbound(text, last_inbound_at=None, meta=meta))
+    _, meta = ADAPTER.template_reply(
+        settings, key="fattura:it", values=["Mario"], header_media="1479537139650973"
+    )
+    ADAPTER.send(config(provider.url), outbound("", last_inbound_at=None, meta=meta))
+    sale, invoice = (r.json() for r in provider.calls("POST", f"/{PNID}/messages"))
+    assert sale == {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": "393331234567",
+        "type": "template",
+        "template": {
+            "name": "saldi",
+            "language": {"code": "it"},
+            "components": [
+                {"type": "header", "parameters": [{"type": "image", "image": {"link": image}}]},
+                {"type": "body", "parameters": [{"type": "text", "text": "31 agosto"}]},
+                {
+                    "type": "button",
+                    "sub_type": "quick_reply",
+                    "index": "0",
+                    "parameters": [{"type": "payload", "payload": "Mi interessa"}],
+                },
+                {
+                    "type": "button",
+                    "sub_type": "quick_reply",
+                    "index": "1",
+                    "parameters": [{"type": "payload", "payload": "Non inviare più"}],
+                },
+            ],
+        },
+    }
+    assert invoice["template"]["components"][0] == {
+        "type": "header",
+        "parameters": [{"type": "document", "document": {"id": "1479537139650973"}}],
+    }
+    with pytest.raises(InvalidInput) as exc:  # the URL button's ending is missing
+        ADAPTER.template_reply(
+            settings, key="spedizione:it", values=["Mario", "domani"], header=["5521"]
+        )
+    assert exc.value.field == "button_params"
+    assert len(provider.requests) == 2
 
 
 def test_send_media_uploads_then_sends_with_a_caption(provider, tmp_path):

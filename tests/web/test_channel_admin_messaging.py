@@ -98,7 +98,8 @@ def test_admin_creates_a_whatsapp_channel(db, personas, new_page, console, live_
 
 
 def test_agent_sends_a_template_after_the_window(db, personas, new_page, graph):
-    """The composer's picker: choose a template (its fields swap in), fill it, send it."""
+    """The composer's picker: choose a template (its fields swap in), fill it, send it; when the
+    customer writes again, the picker goes without a reload."""
     from datetime import timedelta
 
     from sportello.channels import actions as channels_actions
@@ -151,3 +152,18 @@ def test_agent_sends_a_template_after_the_window(db, personas, new_page, graph):
     page.wait_for_selector(".msg-outbound .delivery-sent", timeout=15_000)
     (call,) = graph.calls("POST", f"/{PNID}/messages")
     assert call.json()["template"]["name"] == "saluto"
+
+    # The customer answers: with the conversation open, the picker goes and free text is back.
+    receive(
+        db,
+        channel,
+        InboundMessage(
+            identity=Identity("whatsapp", "+393331234567"),
+            text="Grazie!",
+            provider_message_id="wamid.NEW",
+            received_at=utcnow(),
+        ),
+    )
+    page.wait_for_selector(".msg-inbound >> text=Grazie!")
+    page.wait_for_selector("#template-picker", state="detached")
+    assert "shown=0" in (page.get_attribute("#template-slot", "data-live-url") or "")

@@ -167,10 +167,19 @@ class OffersTemplates(Protocol):
 
     def free_text_allowed(self, last_inbound_at: datetime | None, now: datetime) -> bool: ...
 
+    def free_text_until(self, last_inbound_at: datetime | None) -> datetime | None: ...
+
     def reply_templates(self, settings: Mapping[str, Any]) -> list[dict[str, Any]]: ...
 
     def template_reply(
-        self, settings: Mapping[str, Any], *, key: str, values: Sequence[str]
+        self,
+        settings: Mapping[str, Any],
+        *,
+        key: str,
+        values: Sequence[str],
+        header: Sequence[str] = (),
+        header_media: str = "",
+        buttons: Sequence[str] = (),
     ) -> tuple[str, dict[str, Any]]: ...
 
 
@@ -184,17 +193,31 @@ def _templates_adapter(conversation: Conversation) -> OffersTemplates | None:
     return adapter if isinstance(adapter, OffersTemplates) else None
 
 
-def _template_offer(session: Session, conversation: Conversation) -> list[dict[str, Any]] | None:
-    """The channel's templates when it takes nothing else now; None when free text may go."""
+def _template_slot(session: Session, conversation: Conversation) -> dict[str, Any]:
+    """The composer's template picker: ``reply_templates``, the channel's templates when it
+    takes nothing else now (None when free text may go). On a channel that at times takes only
+    templates the picker's slot follows the conversation's live events (``templates_live``) and
+    the moment free text stops (``template_window_closes_at``, epoch milliseconds), so it opens
+    and closes with the customer's window without a reload."""
     adapter = _templates_adapter(conversation)
+    slot: dict[str, Any] = {
+        "reply_templates": None,
+        "templates_live": False,
+        "template_window_closes_at": None,
+    }
     if adapter is None or conversation.channel is None or conversation.status == Status.CLOSED:
-        return None
+        return slot
+    slot["templates_live"] = True
     last = channels_service.last_inbound_at(
         session, channel_id=conversation.channel.id, customer_id=conversation.customer_id
     )
     if adapter.free_text_allowed(last, utcnow()):
-        return None
-    return adapter.reply_templates(conversation.channel.settings)
+        until = adapter.free_text_until(last)
+        if until is not None:
+            slot["template_window_closes_at"] = int(until.timestamp() * 1000)
+    else:
+        slot["reply_templates"] = adapter.reply_templates(conversation.channel.settings)
+    return slot
 
 
 @router.get("/c/{number}", response_class=HTMLResponse, include_in_schema=False)
@@ -207,9 +230,23 @@ def conversation_page(
         "conversations/conversation.html",
         {
             **_conversation_context(session, user, conversation),
-            "reply_templates": _template_offer(session, conversation),
+            **_template_slot(session, conversation),
         },
     )
+
+
+@router.get("/c/{number}/composer", response_class=HTMLResponse, include_in_schema=False)
+def conversation_composer_templates(
+    request: Request, session: SessionDep, user: CurrentUser, number: int, shown: int = -1
+) -> Response:
+    """The composer's template slot, for a live refresh. ``shown`` is what the page shows now
+    (1: the picker, 0: free text): when that is still right, nothing (204), so a half-filled
+    template is not wiped by every event of the conversation."""
+    conversation = access.access_conversation_by_number(session, user, number)
+    slot = _template_slot(session, conversation)
+    if shown in (0, 1) and bool(shown) == (slot["reply_templates"] is not None):
+        return Response(status_code=204)
+    return render(request, "conversations/_templates.html", {"c": conversation, **slot})
 
 
 @router.get("/c/{number}/parts", response_class=HTMLResponse, include_in_schema=False)
@@ -267,15 +304,24 @@ def conversation_template(
     number: int,
     template: Annotated[str, Form(max_length=600)],
     params: Annotated[list[str], Form()] = [],  # noqa: B006
+    header_params: Annotated[list[str], Form()] = [],  # noqa: B006
+    header_media: Annotated[str, Form(max_length=4000)] = "",
+    button_params: Annotated[list[str], Form()] = [],  # noqa: B006
 ) -> Response:
-    """Send one of the channel's approved templates with its parameters filled in."""
+    """Send one of the channel's approved templates with what it needs filled in: body and
+    header parameters, the header's file, the endings of the buttons' links."""
     conversation = access.access_conversation_by_number(session, user, number)
     with user_errors(request):
         adapter = _templates_adapter(conversation)
         if adapter is None or conversation.channel is None:
             raise InvalidInput("this channel sends no templates", field="template")
         text, meta = adapter.template_reply(
-            conversation.channel.settings, key=template, values=params[:50]
+            conversation.channel.settings,
+            key=template,
+            values=params[:50],
+            header=header_params[:5],
+            header_media=header_media,
+            buttons=button_params[:10],
         )
         actions.do_send_reply(session, conversation=conversation, author=user, text=text, meta=meta)
     return _after_change(request, session, user, conversation)

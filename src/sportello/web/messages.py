@@ -73,6 +73,13 @@ CHANNEL_MESSAGES = [
     _("a template parameter is too long"),
     _("a template parameter cannot contain new lines, tabs or more than four spaces in a row"),
     _("this channel sends no templates"),
+    _("fill in the header parameter of the template"),
+    _("the template's header is too long: WhatsApp allows 60 characters"),
+    _("give the link of the template's header file (or its WhatsApp media ID)"),
+    _("the header file must be an http(s) link or a WhatsApp media ID"),
+    _("fill in the link ending of every button"),
+    _("a button's link ending cannot contain spaces"),
+    _("a button's link is too long"),
     _("a field is too long"),
 ]
 

@@ -264,6 +264,10 @@ class WhatsAppAdapter:
     def free_text_allowed(self, last_inbound_at: datetime | None, now: datetime) -> bool:
         return window_open(last_inbound_at, now)
 
+    def free_text_until(self, last_inbound_at: datetime | None) -> datetime | None:
+        """When the window closes, counting from the customer's last message."""
+        return None if last_inbound_at is None else last_inbound_at + WINDOW
+
     def reply_templates(self, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
         return [
             {**t, "key": templates.key_of(t)}
@@ -272,17 +276,28 @@ class WhatsAppAdapter:
         ]
 
     def template_reply(
-        self, settings: Mapping[str, Any], *, key: str, values: Sequence[str]
+        self,
+        settings: Mapping[str, Any],
+        *,
+        key: str,
+        values: Sequence[str],
+        header: Sequence[str] = (),
+        header_media: str = "",
+        buttons: Sequence[str] = (),
     ) -> tuple[str, dict[str, Any]]:
         """(the text the timeline shows, the message's meta for send()) for an approved
-        template with its body parameters; InvalidInput for an unknown template or a bad
-        parameter."""
+        template with what it needs: body parameters (``values``), the text header's parameter
+        (``header``), the media header's link or media id (``header_media``) and the endings of
+        the URL buttons' links (``buttons``); InvalidInput for an unknown template or a missing
+        or bad value."""
         template = templates.find(settings, key)
         if template is None:
             raise InvalidInput("choose one of the channel's approved templates", field="template")
-        cleaned = templates.check_params(template, values)
-        return templates.render(template, cleaned), {
-            "template": templates.send_object(template, cleaned)
+        filled = templates.fill(
+            template, values, header=header, header_media=header_media, buttons=buttons
+        )
+        return templates.render(template, filled), {
+            "template": templates.send_object(template, filled)
         }
 
     # Outbound --------------------------------------------------------------------------------

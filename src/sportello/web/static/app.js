@@ -171,7 +171,10 @@
     if (!el.isConnected || !window.htmx) return;
     var url = el.getAttribute("data-live-url");
     if (el.id === "timeline") stickToBottom = timelineAtBottom();
-    window.htmx.ajax("GET", url, { target: "#" + el.id, swap: "outerHTML" });
+    // The part itself is the request's source: htmx queues requests per source, keeping only
+    // the last one waiting, so with the page's body as everyone's source a third part
+    // refreshed by the same event (counts, timeline, composer) would lose its turn.
+    window.htmx.ajax("GET", url, { source: el, target: "#" + el.id, swap: "outerHTML" });
   }
   function schedule(el) {
     var key = el.id;
@@ -183,6 +186,23 @@
     }, 150);
   }
   function refreshAll() { $$("[data-live-url]").forEach(schedule); }
+  // A part that changes at a known moment with no event to say so (the composer's WhatsApp
+  // template picker, when the 24-hour window closes): one refresh then, no polling.
+  var momentTimers = {};
+  function armMoments() {
+    $$("[data-live-url][data-refresh-at]").forEach(function (el) {
+      var key = el.id;
+      if (!key) return;
+      clearTimeout(momentTimers[key]);
+      var wait = Number(el.getAttribute("data-refresh-at")) - Date.now() + 1000;
+      if (!(wait < 2147483647)) return; // not a number, or beyond what setTimeout can wait
+      momentTimers[key] = setTimeout(function () {
+        var current = document.getElementById(key);
+        if (current) refresh(current);
+      }, Math.max(wait, 0));
+    });
+  }
+  document.addEventListener("htmx:afterSettle", armMoments);
   function onEvent(message) {
     var data = message.data || {};
     if (message.type === "hello") return;
@@ -241,6 +261,7 @@
   function start() {
     composerMode();
     scrollTimeline();
+    armMoments();
     if ($("#live")) connect();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
