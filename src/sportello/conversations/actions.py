@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select
+from sqlalchemy import Connection, Row, bindparam, insert, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -39,6 +39,7 @@ from sportello.core.events import (
     emit,
 )
 from sportello.core.html import preview, sanitize_html
+from sportello.core.prepared import Prepared
 from sportello.customers import actions as customers_actions
 from sportello.customers.models import Customer
 from sportello.routing.models import Queue
@@ -181,10 +182,12 @@ class _Door:
     thread_columns = (
         c.id, c.number, c.status, c.queue_id, c.assignee_id, c.priority, c.last_message_at,
     )  # fmt: skip
-    duplicate = (
+    duplicate = Prepared(
         select(m.id, m.conversation_id, c.number, c.customer_id)
         .select_from(Message.__table__.join(Conversation.__table__, c.id == m.conversation_id))
-        .where(m.channel_id == bindparam("channel_id"), m.provider_message_id == bindparam("pid"))
+        .where(m.channel_id == bindparam("channel_id"), m.provider_message_id == bindparam("pid")),
+        "channel_id",
+        "pid",
     )
     by_reference = (
         select(*thread_columns)
@@ -196,23 +199,46 @@ class _Door:
         .order_by(m.id.desc())
         .limit(1)
     )
-    by_number = select(*thread_columns).where(
-        c.number == bindparam("number"),
-        c.brand_id == bindparam("brand_id"),
-        c.customer_id == bindparam("customer_id"),
+    by_number = Prepared(
+        select(*thread_columns).where(
+            c.number == bindparam("number"),
+            c.brand_id == bindparam("brand_id"),
+            c.customer_id == bindparam("customer_id"),
+        ),
+        "number",
+        "brand_id",
+        "customer_id",
     )
-    open_thread = (
+    open_thread = Prepared(
         select(*thread_columns)
         .where(
             c.customer_id == bindparam("customer_id"),
             c.channel_id == bindparam("channel_id"),
-            c.status.in_([s.value for s in ACTIVE_STATUSES]),
+            or_(*[Conversation.__table__.c.status == s.value for s in ACTIVE_STATUSES]),
         )
         .order_by(c.last_message_at.desc())
-        .limit(1)
+        .limit(1),
+        "customer_id",
+        "channel_id",
     )
-    insert_conversation = Conversation.__table__.insert().returning(c.id)
-    touch_conversation = (
+    insert_conversation = Prepared(
+        Conversation.__table__.insert().returning(c.id),
+        "number",
+        "brand_id",
+        "channel_id",
+        "customer_id",
+        "queue_id",
+        "status",
+        "priority",
+        "subject",
+        "created_at",
+        "updated_at",
+        "last_message_at",
+        "last_inbound_at",
+        "message_count",
+        "preview",
+    )
+    touch_conversation = Prepared(
         Conversation.__table__.update()
         .where(c.id == bindparam("conversation_id"))
         .values(
@@ -221,9 +247,30 @@ class _Door:
             updated_at=bindparam("updated_at"),
             message_count=c.message_count + 1,
             preview=bindparam("preview"),
-        )
+        ),
+        "conversation_id",
+        "last_message_at",
+        "last_inbound_at",
+        "updated_at",
+        "preview",
     )
-    insert_message = Message.__table__.insert().returning(m.id)
+    insert_message = Prepared(
+        Message.__table__.insert().returning(m.id),
+        "conversation_id",
+        "channel_id",
+        "direction",
+        "author_id",
+        "sender_name",
+        "text",
+        "html",
+        "provider_message_id",
+        "client_id",
+        "delivery_state",
+        "error",
+        "meta",
+        "created_at",
+        "updated_at",
+    )
 
 
 def _find_thread(
@@ -237,19 +284,16 @@ def _find_thread(
             return row
     if inbound.conversation_number is not None:
         # A number typed in a subject is guessable: follow it only for the same customer.
-        row = conn.execute(
-            _Door.by_number,
-            {
-                "number": inbound.conversation_number,
-                "brand_id": channel.brand_id,
-                "customer_id": customer_id,
-            },
-        ).first()
+        row = _Door.by_number.first(
+            conn,
+            number=inbound.conversation_number,
+            brand_id=channel.brand_id,
+            customer_id=customer_id,
+        )
         if row is not None:
             return row
-    return conn.execute(
-        _Door.open_thread, {"customer_id": customer_id, "channel_id": channel.id}
-    ).first()
+    row = _Door.open_thread.first(conn, customer_id=customer_id, channel_id=channel.id)
+    return row  # type: ignore[no-any-return]
 
 
 def check_inbound(inbound: InboundMessage) -> None:
@@ -277,9 +321,9 @@ def do_receive_message(
     session.flush()
     conn = session.connection()
     if inbound.provider_message_id:
-        existing = conn.execute(
-            _Door.duplicate, {"channel_id": channel.id, "pid": inbound.provider_message_id}
-        ).first()
+        existing = _Door.duplicate.first(
+            conn, channel_id=channel.id, pid=inbound.provider_message_id
+        )
         if existing is not None:
             return ReceiveResult(
                 session,
@@ -308,25 +352,23 @@ def do_receive_message(
         number = next_number(session)
         queue_id, assignee_id = channel.queue_id, None
         status, priority = Status.NEW, Priority.NORMAL
-        conversation_id = conn.execute(
-            _Door.insert_conversation,
-            {
-                "number": number,
-                "brand_id": channel.brand_id,
-                "channel_id": channel.id,
-                "customer_id": customer_id,
-                "queue_id": queue_id,
-                "status": status,
-                "priority": priority,
-                "subject": (inbound.subject or preview(inbound.text, 80)).strip()[:300],
-                "created_at": now,
-                "updated_at": now,
-                "last_message_at": now,
-                "last_inbound_at": now,
-                "message_count": 1,
-                "preview": text_preview,
-            },
-        ).scalar_one()
+        conversation_id = _Door.insert_conversation.scalar(
+            conn,
+            number=number,
+            brand_id=channel.brand_id,
+            channel_id=channel.id,
+            customer_id=customer_id,
+            queue_id=queue_id,
+            status=status,
+            priority=priority,
+            subject=(inbound.subject or preview(inbound.text, 80)).strip()[:300],
+            created_at=now,
+            updated_at=now,
+            last_message_at=now,
+            last_inbound_at=now,
+            message_count=1,
+            preview=text_preview,
+        )
     else:
         assert thread is not None
         conversation_id, number = thread.id, thread.number
@@ -337,40 +379,36 @@ def do_receive_message(
             _set_status(session, conversation, Status.OPEN, by=None, reason="customer_reply")
             status = Status.OPEN
             session.flush()
-        conn.execute(
-            _Door.touch_conversation,
-            {
-                "conversation_id": conversation_id,
-                "last_message_at": max(thread.last_message_at, now),
-                "last_inbound_at": now,
-                "updated_at": max(thread.last_message_at, now),
-                "preview": text_preview,
-            },
+        _Door.touch_conversation.execute(
+            conn,
+            conversation_id=conversation_id,
+            last_message_at=max(thread.last_message_at, now),
+            last_inbound_at=now,
+            updated_at=max(thread.last_message_at, now),
+            preview=text_preview,
         )
         # Rows of this conversation already in the session no longer match the database.
         cached = session.identity_map.get(identity_key(Conversation, conversation_id))
         if cached is not None:
             session.expire(cached)
 
-    message_id = conn.execute(
-        _Door.insert_message,
-        {
-            "conversation_id": conversation_id,
-            "channel_id": channel.id,
-            "direction": Direction.INBOUND,
-            "author_id": None,
-            "sender_name": (inbound.sender_name or customer_name)[:200],
-            "text": inbound.text,
-            "html": sanitize_html(inbound.html) if inbound.html else None,
-            "provider_message_id": inbound.provider_message_id,
-            "client_id": inbound.client_id,
-            "delivery_state": DeliveryState.RECEIVED,
-            "error": None,
-            "meta": {**inbound.meta, **({"automated": True} if inbound.automated else {})},
-            "created_at": now,
-            "updated_at": now,
-        },
-    ).scalar_one()
+    message_id = _Door.insert_message.scalar(
+        conn,
+        conversation_id=conversation_id,
+        channel_id=channel.id,
+        direction=Direction.INBOUND,
+        author_id=None,
+        sender_name=(inbound.sender_name or customer_name)[:200],
+        text=inbound.text,
+        html=sanitize_html(inbound.html) if inbound.html else None,
+        provider_message_id=inbound.provider_message_id,
+        client_id=inbound.client_id,
+        delivery_state=DeliveryState.RECEIVED,
+        error=None,
+        meta={**inbound.meta, **({"automated": True} if inbound.automated else {})},
+        created_at=now,
+        updated_at=now,
+    )
     _store_attachments(session, message_id, inbound.attachments)
 
     ref = {

@@ -6,6 +6,7 @@ import asyncio
 import fcntl
 import os
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -172,12 +173,53 @@ def _lock_file_for(url: str) -> str | None:
     return f"{path}.writelock"
 
 
+class FairLock:
+    """A thread lock handed over in arrival order. ``threading.Lock`` is not fair: a thread that
+    releases and acquires again in a loop (the chat's group-commit writer, the dispatcher) wins
+    nearly every race against a thread woken from its wait, and a console request starved for
+    seconds behind it. Here ``release`` passes the lock straight to the oldest waiter."""
+
+    __slots__ = ("_locked", "_mutex", "_waiters")
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiters: deque[threading.Lock] = deque()
+        self._locked = False
+
+    def acquire(self, timeout: float = -1) -> bool:
+        with self._mutex:
+            if not self._locked:
+                self._locked = True
+                return True
+            ticket = threading.Lock()
+            ticket.acquire()
+            self._waiters.append(ticket)
+        if ticket.acquire(timeout=timeout):
+            return True  # handed over by release()
+        with self._mutex:
+            try:
+                self._waiters.remove(ticket)
+            except ValueError:
+                return True  # handed over while the wait was timing out: it is ours
+            return False
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().release()  # the lock stays taken, by the next in line
+            else:
+                self._locked = False
+
+    def locked(self) -> bool:
+        return self._locked
+
+
 class WriteLock:
-    """The database's writer lock: a thread lock, plus an exclusive flock(2) on a file beside the
-    database when it is a file (released by the kernel if the process dies)."""
+    """The database's writer lock: a fair thread lock, plus an exclusive flock(2) on a file
+    beside the database when it is a file (released by the kernel if the process dies)."""
 
     def __init__(self, path: str | None) -> None:
-        self._thread_lock = threading.Lock()
+        self._thread_lock = FairLock()
         self._path = path
         self._fd: int | None = None
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from sportello.core.db import utcnow
 from sportello.core.outbox import OutboxEvent
+from sportello.core.prepared import Prepared
 
 
 class EventPayload(BaseModel):
@@ -99,7 +100,7 @@ def register_event(name: str, payload: type[EventPayload]) -> None:
     EVENTS[name] = payload
 
 
-_OUTBOX_INSERT = insert(OutboxEvent)
+_OUTBOX_INSERT = Prepared(insert(OutboxEvent), "name", "payload", "created_at", "attempts")
 # Set in a session's info to write history that must not be announced (the demo loader):
 # routing, the live consoles and outgoing webhooks must not react to weeks-old messages.
 SILENCE_EVENTS = "silence_events"
@@ -115,14 +116,12 @@ def emit(session: Session, name: str, payload: EventPayload) -> None:
         raise TypeError(f"event {name!r} takes {schema.__name__}, not {type(payload).__name__}")
     if session.info.get(SILENCE_EVENTS):
         return
-    session.connection().execute(
-        _OUTBOX_INSERT,
-        {
-            "name": name,
-            "payload": payload.model_dump(mode="json"),
-            "created_at": utcnow(),
-            "attempts": 0,
-        },
+    _OUTBOX_INSERT.execute(
+        session,
+        name=name,
+        payload=payload.model_dump(mode="json"),
+        created_at=utcnow(),
+        attempts=0,
     )
     session.info["outbox_pending"] = True
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Select, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import User
@@ -15,6 +15,7 @@ from sportello.conversations.models import Conversation
 from sportello.core.db import utcnow
 from sportello.core.errors import Conflict, InvalidInput, NotFound
 from sportello.core.events import CustomerCreated, CustomerMerged, emit
+from sportello.core.prepared import Prepared
 from sportello.customers import service
 from sportello.customers.identities import matching_kinds, normalize_identity
 from sportello.customers.models import Customer, CustomerIdentity, CustomerMerge, IdentityKind
@@ -107,13 +108,15 @@ def _lookup(kinds: tuple[IdentityKind, ...]) -> Select[Any]:
         )
         .where(
             _identity.value == bindparam("value"),
-            _identity.kind.in_(kinds) if len(kinds) > 1 else _identity.kind == kinds[0],
+            or_(*[_identity.kind == kind for kind in kinds]),
         )
     )
 
 
-_BY_IDENTITY = {kind: _lookup(matching_kinds(kind)) for kind in IdentityKind}
-_INSERT_CUSTOMER = Customer.__table__.insert().returning(_customer.id)
+_BY_IDENTITY = {kind: Prepared(_lookup(matching_kinds(kind)), "value") for kind in IdentityKind}
+_INSERT_CUSTOMER = Prepared(
+    Customer.__table__.insert().returning(_customer.id), "name", "created_at", "updated_at"
+)
 _INSERT_IDENTITY = CustomerIdentity.__table__.insert()
 
 
@@ -151,13 +154,11 @@ def find_or_create_customer_id(
     name = name.strip()[:200]
     at = at or utcnow()
     conn = session.connection()
-    rows = conn.execute(_BY_IDENTITY[identity_kind], {"value": normalized}).all()
+    rows = _BY_IDENTITY[identity_kind].all(conn, value=normalized)
     owners = {row.kind: row for row in rows}
     row = next((owners[k] for k in (identity_kind, *kinds) if k in owners), None)
     if row is None:
-        customer_id = conn.execute(
-            _INSERT_CUSTOMER, {"name": name, "created_at": at, "updated_at": at}
-        ).scalar_one()
+        customer_id = _INSERT_CUSTOMER.scalar(conn, name=name, created_at=at, updated_at=at)
         customer_name = name
     else:
         customer_id, customer_name = row.id, row.name
