@@ -24,6 +24,7 @@ from sportello.config import Settings, get_settings
 from sportello.core import errors, events, realtime
 from sportello.core.db import Database
 from sportello.core.dispatcher import Dispatcher
+from sportello.core.writer import BatchWriter
 from sportello.web.middleware import SecurityMiddleware
 from sportello.web.render import WEB_DIR
 
@@ -61,12 +62,14 @@ def create_app(
     workers = settings.run_workers if run_workers is None else run_workers
     database = db or Database(settings.database_url, process_lock=not workers)
     hub = realtime.Hub()
+    writer = BatchWriter(database)  # group commit for the hot writes (chat, replies)
     registry.load_builtin()
     import_module("sportello.channels.service")  # registers delivery jobs and handlers
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub.attach_loop(asyncio.get_running_loop())
+        writer.attach(asyncio.get_running_loop())
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
         if settings.redis_url:
@@ -103,6 +106,7 @@ def create_app(
             yield
         finally:
             await hooks.aclose()
+            await writer.close()
             stop.set()
             if wake_workers is not None:
                 events.remove_outbox_listener(wake_workers)
@@ -123,6 +127,7 @@ def create_app(
     )
     app.state.db = database
     app.state.hub = hub
+    app.state.writer = writer
     app.state.settings = settings
     app.add_exception_handler(errors.SportelloError, errors.sportello_error_handler)
     app.add_exception_handler(StarletteHTTPException, errors.http_error_handler)
@@ -167,7 +172,11 @@ def _committing(call: Callable[..., Any]) -> Callable[..., Any]:
     def view(**values: Any) -> Any:
         result = call(**values)
         for value in values.values():
-            if isinstance(value, Session) and value.in_transaction():
+            if (
+                isinstance(value, Session)
+                and value.in_transaction()
+                and not value.info.get("group_commit")  # it wrote through the writer
+            ):
                 value.commit()
         return result
 

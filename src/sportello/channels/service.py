@@ -66,7 +66,7 @@ def token_matches(channel: ChannelConfig, token: str) -> bool:
 
 
 def receive(
-    session: Session, *, channel: Channel, inbound: InboundMessage
+    session: Session, *, channel: conversations_actions.ChannelRef, inbound: InboundMessage
 ) -> conversations_actions.ReceiveResult:
     """The one door, safe against two copies of one delivery arriving at the same instant."""
     if session.get_bind().dialect.name == "sqlite":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Row, bindparam, insert, or_, select
 from sqlalchemy.orm import Session
@@ -12,7 +12,6 @@ from sqlalchemy.orm.util import identity_key
 
 from sportello.accounts.models import User
 from sportello.channels.base import InboundAttachment, InboundMessage
-from sportello.channels.models import Channel
 from sportello.config import get_settings
 from sportello.conversations.models import (
     ACTIVE_STATUSES,
@@ -274,7 +273,7 @@ class _Door:
 
 
 def _find_thread(
-    conn: Connection, *, channel: Channel, customer_id: int, inbound: InboundMessage
+    conn: Connection, *, channel: ChannelRef, customer_id: int, inbound: InboundMessage
 ) -> Row[Any] | None:
     if inbound.in_reply_to:
         row = conn.execute(
@@ -305,8 +304,20 @@ def check_inbound(inbound: InboundMessage) -> None:
         raise InvalidInput("provider message id too long", field="id")
 
 
+class ChannelRef(Protocol):
+    """What the one door needs of a channel: a ``Channel`` row, or a cached snapshot of one
+    (the chat sockets keep one, so a batch of messages loads no channel row)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def brand_id(self) -> int: ...
+    @property
+    def queue_id(self) -> int | None: ...
+
+
 def do_receive_message(
-    session: Session, *, channel: Channel, inbound: InboundMessage
+    session: Session, *, channel: ChannelRef, inbound: InboundMessage
 ) -> ReceiveResult:
     """Find or create the customer, dedupe, thread, store, emit.
 

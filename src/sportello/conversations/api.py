@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Query
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from sportello.accounts import service as accounts_service
+from sportello.accounts.models import User
 from sportello.conversations import actions, service
-from sportello.conversations.models import Status
+from sportello.conversations.models import Conversation, Status
 from sportello.conversations.schemas import (
     AssigneeUpdate,
     ConversationRead,
@@ -23,6 +24,7 @@ from sportello.conversations.schemas import (
 from sportello.core import access
 from sportello.core.db import SessionDep
 from sportello.core.errors import InvalidInput, NotFound
+from sportello.core.writer import WriterDep, group_commit, write_through
 from sportello.routing import service as routing_service
 from sportello.routing.models import Queue
 from sportello.web.api import (
@@ -126,19 +128,29 @@ def list_messages(
     response_model=MessageRead,
     responses=CLOSED,
 )
+@group_commit
 def post_reply(
-    conversation_id: int, body: ReplyCreate, session: SessionDep, caller: WriteCaller
+    conversation_id: int,
+    body: ReplyCreate,
+    session: SessionDep,
+    caller: WriteCaller,
+    writer: WriterDep,
 ) -> MessageRead:
-    conversation = access.access_conversation_by_id(session, caller.user, conversation_id)
-    message = actions.do_send_reply(
-        session,
-        conversation=conversation,
-        author=caller.user,
-        text=body.text,
-        html=body.html,
-        client_id=body.client_id,
-    )
-    return MessageRead.model_validate(message)
+    access.access_conversation_by_id(session, caller.user, conversation_id)
+    author_id = caller.user.id
+
+    def write(s: Session) -> MessageRead:
+        message = actions.do_send_reply(
+            s,
+            conversation=s.get_one(Conversation, conversation_id, options=[lazyload("*")]),
+            author=s.get_one(User, author_id, options=[lazyload("*")]),
+            text=body.text,
+            html=body.html,
+            client_id=body.client_id,
+        )
+        return MessageRead.model_validate(message)
+
+    return write_through(session, writer, write)
 
 
 @router.post(

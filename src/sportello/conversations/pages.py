@@ -9,8 +9,9 @@ from typing import Annotated, Any, Protocol, runtime_checkable
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from markupsafe import Markup
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
+from sportello.accounts.models import User
 from sportello.channels import registry
 from sportello.channels import service as channels_service
 from sportello.channels.base import InboundAttachment
@@ -21,6 +22,7 @@ from sportello.core import access
 from sportello.core.db import SessionDep, utcnow
 from sportello.core.errors import InvalidInput, NotFound
 from sportello.core.html import sanitize_html
+from sportello.core.writer import WriterDep, group_commit, write_through
 from sportello.customers import service as customers_service
 from sportello.routing import service as routing_service
 from sportello.web.auth import CsrfChecked, CurrentUser
@@ -260,24 +262,35 @@ def conversation_parts(
 
 
 @router.post("/c/{number}/messages", response_class=HTMLResponse, include_in_schema=False)
+@group_commit
 def conversation_message(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
+    writer: WriterDep,
     number: int,
     text: Annotated[str, Form(max_length=actions.MAX_TEXT)] = "",
     mode: Annotated[str, Form()] = "reply",
     files: Annotated[list[UploadFile], File()] = [],  # noqa: B006
 ) -> Response:
+    """A reply or a note from the composer, written in the writer's next batch (agents reply
+    all day, often while chats pour in)."""
     conversation = access.access_conversation_by_number(session, user, number)
+    conversation_id, author_id = conversation.id, user.id
     with user_errors(request):
-        if mode == "note":
-            actions.do_add_note(session, conversation=conversation, author=user, text=text)
-        else:
-            attachments = _files_sync(files)
-            actions.do_send_reply(
-                session, conversation=conversation, author=user, text=text, attachments=attachments
-            )
+        attachments = _files_sync(files) if mode != "note" else []
+
+        def write(s: Session) -> None:
+            target = s.get_one(Conversation, conversation_id, options=[lazyload("*")])
+            author = s.get_one(User, author_id, options=[lazyload("*")])
+            if mode == "note":
+                actions.do_add_note(s, conversation=target, author=author, text=text)
+            else:
+                actions.do_send_reply(
+                    s, conversation=target, author=author, text=text, attachments=attachments
+                )
+
+        write_through(session, writer, write)
     return _after_change(request, session, user, conversation)
 
 

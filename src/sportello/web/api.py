@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -71,8 +71,9 @@ bearer = HTTPBearer(
 )
 
 
-def _needs(scope: str) -> Callable[..., ApiCaller]:
-    def dependency(
+def _needs(scope: str) -> Callable[..., Awaitable[ApiCaller]]:
+    # async: a check on values in hand needs no hop into the thread pool
+    async def dependency(
         caller: ApiCallerDep,
         _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> ApiCaller:

@@ -36,7 +36,6 @@ from sportello.channels.chat import hub as chat_hub
 from sportello.channels.chat import protocol
 from sportello.channels.chat import service as chat_service
 from sportello.channels.chat.protocol import ProtocolError, Visitor
-from sportello.channels.chat.writer import BatchWriter
 from sportello.config import Settings
 from sportello.conversations.models import Attachment, DeliveryState, Message
 from sportello.conversations.storage import path_for
@@ -44,6 +43,7 @@ from sportello.core import access
 from sportello.core.db import Database, SessionDep
 from sportello.core.errors import InvalidInput, NotFound, SportelloError
 from sportello.core.realtime import Hub
+from sportello.core.writer import BatchWriter
 from sportello.web.auth import CsrfChecked, CurrentUser
 from sportello.web.render import render
 
@@ -67,12 +67,14 @@ class ChatState:
     """Per-app state of the chat: the visitor hub, a short cache of channel settings, and the
     way to the consoles (this process's hub, or Redis)."""
 
-    def __init__(self, db: Database, settings: Settings, console: Hub) -> None:
+    def __init__(
+        self, db: Database, settings: Settings, console: Hub, app_writer: BatchWriter
+    ) -> None:
         self.db = db
         self.settings = settings
         self.console = console
         self.hub = chat_hub.VisitorHub()
-        self.writer = BatchWriter(db)
+        self.writer: BatchWriter = app_writer
         self.channels: dict[str, tuple[float, chat_service.ChannelInfo | None]] = {}
         self._redis: Any = None
 
@@ -122,7 +124,6 @@ class ChatState:
             await self.console.broadcast(message)
 
     async def close(self) -> None:
-        await self.writer.close()
         if self._redis is not None:
             with contextlib.suppress(Exception):
                 await self._redis.aclose()
@@ -131,7 +132,7 @@ class ChatState:
 def chat_state(app: Any) -> ChatState:
     state: ChatState | None = getattr(app.state, "chat", None)
     if state is None:
-        state = ChatState(app.state.db, app.state.settings, app.state.hub)
+        state = ChatState(app.state.db, app.state.settings, app.state.hub, app.state.writer)
         app.state.chat = state
         state.hub.attach_loop(asyncio.get_running_loop())
         chat_hub.register_hub(state.hub)

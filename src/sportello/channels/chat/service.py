@@ -14,8 +14,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm.util import identity_key
 
 from sportello.channels import service as channels_service
 from sportello.channels.base import Identity, InboundAttachment, InboundMessage
@@ -27,6 +28,7 @@ from sportello.conversations.models import Conversation, DeliveryState, Directio
 from sportello.core import jobs
 from sportello.core.db import utcnow
 from sportello.core.errors import InvalidInput, NotFound
+from sportello.core.prepared import Prepared
 from sportello.customers import service as customers_service
 from sportello.customers.identities import normalize_email
 from sportello.customers.models import Customer
@@ -115,14 +117,110 @@ def current_conversation(
     )
 
 
-def _channel_row(session: Session, channel_id: int) -> Channel:
-    """The channel's row, loaded once per session: the identity map holds rows weakly, so a
-    batch of a hundred messages would otherwise load it a hundred times."""
-    rows: dict[int, Channel] = session.info.setdefault("chat_channel_rows", {})
-    row = rows.get(channel_id)
+class _VisitorRows:
+    """The visitor row on the message path, in Core (the ORM's select, insert and flush cost
+    more than the one door itself for a visitor's first message)."""
+
+    v = ChatVisitor.__table__.c
+    find = Prepared(
+        select(
+            v.id,
+            v.name,
+            v.email,
+            v.topic,
+            v.verified_as,
+            v.customer_id,
+            v.conversation_id,
+            v.page_url,
+            v.page_title,
+            v.last_seen_at,
+        ).where(v.channel_id == bindparam("channel_id"), v.visitor_id == bindparam("visitor_id")),
+        "channel_id",
+        "visitor_id",
+    )
+    insert = Prepared(
+        insert(ChatVisitor),
+        "channel_id",
+        "visitor_id",
+        "customer_id",
+        "conversation_id",
+        "verified_as",
+        "page_url",
+        "page_title",
+        "created_at",
+        "last_seen_at",
+    )
+    update = Prepared(
+        update(ChatVisitor)
+        .where(v.id == bindparam("row_id"))
+        .values(
+            verified_as=bindparam("verified_as"),
+            customer_id=bindparam("customer_id"),
+            conversation_id=bindparam("conversation_id"),
+            page_url=bindparam("page_url"),
+            page_title=bindparam("page_title"),
+            last_seen_at=bindparam("last_seen_at"),
+        ),
+        "row_id",
+        "verified_as",
+        "customer_id",
+        "conversation_id",
+        "page_url",
+        "page_title",
+        "last_seen_at",
+    )
+
+
+def _record_visitor(
+    session: Session,
+    channel_id: int,
+    visitor: Visitor,
+    row: Any,
+    done: Receipt,
+    *,
+    page: str,
+    title: str,
+) -> None:
+    """Keep the visitor row current: its conversation, who the host site vouched for, the page
+    it writes from, and (at most once a minute) when it was last seen."""
+    now = utcnow()
+    verified = (
+        f"{visitor.verified_kind}:{visitor.verified_value}"[:340] if visitor.verified_kind else None
+    )
     if row is None:
-        row = rows[channel_id] = session.get_one(Channel, channel_id)
-    return row
+        _VisitorRows.insert.execute(
+            session,
+            channel_id=channel_id,
+            visitor_id=visitor.visitor_id,
+            customer_id=done.customer_id,
+            conversation_id=done.conversation_id,
+            verified_as=verified,
+            page_url=page,
+            page_title=title[:300] if page else "",
+            created_at=now,
+            last_seen_at=now,
+        )
+        return
+    values = {
+        "verified_as": row.verified_as or verified,
+        "customer_id": row.customer_id,
+        "conversation_id": row.conversation_id,
+        "page_url": row.page_url,
+        "page_title": row.page_title,
+        "last_seen_at": row.last_seen_at,
+    }
+    if row.conversation_id != done.conversation_id:
+        values["customer_id"], values["conversation_id"] = done.customer_id, done.conversation_id
+    if page:
+        values["page_url"], values["page_title"] = page, title[:300]
+    if row.last_seen_at is None or (now - row.last_seen_at).total_seconds() > 60:
+        values["last_seen_at"] = now
+    if all(values[k] == getattr(row, k) for k in values):
+        return
+    _VisitorRows.update.execute(session, row_id=row.id, **values)
+    cached = session.identity_map.get(identity_key(ChatVisitor, row.id))
+    if cached is not None:  # a copy loaded earlier in this batch no longer matches the row
+        session.expire(cached)
 
 
 def _visitor_row(session: Session, channel_id: int, visitor_id: str) -> ChatVisitor | None:
@@ -253,7 +351,7 @@ def receipt(
 
 def _inbound(
     visitor: Visitor,
-    row: ChatVisitor | None,
+    row: Any,
     *,
     text: str,
     client_id: str,
@@ -306,8 +404,13 @@ def receive_message(
     path of a chat is the one door and nothing else).
     """
     steady = known is not None and known.conversation_id is not None and not attachments
-    row = None if steady else _visitor_row(session, channel.id, visitor.visitor_id)
-    channel_row = _channel_row(session, channel.id)
+    if not steady:
+        session.flush()  # the row may be pending in this batch (a pre-chat form just sent)
+    row = (
+        None
+        if steady
+        else _VisitorRows.find.first(session, channel_id=channel.id, visitor_id=visitor.visitor_id)
+    )
     inbound = _inbound(
         visitor,
         row,
@@ -317,7 +420,8 @@ def receive_message(
         title=title,
         attachments=attachments,
     )
-    result = channels_service.receive(session, channel=channel_row, inbound=inbound)
+    # The socket's snapshot of the channel (id, brand, queue) is all the one door needs.
+    result = channels_service.receive(session, channel=channel, inbound=inbound)
     ids = (
         (known.conversation_id, known.channel_id, known.queue_id, known.assignee_id)
         if known is not None
@@ -326,6 +430,11 @@ def receive_message(
     done = receipt(session, result, known=ids)
     if steady and known is not None and done.conversation_id == known.conversation_id:
         return done
+    if steady:
+        row = _VisitorRows.find.first(session, channel_id=channel.id, visitor_id=visitor.visitor_id)
+    if not done.duplicate:
+        _record_visitor(session, channel.id, visitor, row, done, page=page, title=title)
+    return done
     if steady:
         row = _visitor_row(session, channel.id, visitor.visitor_id)
     if not done.duplicate:
