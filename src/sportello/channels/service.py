@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -170,14 +171,23 @@ def outbound_for(session: Session, message: Message) -> tuple[Channel, OutboundM
     if channel is None:
         raise ChannelError("the channel of this conversation was removed", permanent=True)
     customer = conversation.customer
-    earlier = session.scalars(
-        select(Message.provider_message_id)
-        .where(
-            Message.conversation_id == conversation.id,
-            Message.provider_message_id.is_not(None),
-            Message.id < message.id,
+    # An adapter that only pokes this installation's sockets needs no threading references
+    # and no customer-service window: skip their two queries on the chat's hottest path.
+    local = channel.kind in registry.kinds() and isinstance(
+        registry.get_adapter(channel.kind), DeliversInline
+    )
+    earlier: Iterable[str | None] = (
+        []
+        if local
+        else session.scalars(
+            select(Message.provider_message_id)
+            .where(
+                Message.conversation_id == conversation.id,
+                Message.provider_message_id.is_not(None),
+                Message.id < message.id,
+            )
+            .order_by(Message.id)
         )
-        .order_by(Message.id)
     )
     root = get_settings().attachments_dir
     return channel, OutboundMessage(
@@ -196,9 +206,9 @@ def outbound_for(session: Session, message: Message) -> tuple[Channel, OutboundM
         ),
         reply_to_provider_ids=tuple(p for p in earlier if p),
         meta=dict(message.meta),
-        last_inbound_at=last_inbound_at(
-            session, channel_id=channel.id, customer_id=conversation.customer_id
-        ),
+        last_inbound_at=None
+        if local
+        else last_inbound_at(session, channel_id=channel.id, customer_id=conversation.customer_id),
     )
 
 

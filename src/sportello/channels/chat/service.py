@@ -14,17 +14,25 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.orm.util import identity_key
 
+from sportello.accounts.models import User
 from sportello.channels import service as channels_service
 from sportello.channels.base import Identity, InboundAttachment, InboundMessage
 from sportello.channels.chat.models import ChatVisitor, TranscriptRequest
 from sportello.channels.chat.protocol import Visitor, WidgetSettings
 from sportello.channels.models import Channel
 from sportello.conversations import actions as conversations_actions
-from sportello.conversations.models import Conversation, DeliveryState, Direction, Message, Status
+from sportello.conversations.models import (
+    Attachment,
+    Conversation,
+    DeliveryState,
+    Direction,
+    Message,
+    Status,
+)
 from sportello.core import jobs
 from sportello.core.db import utcnow
 from sportello.core.errors import InvalidInput, NotFound
@@ -255,40 +263,83 @@ def resume(session: Session, channel: ChannelInfo, visitor: Visitor) -> VisitorS
     )
 
 
-def message_frame(message: Message) -> dict[str, Any]:
-    agent = message.direction == Direction.OUTBOUND
-    return {
-        "id": message.id,
-        "from": "agent" if agent else "visitor",
-        "name": (message.author.name if agent and message.author else message.sender_name) or "",
-        "text": message.text,
-        "at": message.created_at.isoformat(),
-        "cid": message.client_id if not agent else None,
-        "state": message.delivery_state.value if message.delivery_state else None,
-        "files": [
-            {"id": a.id, "name": a.filename, "size": a.size, "type": a.content_type}
-            for a in message.attachments
-        ],
-    }
+def _history_statement() -> Prepared:
+    m, a, u = Message.__table__.c, Attachment.__table__.c, User.__table__.c
+    latest = (
+        select(m.id)
+        .where(
+            m.conversation_id == bindparam("conversation_id"),
+            m.id > bindparam("after_id"),
+            or_(*[m.direction == d.value for d in SHOWN]),
+        )
+        .order_by(m.id.desc())
+        .limit(bindparam("limit"))
+        .scalar_subquery()
+    )
+    return Prepared(
+        select(
+            m.id,
+            m.direction,
+            m.sender_name,
+            u.name.label("author_name"),
+            m.text,
+            m.created_at,
+            m.client_id,
+            m.delivery_state,
+            a.id.label("file_id"),
+            a.filename,
+            a.size,
+            a.content_type,
+        )
+        .select_from(
+            Message.__table__.outerjoin(User.__table__, u.id == m.author_id).outerjoin(
+                Attachment.__table__, a.message_id == m.id
+            )
+        )
+        .where(m.id.in_(latest))
+        .order_by(m.id, a.id),
+        "conversation_id",
+        "after_id",
+        "limit",
+    )
+
+
+_HISTORY = _history_statement()
 
 
 def history(
     session: Session, conversation_id: int, after_id: int = 0, limit: int = HISTORY_LIMIT
 ) -> list[dict[str, Any]]:
-    """Messages the visitor may see after ``after_id``; the latest ``limit`` of them."""
-    rows = list(
-        session.scalars(
-            select(Message)
-            .where(
-                Message.conversation_id == conversation_id,
-                Message.id > after_id,
-                Message.direction.in_(SHOWN),
+    """Messages the visitor may see after ``after_id``; the latest ``limit`` of them, as the
+    widget's frames (one statement: a socket catches up after every reply it is poked about)."""
+    frames: list[dict[str, Any]] = []
+    for row in _HISTORY.all(
+        session, conversation_id=conversation_id, after_id=after_id, limit=limit
+    ):
+        if not frames or frames[-1]["id"] != row.id:
+            agent = row.direction == Direction.OUTBOUND
+            frames.append(
+                {
+                    "id": row.id,
+                    "from": "agent" if agent else "visitor",
+                    "name": ((row.author_name if agent else None) or row.sender_name) or "",
+                    "text": row.text,
+                    "at": row.created_at.isoformat(),
+                    "cid": row.client_id if not agent else None,
+                    "state": row.delivery_state.value if row.delivery_state else None,
+                    "files": [],
+                }
             )
-            .order_by(Message.id.desc())
-            .limit(limit)
-        ).unique()
-    )
-    return [message_frame(m) for m in reversed(rows)]
+        if row.file_id is not None:
+            frames[-1]["files"].append(
+                {
+                    "id": row.file_id,
+                    "name": row.filename,
+                    "size": row.size,
+                    "type": row.content_type,
+                }
+            )
+    return frames
 
 
 def last_inbound_id(session: Session, conversation_id: int) -> int:
