@@ -139,7 +139,11 @@ def worker() -> None:
         from sportello.channels.email.poller import MailPoller
 
         tasks = [
-            dispatcher.run_forever(stop, settings.dispatcher_poll_seconds),
+            dispatcher.run_forever(
+                stop,
+                settings.dispatcher_poll_seconds,
+                gather_seconds=settings.dispatcher_gather_ms / 1000,
+            ),
             MailPoller(db).run_forever(stop),
         ]
         if settings.redis_url:  # woken at once by the web processes' commits

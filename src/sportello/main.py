@@ -92,7 +92,13 @@ def create_app(
                 dispatcher.add_batch_handler(realtime.local_publisher(hub))
             app.state.dispatcher = dispatcher
             tasks.append(
-                asyncio.create_task(dispatcher.run_forever(stop, settings.dispatcher_poll_seconds))
+                asyncio.create_task(
+                    dispatcher.run_forever(
+                        stop,
+                        settings.dispatcher_poll_seconds,
+                        gather_seconds=settings.dispatcher_gather_ms / 1000,
+                    )
+                )
             )
             from sportello.channels.email.poller import MailPoller
 

@@ -136,7 +136,7 @@ def post_reply(
     caller: WriteCaller,
     writer: WriterDep,
 ) -> MessageRead:
-    access.access_conversation_by_id(session, caller.user, conversation_id)
+    access.check_conversation_access(session, caller.user, conversation_id)
     author_id = caller.user.id
 
     def write(s: Session) -> MessageRead:

@@ -50,6 +50,18 @@ def access_conversation_by_id(session: Session, user: User, conversation_id: int
     return conversation
 
 
+def check_conversation_access(session: Session, user: User, conversation_id: int) -> None:
+    """The same check without loading the conversation (with its joined channel, customer,
+    queue, assignee and tags): for writes that load what they change themselves."""
+    found = session.scalar(
+        select(Conversation.id).where(
+            conversation_scope(session, user), Conversation.id == conversation_id
+        )
+    )
+    if found is None:
+        raise NotFound("conversation not found")
+
+
 def access_conversation_by_number(session: Session, user: User, number: int) -> Conversation:
     conversation = session.scalar(
         conversations_query(session, user).where(Conversation.number == number)

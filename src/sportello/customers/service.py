@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, and_, case, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from sportello.core.errors import InvalidInput
 from sportello.customers.identities import (
@@ -20,12 +20,16 @@ if TYPE_CHECKING:
     from sportello.accounts.models import User
 
 
-def get_by_identity(session: Session, *, kind: str, value: str) -> Customer | None:
+def get_by_identity(
+    session: Session, *, kind: str, value: str, lean: bool = False
+) -> Customer | None:
     """The customer with this identity; for a phone number, the one with the same number under
-    any phone kind (the exact kind first) when no customer has it under this kind yet."""
+    any phone kind (the exact kind first) when no customer has it under this kind yet.
+    ``lean``: without its identities loaded up front (a caller that wants only the row)."""
     identity_kind, normalized = normalize_identity(kind, value)
     customer = session.scalar(
         select(Customer)
+        .options(*([lazyload("*")] if lean else []))
         .join(CustomerIdentity)
         .where(
             CustomerIdentity.kind.in_(matching_kinds(identity_kind)),
