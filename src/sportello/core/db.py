@@ -98,14 +98,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         if "poolclass" not in kwargs and ":memory:" not in url:
-            kwargs.update(pool_size=20, max_overflow=20)
+            # More than the request thread pool's 40 threads: requests waiting in the pool must
+            # not starve the writer, the dispatcher and the widget sockets' reads of connections.
+            kwargs.update(pool_size=20, max_overflow=60)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs
         )
         _sqlite_setup(engine)
         return engine
     if "poolclass" not in kwargs:
-        kwargs.update(pool_size=20, max_overflow=20)
+        kwargs.update(pool_size=20, max_overflow=60)  # as for SQLite: above the 40 threads
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
