@@ -78,7 +78,7 @@ class Dispatcher:
     def wake(self) -> None:
         self._wake.set()
 
-    def run_events_once(self, limit: int = 1000) -> int:
+    def run_events_once(self, limit: int = 200) -> int:
         with self.db.session() as session:
             if not outbox.has_claimable(session):
                 return 0
