@@ -1,5 +1,5 @@
-"""Shared by the WhatsApp, Telegram and SMS tests: the fixture payloads (read in place from
-<repo>/../shared/data/webhooks), WhatsApp webhooks built as Meta documents them, a real local
+"""Shared by the WhatsApp, Telegram and SMS tests: the fixture payloads (tests/fixtures/webhooks,
+copied from shared/data/webhooks), WhatsApp webhooks built as Meta documents them, a real local
 HTTP server playing a provider's API, and small database helpers."""
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from sportello.channels.models import Channel
 from sportello.conversations.models import Conversation, Message
 from sportello.core.db import Database
 
-WEBHOOKS = (Path(__file__).resolve().parents[2] / "../shared/data/webhooks").resolve()
+# A copy of shared/data/webhooks (third-party samples, sources and licences in SOURCES.md), kept in
+# the repository so that a clone anywhere runs the suite.
+WEBHOOKS = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
 
 
 def fixture_bytes(relative: str) -> bytes:

@@ -14,10 +14,8 @@ from sportello.customers.models import Customer
 from tests import factories
 
 C = Customer.__table__.c
-INSERT_CUSTOMER = Prepared(
-    Customer.__table__.insert().returning(C.id), "name", "created_at", "updated_at"
-)
-BY_ID = Prepared(select(C.id, C.name, C.notes, C.created_at).where(C.id == bindparam("id")), "id")
+INSERT_CUSTOMER = Prepared(Customer.__table__.insert().returning(C.id))
+BY_ID = Prepared(select(C.id, C.name, C.notes, C.created_at).where(C.id == bindparam("id")))
 
 
 def test_a_row_written_raw_reads_back_through_the_orm(db):
@@ -44,15 +42,12 @@ def test_enums_and_json_round_trip(db, personas):
         db, personas.api_channel, factories.inbound("ciao")
     ).conversation
     thread = Prepared(
-        select(Conversation.status, Conversation.priority).where(
-            Conversation.id == bindparam("id")
-        ),
-        "id",
+        select(Conversation.status, Conversation.priority).where(Conversation.id == bindparam("id"))
     )
     with db.session() as s:
         status, priority = thread.first(s, id=conversation.id)
     assert status is Status.NEW and priority is Priority.NORMAL
-    outbox = Prepared(insert(OutboxEvent), "name", "payload", "created_at", "attempts")
+    outbox = Prepared(insert(OutboxEvent))
     with db.transaction() as s:
         outbox.execute(
             s, name="x.y", payload={"a": [1, "è"]}, created_at=datetime.now(UTC), attempts=0
@@ -87,4 +82,4 @@ def test_what_it_cannot_do_fails_at_once(db):
             Prepared(select(C.id).where(C.id.in_([1, 2]))).first(s)
         # A column whose default is computed per row.
         with pytest.raises(ValueError, match="computed per row"):
-            Prepared(insert(OutboxEvent), "name", "payload").execute(s, name="x", payload={})
+            Prepared(insert(OutboxEvent)).execute(s, name="x", payload={})

@@ -167,12 +167,10 @@ class _Outbound:
     conversation = Prepared(
         select(c.id, c.number, c.subject, c.customer_id, cu.name.label("customer_name"))
         .select_from(Conversation.__table__.join(Customer.__table__, cu.id == c.customer_id))
-        .where(c.id == bindparam("conversation_id")),
-        "conversation_id",
+        .where(c.id == bindparam("conversation_id"))
     )
     identities = Prepared(
-        select(ci.kind, ci.value).where(ci.customer_id == bindparam("customer_id")),
-        "customer_id",
+        select(ci.kind, ci.value).where(ci.customer_id == bindparam("customer_id"))
     )
 
 

@@ -184,9 +184,7 @@ class _Door:
     duplicate = Prepared(
         select(m.id, m.conversation_id, c.number, c.customer_id)
         .select_from(Message.__table__.join(Conversation.__table__, c.id == m.conversation_id))
-        .where(m.channel_id == bindparam("channel_id"), m.provider_message_id == bindparam("pid")),
-        "channel_id",
-        "pid",
+        .where(m.channel_id == bindparam("channel_id"), m.provider_message_id == bindparam("pid"))
     )
     by_reference = (
         select(*thread_columns)
@@ -203,10 +201,7 @@ class _Door:
             c.number == bindparam("number"),
             c.brand_id == bindparam("brand_id"),
             c.customer_id == bindparam("customer_id"),
-        ),
-        "number",
-        "brand_id",
-        "customer_id",
+        )
     )
     open_thread = Prepared(
         select(*thread_columns)
@@ -216,27 +211,9 @@ class _Door:
             or_(*[Conversation.__table__.c.status == s.value for s in ACTIVE_STATUSES]),
         )
         .order_by(c.last_message_at.desc())
-        .limit(1),
-        "customer_id",
-        "channel_id",
+        .limit(1)
     )
-    insert_conversation = Prepared(
-        Conversation.__table__.insert().returning(c.id),
-        "number",
-        "brand_id",
-        "channel_id",
-        "customer_id",
-        "queue_id",
-        "status",
-        "priority",
-        "subject",
-        "created_at",
-        "updated_at",
-        "last_message_at",
-        "last_inbound_at",
-        "message_count",
-        "preview",
-    )
+    insert_conversation = Prepared(Conversation.__table__.insert().returning(c.id))
     touch_conversation = Prepared(
         Conversation.__table__.update()
         .where(c.id == bindparam("conversation_id"))
@@ -246,30 +223,9 @@ class _Door:
             updated_at=bindparam("updated_at"),
             message_count=c.message_count + 1,
             preview=bindparam("preview"),
-        ),
-        "conversation_id",
-        "last_message_at",
-        "last_inbound_at",
-        "updated_at",
-        "preview",
+        )
     )
-    insert_message = Prepared(
-        Message.__table__.insert().returning(m.id),
-        "conversation_id",
-        "channel_id",
-        "direction",
-        "author_id",
-        "sender_name",
-        "text",
-        "html",
-        "provider_message_id",
-        "client_id",
-        "delivery_state",
-        "error",
-        "meta",
-        "created_at",
-        "updated_at",
-    )
+    insert_message = Prepared(Message.__table__.insert().returning(m.id))
 
 
 def _find_thread(

@@ -216,9 +216,6 @@ class FairLock:
             else:
                 self._locked = False
 
-    def locked(self) -> bool:
-        return self._locked
-
 
 class WriteLock:
     """The database's writer lock: a fair thread lock, plus an exclusive flock(2) on a file

@@ -100,7 +100,7 @@ def register_event(name: str, payload: type[EventPayload]) -> None:
     EVENTS[name] = payload
 
 
-_OUTBOX_INSERT = Prepared(insert(OutboxEvent), "name", "payload", "created_at", "attempts")
+_OUTBOX_INSERT = Prepared(insert(OutboxEvent))
 # Set in a session's info to write history that must not be announced (the demo loader):
 # routing, the live consoles and outgoing webhooks must not react to weeks-old messages.
 SILENCE_EVENTS = "silence_events"

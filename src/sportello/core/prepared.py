@@ -78,24 +78,25 @@ class _Compiled:
 
 
 class Prepared:
-    """A Core statement run on the raw driver: ``Prepared(stmt, "a", "b").execute(session, a=1,
-    b=2)``. The parameter names are declared up front (INSERTs compile for exactly them)."""
+    """A Core statement run on the raw driver: ``Prepared(stmt).execute(session, a=1, b=2)``. It
+    compiles for the names the call gives (an INSERT writes exactly those columns), once per
+    dialect and set of names."""
 
-    __slots__ = ("_by_dialect", "keys", "statement")
+    __slots__ = ("_compiled_for", "statement")
 
-    def __init__(self, statement: ClauseElement, *keys: str) -> None:
+    def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
-        self.keys = keys
-        self._by_dialect: dict[str, _Compiled] = {}
+        self._compiled_for: dict[tuple[str, frozenset[str]], _Compiled] = {}
 
-    def _compiled(self, dialect: Dialect) -> _Compiled:
-        found = self._by_dialect.get(dialect.name)
+    def _compiled(self, dialect: Dialect, keys: frozenset[str]) -> _Compiled:
+        found = self._compiled_for.get((dialect.name, keys))
         if found is None:
-            found = self._by_dialect[dialect.name] = _Compiled(self.statement, dialect, self.keys)
+            found = _Compiled(self.statement, dialect, sorted(keys))
+            self._compiled_for[(dialect.name, keys)] = found
         return found
 
     def _run(self, conn: Connection, params: Mapping[str, Any]) -> tuple[_Compiled, Any]:
-        compiled = self._compiled(conn.dialect)
+        compiled = self._compiled(conn.dialect, frozenset(params))
         if compiled.defaults:
             params = {**compiled.defaults, **params}
         if compiled.named:

@@ -113,10 +113,8 @@ def _lookup(kinds: tuple[IdentityKind, ...]) -> Select[Any]:
     )
 
 
-_BY_IDENTITY = {kind: Prepared(_lookup(matching_kinds(kind)), "value") for kind in IdentityKind}
-_INSERT_CUSTOMER = Prepared(
-    Customer.__table__.insert().returning(_customer.id), "name", "created_at", "updated_at"
-)
+_BY_IDENTITY = {kind: Prepared(_lookup(matching_kinds(kind))) for kind in IdentityKind}
+_INSERT_CUSTOMER = Prepared(Customer.__table__.insert().returning(_customer.id))
 _INSERT_IDENTITY = CustomerIdentity.__table__.insert()
 
 

@@ -109,22 +109,6 @@ def find_customer(session: Session, visitor: Visitor) -> Customer | None:
     return None
 
 
-def current_conversation(
-    session: Session, channel_id: int, customer_id: int
-) -> Conversation | None:
-    """The visitor's latest chat on this channel, unless it was closed (then a new one starts)."""
-    return session.scalar(
-        select(Conversation)
-        .where(
-            Conversation.customer_id == customer_id,
-            Conversation.channel_id == channel_id,
-            Conversation.status != Status.CLOSED,
-        )
-        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
-        .limit(1)
-    )
-
-
 class _VisitorRows:
     """The visitor row on the message path, in Core (the ORM's select, insert and flush cost
     more than the one door itself for a visitor's first message)."""
@@ -142,22 +126,9 @@ class _VisitorRows:
             v.page_url,
             v.page_title,
             v.last_seen_at,
-        ).where(v.channel_id == bindparam("channel_id"), v.visitor_id == bindparam("visitor_id")),
-        "channel_id",
-        "visitor_id",
+        ).where(v.channel_id == bindparam("channel_id"), v.visitor_id == bindparam("visitor_id"))
     )
-    insert = Prepared(
-        insert(ChatVisitor),
-        "channel_id",
-        "visitor_id",
-        "customer_id",
-        "conversation_id",
-        "verified_as",
-        "page_url",
-        "page_title",
-        "created_at",
-        "last_seen_at",
-    )
+    insert = Prepared(insert(ChatVisitor))
     update = Prepared(
         update(ChatVisitor)
         .where(v.id == bindparam("row_id"))
@@ -168,14 +139,7 @@ class _VisitorRows:
             page_url=bindparam("page_url"),
             page_title=bindparam("page_title"),
             last_seen_at=bindparam("last_seen_at"),
-        ),
-        "row_id",
-        "verified_as",
-        "customer_id",
-        "conversation_id",
-        "page_url",
-        "page_title",
-        "last_seen_at",
+        )
     )
 
 
@@ -307,10 +271,7 @@ def _history_statement() -> Prepared:
             )
         )
         .where(m.id.in_(latest))
-        .order_by(m.id, a.id),
-        "conversation_id",
-        "after_id",
-        "limit",
+        .order_by(m.id, a.id)
     )
 
 
