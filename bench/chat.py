@@ -289,6 +289,48 @@ async def run_visitors(
     per_conn_kib = (after - before) / args.visitors
 
     cpu_start = cpu_seconds(server_pid)
+    profiler = None
+    if args.profile and args.profile.endswith(".perf"):
+        # Linux perf: where the CPU goes by library (SQLite, the interpreter, the kernel).
+        profiler = subprocess.Popen(
+            [
+                "perf",
+                "record",
+                "-F",
+                "499",
+                "-o",
+                args.profile,
+                "-p",
+                str(server_pid),
+                "--",
+                "sleep",
+                str(int(args.duration)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    elif args.profile:
+        # py-spy is not a project dependency: `pip install py-spy` into the venv first.
+        profiler = subprocess.Popen(
+            [
+                shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy",
+                "record",
+                "--gil",
+                "--threads",
+                "--nonblocking",
+                "-f",
+                "raw",
+                "-r",
+                "200",
+                "-d",
+                str(int(args.duration)),
+                "-o",
+                args.profile,
+                "-p",
+                str(server_pid),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
     stats.measuring = True
     stop_box[0] = time.time() + args.duration
     go.set()
@@ -298,6 +340,8 @@ async def run_visitors(
     await asyncio.sleep(args.duration)
     traffic_cpu = cpu_seconds(server_pid) - cpu_start
     await asyncio.gather(*tasks, return_exceptions=True)
+    if profiler is not None:
+        profiler.wait()
     elapsed = time.perf_counter() - t0
     return {
         "traffic_cpu_s": traffic_cpu,
@@ -420,6 +464,11 @@ def main() -> None:
         help="PostgreSQL instead of SQLite (the database is dropped and created)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="py-spy (--gil, raw format) on the server over the traffic; needs py-spy installed",
+    )
     args = parser.parse_args()
     if args.quick:
         args.visitors, args.duration = min(args.visitors, 200), 10.0

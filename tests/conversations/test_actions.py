@@ -113,3 +113,60 @@ def test_delivery_state_moves_forward_only(db, personas):
         assert not actions.do_mark_delivery(s, message=m, state=DeliveryState.DELIVERED)
         assert not actions.do_mark_delivery(s, message=m, state=DeliveryState.FAILED, error="x")
         assert m.delivery_state == DeliveryState.READ and m.provider_message_id == "p1"
+
+
+@pytest.mark.parametrize("current", [None, *DeliveryState])
+@pytest.mark.parametrize("state", list(DeliveryState))
+def test_delivery_rule_is_the_same_with_and_without_the_orm(db, personas, current, state):
+    """advance_delivery (Core, for replies and receipts by the hundred) follows do_mark_delivery."""
+    conv = _conversation(db, personas)
+    with db.transaction() as s:
+        c = s.get(Conversation, conv.id)
+        orm = actions.do_send_reply(s, conversation=c, author=personas.sara, text="a")
+        core = actions.do_send_reply(s, conversation=c, author=personas.sara, text="b")
+        orm.delivery_state = core.delivery_state = current
+    with db.transaction() as s:
+        s.execute(OutboxEvent.__table__.delete())
+        expected = actions.do_mark_delivery(
+            s, message=s.get_one(Message, orm.id), state=state, provider_message_id="p1"
+        )
+        assert expected == actions.delivery_advances(current, state)
+        changed = actions.advance_delivery(
+            s,
+            message_id=core.id,
+            conversation_id=conv.id,
+            current=current,
+            state=state,
+            provider_message_id="p2",
+        )
+        assert changed == expected
+    with db.session() as s:
+        a, b = s.get_one(Message, orm.id), s.get_one(Message, core.id)
+        assert a.delivery_state == b.delivery_state
+        assert (a.provider_message_id is None) == (b.provider_message_id is None)
+        assert a.error == b.error
+        events = s.scalars(
+            select(OutboxEvent).where(OutboxEvent.name == "message.delivery_updated")
+        ).all()
+        assert len(events) == (2 if expected else 0)
+        if expected:
+            assert {**events[0].payload, "message_id": 0} == {**events[1].payload, "message_id": 0}
+
+
+def test_advance_delivery_is_guarded_by_the_state_it_read(db, personas):
+    conv = _conversation(db, personas)
+    with db.transaction() as s:
+        c = s.get(Conversation, conv.id)
+        m = actions.do_send_reply(s, conversation=c, author=personas.sara, text="ok")
+    with db.transaction() as s:  # someone else moved it after our read
+        actions.do_mark_delivery(s, message=s.get_one(Message, m.id), state=DeliveryState.READ)
+    with db.transaction() as s:
+        assert not actions.advance_delivery(
+            s,
+            message_id=m.id,
+            conversation_id=conv.id,
+            current=DeliveryState.QUEUED,  # stale
+            state=DeliveryState.SENT,
+        )
+    with db.session() as s:
+        assert s.get_one(Message, m.id).delivery_state == DeliveryState.READ

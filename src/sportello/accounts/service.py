@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, lazyload
 
 from sportello.accounts.models import ApiToken, Brand, Team, User, UserSession
 from sportello.core.db import utcnow
+from sportello.core.prepared import Prepared
 from sportello.core.security import hash_token
 
 
@@ -17,11 +21,39 @@ def user_for_session_token(session: Session, token: str) -> User | None:
     return row.user
 
 
-def api_token_for(session: Session, token: str) -> ApiToken | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if row is None or row.revoked_at is not None or not row.user.is_active:
+@dataclass(frozen=True)
+class ApiGrant:
+    """What a valid bearer token grants: its user (teams load when asked), its scopes."""
+
+    token_id: int
+    user: User
+    scopes: frozenset[str]
+    last_used_at: datetime | None
+
+
+class _Tokens:
+    t, u = ApiToken.__table__.c, User.__table__.c
+    # Every API request runs this: one row, no ORM token with its joined user and their teams.
+    valid = Prepared(
+        select(t.id, t.user_id, t.scopes, t.last_used_at)
+        .select_from(ApiToken.__table__.join(User.__table__, u.id == t.user_id))
+        .where(
+            t.token_hash == bindparam("token_hash"),
+            t.revoked_at.is_(None),
+            u.is_active.is_(True),
+        )
+    )
+
+
+def api_grant(session: Session, token: str) -> ApiGrant | None:
+    """The grant of a bearer token; None if it is unknown, revoked, or its user is inactive."""
+    row = _Tokens.valid.first(session, token_hash=hash_token(token))
+    if row is None:
         return None
-    return row
+    user = session.get(User, row.user_id, options=[lazyload(User.teams)])
+    if user is None:
+        return None  # deleted meanwhile
+    return ApiGrant(row.id, user, frozenset(row.scopes), row.last_used_at)
 
 
 def get_all_users(session: Session, *, active_only: bool = False) -> list[User]:

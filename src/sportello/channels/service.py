@@ -28,7 +28,13 @@ from sportello.channels.base import (
 from sportello.channels.models import Channel
 from sportello.config import get_settings
 from sportello.conversations import actions as conversations_actions
-from sportello.conversations.models import Conversation, DeliveryState, Direction, Message
+from sportello.conversations.models import (
+    Attachment,
+    Conversation,
+    DeliveryState,
+    Direction,
+    Message,
+)
 from sportello.conversations.storage import path_for
 from sportello.core import jobs
 from sportello.core.db import Database
@@ -160,70 +166,82 @@ def last_inbound_at(session: Session, *, channel_id: int, customer_id: int) -> d
 
 
 class _Outbound:
-    """What a send needs of the conversation and its customer, in Core: the ORM loads with
-    their joined and select-in relations cost milliseconds per reply."""
+    """What a send needs of the message, its conversation and its customer, in Core: the ORM
+    loads with their joined and select-in relations cost milliseconds per reply."""
 
-    c, cu, ci = Conversation.__table__.c, Customer.__table__.c, CustomerIdentity.__table__.c
-    conversation = Prepared(
-        select(c.id, c.number, c.subject, c.customer_id, cu.name.label("customer_name"))
-        .select_from(Conversation.__table__.join(Customer.__table__, cu.id == c.customer_id))
-        .where(c.id == bindparam("conversation_id"))
+    m, c, cu = Message.__table__.c, Conversation.__table__.c, Customer.__table__.c
+    ci, a = CustomerIdentity.__table__.c, Attachment.__table__.c
+    message_columns = (
+        m.id, m.conversation_id, m.channel_id, m.delivery_state, m.text, m.html, m.sender_name,
+        m.meta, c.number, c.subject, c.customer_id, c.queue_id, c.assignee_id,
+        cu.name.label("customer_name"),
+    )  # fmt: skip
+    message = Prepared(
+        select(*message_columns)
+        .select_from(
+            Message.__table__.join(Conversation.__table__, c.id == m.conversation_id).join(
+                Customer.__table__, cu.id == c.customer_id
+            )
+        )
+        .where(m.id == bindparam("message_id"))
     )
     identities = Prepared(
         select(ci.kind, ci.value).where(ci.customer_id == bindparam("customer_id"))
     )
+    attachments = Prepared(
+        select(a.filename, a.content_type, a.sha256)
+        .where(a.message_id == bindparam("message_id"))
+        .order_by(a.id)
+    )
+    earlier = Prepared(
+        select(m.provider_message_id)
+        .where(
+            m.conversation_id == bindparam("conversation_id"),
+            m.provider_message_id.is_not(None),
+            m.id < bindparam("message_id"),
+        )
+        .order_by(m.id)
+    )
 
 
-def outbound_for(session: Session, message: Message) -> tuple[Channel, OutboundMessage]:
-    conversation = _Outbound.conversation.first(session, conversation_id=message.conversation_id)
-    if conversation is None:
-        raise ChannelError("the conversation of this message was removed", permanent=True)
+def outbound_for(session: Session, row: Any) -> tuple[Channel, OutboundMessage]:
+    """The adapter's view of a queued reply (``row``: an ``_Outbound.message`` row)."""
     channel = (
-        session.get(Channel, message.channel_id, options=[lazyload("*")])
-        if message.channel_id
-        else None
+        session.get(Channel, row.channel_id, options=[lazyload("*")]) if row.channel_id else None
     )
     if channel is None:
         raise ChannelError("the channel of this conversation was removed", permanent=True)
-    identities = _Outbound.identities.all(session, customer_id=conversation.customer_id)
+    identities = _Outbound.identities.all(session, customer_id=row.customer_id)
     # An adapter that only pokes this installation's sockets needs no threading references
     # and no customer-service window: skip their two queries on the chat's hottest path.
     local = channel.kind in registry.kinds() and isinstance(
         registry.get_adapter(channel.kind), DeliversInline
     )
-    earlier: Iterable[str | None] = (
+    earlier: Iterable[Any] = (
         []
         if local
-        else session.scalars(
-            select(Message.provider_message_id)
-            .where(
-                Message.conversation_id == conversation.id,
-                Message.provider_message_id.is_not(None),
-                Message.id < message.id,
-            )
-            .order_by(Message.id)
-        )
+        else _Outbound.earlier.all(session, conversation_id=row.conversation_id, message_id=row.id)
     )
     root = get_settings().attachments_dir
     return channel, OutboundMessage(
-        message_id=message.id,
-        conversation_id=conversation.id,
-        conversation_number=conversation.number,
-        text=message.text,
-        html=message.html,
-        subject=conversation.subject,
+        message_id=row.id,
+        conversation_id=row.conversation_id,
+        conversation_number=row.number,
+        text=row.text,
+        html=row.html,
+        subject=row.subject,
         recipient={i.kind.value: i.value for i in identities},
-        recipient_name=conversation.customer_name,
-        author_name=message.sender_name,
+        recipient_name=row.customer_name,
+        author_name=row.sender_name,
         attachments=tuple(
             OutboundAttachment(a.filename, a.content_type, str(path_for(root, a.sha256)))
-            for a in message.attachments
+            for a in _Outbound.attachments.all(session, message_id=row.id)
         ),
-        reply_to_provider_ids=tuple(p for p in earlier if p),
-        meta=dict(message.meta),
+        reply_to_provider_ids=tuple(e.provider_message_id for e in earlier),
+        meta=dict(row.meta or {}),
         last_inbound_at=None
         if local
-        else last_inbound_at(session, channel_id=channel.id, customer_id=conversation.customer_id),
+        else last_inbound_at(session, channel_id=channel.id, customer_id=row.customer_id),
     )
 
 
@@ -236,32 +254,34 @@ def deliver_message(db: Database, payload: dict[str, Any]) -> None:
 def deliver_messages(db: Database, message_ids: list[int]) -> list[tuple[int, Exception]]:
     """Send queued messages through their adapters, then mark them sent in ONE short write
     (the sends happen with no lock held). Returns the messages whose send failed."""
-    sends: list[tuple[int, ChannelConfig, OutboundMessage]] = []
+    sends: list[tuple[Any, ChannelConfig, OutboundMessage]] = []
     with db.session() as session:
         for message_id in message_ids:
-            message = session.get(Message, message_id, options=[lazyload("*")])
-            if message is None or message.delivery_state != DeliveryState.QUEUED:
+            row = _Outbound.message.first(session, message_id=message_id)
+            if row is None or row.delivery_state != DeliveryState.QUEUED:
                 continue  # already delivered, failed or gone: nothing to do (idempotent)
-            channel, outbound = outbound_for(session, message)
-            sends.append((message_id, config_for(channel), outbound))
-    sent: list[tuple[int, str | None]] = []
+            channel, outbound = outbound_for(session, row)
+            sends.append((row, config_for(channel), outbound))
+    sent: list[tuple[Any, str | None]] = []
     failed: list[tuple[int, Exception]] = []
-    for message_id, config, outbound in sends:
+    for row, config, outbound in sends:
         try:
             ref = registry.get_adapter(config.kind).send(config, outbound)
         except Exception as exc:
-            failed.append((message_id, exc))
+            failed.append((row.id, exc))
         else:
-            sent.append((message_id, ref.provider_message_id))
+            sent.append((row, ref.provider_message_id))
     if sent:
         with db.transaction() as session:
-            for message_id, provider_message_id in sent:
-                message = session.get_one(Message, message_id, options=[lazyload("*")])
-                conversations_actions.do_mark_delivery(
+            for row, provider_message_id in sent:
+                conversations_actions.advance_delivery(
                     session,
-                    message=message,
+                    message_id=row.id,
+                    conversation_id=row.conversation_id,
+                    current=DeliveryState.QUEUED,
                     state=DeliveryState.SENT,
                     provider_message_id=provider_message_id,
+                    refs=(row.queue_id, row.assignee_id),
                 )
     return failed
 
@@ -290,13 +310,9 @@ def queue_delivery(db: Database, batch: list[tuple[str, dict[str, Any]]]) -> Non
     if not outbound:
         return
     channel_ids = sorted({int(p["channel_id"]) for p in outbound if p.get("channel_id")})
-    with db.session() as session:
-        kinds: dict[int, str] = {
-            channel_id: kind
-            for channel_id, kind in session.execute(
-                select(Channel.id, Channel.kind).where(Channel.id.in_(channel_ids))
-            )
-        }
+    with db.session() as session:  # one query a batch (ids are reused: no cache across batches)
+        rows = session.execute(select(Channel.id, Channel.kind).where(Channel.id.in_(channel_ids)))
+        kinds: dict[int, str] = {channel_id: kind for channel_id, kind in rows}
     queued: list[dict[str, Any]] = []
     inline: dict[int, dict[str, Any]] = {}
     for payload in outbound:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Row, bindparam, insert, or_, select
+from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -673,6 +673,18 @@ _DELIVERY_ORDER = {
 }
 
 
+def delivery_advances(current: DeliveryState | None, state: DeliveryState) -> bool:
+    """Whether a report of ``state`` moves a message now in ``current`` (forward only; a
+    failure never undoes a delivery; positive news after a failure is trusted)."""
+    if current is None or current == DeliveryState.RECEIVED:
+        return False
+    if state == DeliveryState.FAILED:
+        return current not in (DeliveryState.DELIVERED, DeliveryState.READ, DeliveryState.FAILED)
+    if current == DeliveryState.FAILED and state != DeliveryState.SENT:
+        return True  # a late "delivered" after a failure report: trust the later, positive news
+    return _DELIVERY_ORDER.get(state, 0) > _DELIVERY_ORDER.get(current, -1)
+
+
 def do_mark_delivery(
     session: Session,
     *,
@@ -683,15 +695,7 @@ def do_mark_delivery(
     at: datetime | None = None,
 ) -> bool:
     """Move a message's delivery state forward (never backward); returns whether it changed."""
-    current = message.delivery_state
-    if current is None or current == DeliveryState.RECEIVED:
-        return False
-    if state == DeliveryState.FAILED:
-        if current in (DeliveryState.DELIVERED, DeliveryState.READ, DeliveryState.FAILED):
-            return False
-    elif current == DeliveryState.FAILED and state != DeliveryState.SENT:
-        pass  # a late "delivered" after a failure report: trust the later, positive news
-    elif _DELIVERY_ORDER.get(state, 0) <= _DELIVERY_ORDER.get(current, -1):
+    if not delivery_advances(message.delivery_state, state):
         return False
     message.delivery_state = state
     message.error = error[:2000] if error else None
@@ -705,16 +709,90 @@ def do_mark_delivery(
             Conversation.id == message.conversation_id
         )
     ).one()
+    _delivery_event(
+        session, message.id, message.conversation_id, queue_id, assignee_id, state, message.error
+    )
+    return True
+
+
+class _Delivery:
+    """Delivery marks by id, with no Message object: replies pushed to the widget and their
+    receipts come several per reply, and loading the ORM row costs more than the update."""
+
+    m, c = Message.__table__.c, Conversation.__table__.c
+    refs = Prepared(select(c.queue_id, c.assignee_id).where(c.id == bindparam("conversation_id")))
+    # Guarded by the state read: if another writer moved it meanwhile, nothing changes here.
+    advance = Prepared(
+        Message.__table__.update()
+        .where(m.id == bindparam("message_id"), m.delivery_state == bindparam("current"))
+        .values(
+            delivery_state=bindparam("new_state", type_=m.delivery_state.type),
+            error=bindparam("new_error", type_=m.error.type),
+            provider_message_id=func.coalesce(
+                m.provider_message_id, bindparam("new_pid", type_=m.provider_message_id.type)
+            ),
+            updated_at=bindparam("at", type_=m.updated_at.type),
+        )
+    )
+
+
+def conversation_refs(session: Session, conversation_id: int) -> tuple[int | None, int | None]:
+    """The conversation's (queue_id, assignee_id), which delivery events carry."""
+    row = _Delivery.refs.first(session, conversation_id=conversation_id)
+    return (None, None) if row is None else (row.queue_id, row.assignee_id)
+
+
+def advance_delivery(
+    session: Session,
+    *,
+    message_id: int,
+    conversation_id: int,
+    current: DeliveryState | None,
+    state: DeliveryState,
+    provider_message_id: str | None = None,
+    error: str | None = None,
+    at: datetime | None = None,
+    refs: tuple[int | None, int | None] | None = None,
+) -> bool:
+    """``do_mark_delivery`` for a caller that read the message's state itself (in Core).
+    ``refs`` is the conversation's (queue_id, assignee_id) when the caller has them."""
+    if not delivery_advances(current, state):
+        return False
+    error = error[:2000] if error else None
+    changed = _Delivery.advance.execute(
+        session,
+        message_id=message_id,
+        current=current,
+        new_state=state,
+        new_error=error,
+        new_pid=provider_message_id or None,
+        at=at or utcnow(),
+    )
+    if not changed:
+        return False
+    queue_id, assignee_id = refs or conversation_refs(session, conversation_id)
+    _delivery_event(session, message_id, conversation_id, queue_id, assignee_id, state, error)
+    return True
+
+
+def _delivery_event(
+    session: Session,
+    message_id: int,
+    conversation_id: int,
+    queue_id: int | None,
+    assignee_id: int | None,
+    state: DeliveryState,
+    error: str | None,
+) -> None:
     emit(
         session,
         "message.delivery_updated",
         MessageDeliveryUpdated(
-            message_id=message.id,
-            conversation_id=message.conversation_id,
+            message_id=message_id,
+            conversation_id=conversation_id,
             queue_id=queue_id,
             assignee_id=assignee_id,
             delivery_state=state.value,
-            error=message.error,
+            error=error,
         ),
     )
-    return True

@@ -116,9 +116,13 @@ class Prepared:
             [p(v) if p else v for p, v in zip(compiled.result, raw, strict=True)]
         )
 
-    def execute(self, session: Session | Connection, **params: Any) -> None:
-        """Run a statement whose result nobody reads."""
-        self._run(_connection(session), params)[1].close()
+    def execute(self, session: Session | Connection, **params: Any) -> int:
+        """Run a statement whose rows nobody reads; returns how many rows it changed."""
+        cursor = self._run(_connection(session), params)[1]
+        try:
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
 
     def first(self, session: Session | Connection, **params: Any) -> Any:
         """The first row (a named tuple, values as SQLAlchemy gives them), or None."""

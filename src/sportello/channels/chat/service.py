@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, insert, or_, select, update
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from sportello.accounts.models import User
@@ -504,6 +504,27 @@ def update_page(
     return row
 
 
+class _Marks:
+    m = Message.__table__.c
+    # Agent messages of one conversation, in an id range, that a receipt may still move.
+    candidates = Prepared(
+        select(m.id, m.delivery_state)
+        .where(
+            m.conversation_id == bindparam("conversation_id"),
+            m.direction == Direction.OUTBOUND,
+            or_(
+                m.delivery_state == DeliveryState.QUEUED,
+                m.delivery_state == DeliveryState.SENT,
+                m.delivery_state == DeliveryState.DELIVERED,
+            ),
+            m.id >= bindparam("low"),
+            m.id <= bindparam("high"),
+        )
+        .order_by(m.id)
+        .limit(500)
+    )
+
+
 def mark_outbound(
     session: Session,
     conversation_id: int,
@@ -514,28 +535,30 @@ def mark_outbound(
 ) -> list[int]:
     """Delivered (the widget displayed them) or read (the visitor had them in view); only agent
     messages of the visitor's own conversation. Returns the ids that changed."""
-    query = (
-        select(Message)
-        .options(lazyload("*"))
-        .where(
-            Message.conversation_id == conversation_id,
-            Message.direction == Direction.OUTBOUND,
-            Message.delivery_state.in_(
-                (DeliveryState.QUEUED, DeliveryState.SENT, DeliveryState.DELIVERED)
-            ),
-        )
-    )
+    wanted: set[int] | None = None
     if up_to is not None:
-        query = query.where(Message.id <= up_to)
+        low, high = 0, up_to
     else:
-        wanted = [int(i) for i in ids][:200]
+        wanted = {int(i) for i in list(ids)[:200]}
         if not wanted:
             return []
-        query = query.where(Message.id.in_(wanted))
+        low, high = min(wanted), max(wanted)
     changed = []
-    for message in session.scalars(query.order_by(Message.id).limit(500)).unique():
-        if conversations_actions.do_mark_delivery(session, message=message, state=state):
-            changed.append(message.id)
+    refs: tuple[int | None, int | None] | None = None
+    for row in _Marks.candidates.all(session, conversation_id=conversation_id, low=low, high=high):
+        if wanted is not None and row.id not in wanted:
+            continue
+        if refs is None:
+            refs = conversations_actions.conversation_refs(session, conversation_id)
+        if conversations_actions.advance_delivery(
+            session,
+            message_id=row.id,
+            conversation_id=conversation_id,
+            current=row.delivery_state,
+            state=state,
+            refs=refs,
+        ):
+            changed.append(row.id)
     return changed
 
 
