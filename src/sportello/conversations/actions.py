@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from sportello.accounts.models import User
@@ -153,13 +154,14 @@ def _message_event(conversation: Conversation, message: Message) -> MessageEvent
 
 def _store_attachments(
     session: Session, message_id: int, attachments: Sequence[InboundAttachment]
-) -> None:
+) -> list[Attachment]:
     settings = get_settings()
+    stored: list[Attachment] = []
     for item in attachments:
         digest, size = store_bytes(
             settings.attachments_dir, item.data, max_bytes=settings.max_upload_bytes
         )
-        session.add(
+        stored.append(
             Attachment(
                 message_id=message_id,
                 sha256=digest,
@@ -170,6 +172,8 @@ def _store_attachments(
                 inline=item.inline,
             )
         )
+    session.add_all(stored)
+    return stored
 
 
 class _Door:
@@ -472,7 +476,12 @@ def do_send_reply(
     )
     session.add(message)
     session.flush()
-    _store_attachments(session, message.id, attachments)
+    stored = _store_attachments(session, message.id, attachments)
+    if stored:
+        session.flush()
+    # The new message's attachments are known: reading them (the reply's API answer) needs no
+    # query.
+    set_committed_value(message, "attachments", stored)
     if conversation.first_response_at is None:
         conversation.first_response_at = now
     if conversation.status == Status.NEW:
