@@ -31,7 +31,7 @@ from sportello.conversations import actions as conversations_actions
 from sportello.conversations.models import Conversation, Priority, Status
 from sportello.core import jobs
 from sportello.core.db import Database, utcnow
-from sportello.core.dispatcher import subscribe, subscribe_batch
+from sportello.core.dispatcher import subscribe_batch
 from sportello.core.errors import Conflict, InvalidInput
 from sportello.core.events import EventPayload, emit, register_event
 from sportello.routing.calendar import BusinessCalendar, CalendarError, SlaClock
@@ -463,25 +463,34 @@ def on_created(db: Database, batch: list[tuple[str, dict[str, Any]]]) -> None:
             start_clocks(session, conversation=conversation)
 
 
-@subscribe("conversation.updated", "message.created")
-def on_changed(db: Database, _name: str, payload: dict[str, Any]) -> None:
-    conversation_id = int(payload["conversation_id"])
+@subscribe_batch("conversation.updated", "message.created")
+def on_changed(db: Database, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    """Reconcile the clocks of the conversations this round touched, once each; start clocks
+    for an updated conversation that has none (a policy may match it now). A message in a
+    conversation without clocks needs nothing: a read, no write lock, for the whole round."""
+    touched = sorted({int(payload["conversation_id"]) for _name, payload in batch})
+    updated = {int(p["conversation_id"]) for name, p in batch if name == "conversation.updated"}
     with db.session() as session:
-        has_clocks = session.scalar(
-            select(SlaClockRow.kind).where(SlaClockRow.conversation_id == conversation_id).limit(1)
+        with_clocks = set(
+            session.scalars(
+                select(SlaClockRow.conversation_id)
+                .where(SlaClockRow.conversation_id.in_(touched))
+                .distinct()
+            )
         )
-        if has_clocks is None and _name == "message.created":
-            return
-        if has_clocks is None and not session.scalar(
+        to_start = updated - with_clocks
+        if to_start and not session.scalar(
             select(SlaPolicy.id).where(SlaPolicy.is_active.is_(True)).limit(1)
         ):
-            return
+            to_start = set()
+    if not with_clocks and not to_start:
+        return
     with db.transaction() as session:
-        conversation = session.get(Conversation, conversation_id)
-        if conversation is None:
-            return
-        if has_clocks is None:
-            if conversation.is_active:
+        for conversation_id in sorted(with_clocks | to_start):
+            conversation = session.get(Conversation, conversation_id)
+            if conversation is None:
+                continue
+            if conversation_id in with_clocks:
+                reconcile(session, conversation=conversation)
+            elif conversation.is_active:
                 start_clocks(session, conversation=conversation)
-        else:
-            reconcile(session, conversation=conversation)
