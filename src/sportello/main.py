@@ -90,6 +90,7 @@ def create_app(
                 )
             else:
                 dispatcher.add_batch_handler(realtime.local_publisher(hub))
+            dispatcher.yield_to(writer.quiet)
             app.state.dispatcher = dispatcher
             tasks.append(
                 asyncio.create_task(

@@ -170,3 +170,38 @@ def test_one_bad_event_in_a_batch_fails_alone(db):
             e.payload["customer_id"] for e in s.scalars(select(OutboxEvent)) if e.done_at is None
         ]
     assert pending == [2]
+
+
+def test_a_round_waits_for_the_writer_to_be_idle_between_steps(db, monkeypatch):
+    """yield_to: each step of a round (claim, each handler, mark done) starts only once the
+    writer is quiet, or after YIELD_WAIT if it stays busy."""
+    import threading
+    import time
+
+    from sportello.core import dispatcher as dispatcher_module
+
+    monkeypatch.setattr(dispatcher_module, "YIELD_WAIT", 5.0)
+    with db.transaction() as s:
+        emit(s, "customer.created", CustomerCreated(customer_id=1))
+    quiet = threading.Event()  # the writer is busy
+    handled_at: list[float] = []
+    dispatcher = Dispatcher(db, name="polite")
+    dispatcher.add_handler(lambda _db, _name, _payload: handled_at.append(time.monotonic()))
+    dispatcher.yield_to(quiet)
+    round_ = threading.Thread(target=dispatcher.run_events_once)
+    round_.start()
+    time.sleep(0.3)
+    assert handled_at == []  # still waiting for the writer
+    released = time.monotonic()
+    quiet.set()
+    round_.join(timeout=5)
+    assert len(handled_at) == 1 and handled_at[0] >= released
+
+    # A writer that never goes quiet delays a round by at most YIELD_WAIT a step.
+    monkeypatch.setattr(dispatcher_module, "YIELD_WAIT", 0.05)
+    with db.transaction() as s:
+        emit(s, "customer.created", CustomerCreated(customer_id=2))
+    quiet.clear()
+    started = time.monotonic()
+    assert dispatcher.run_events_once() == 1
+    assert len(handled_at) == 2 and time.monotonic() - started < 2

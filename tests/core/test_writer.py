@@ -159,3 +159,26 @@ def test_a_refused_group_commit_reply_stores_nothing(app, db, personas):
             select(func.count()).select_from(Message).where(Message.direction == Direction.OUTBOUND)
         )
     assert outbound == 0
+
+
+def test_quiet_is_cleared_while_a_batch_is_written_and_set_when_idle(db, personas):
+    """The dispatcher waits on `quiet` between steps: it must be clear while writes are queued
+    or being written, and set again once the queue is empty."""
+    writer = BatchWriter(db)
+    seen: list[bool] = []
+
+    def probe(session: Session) -> str:
+        seen.append(writer.quiet.is_set())
+        return _add("Carla")(session)
+
+    async def scenario():
+        try:
+            assert writer.quiet.is_set()
+            await writer.run(probe)
+            await asyncio.sleep(0.05)  # the loop comes back to an empty queue
+            return writer.quiet.is_set()
+        finally:
+            await writer.close()
+
+    assert asyncio.run(scenario()) is True
+    assert seen == [False]

@@ -25,6 +25,7 @@ BatchHandler = Callable[[Database, list[tuple[str, dict[str, Any]]]], None]
 HANDLERS: dict[str, list[Handler]] = {}
 BATCH_HANDLERS: list[tuple[frozenset[str], BatchHandler]] = []
 MAX_EVENT_ATTEMPTS = 5
+YIELD_WAIT = 0.05  # seconds a step of a round waits at most for the writer to be idle
 FULL_ROUND = 100  # events + jobs in a round from which the next one starts at once
 
 
@@ -65,6 +66,18 @@ class Dispatcher:
         self._wake = threading.Event()
         self._extra: list[Handler] = []
         self._extra_batch: list[BatchHandler] = []
+        self._yield_to: threading.Event | None = None
+
+    def yield_to(self, quiet: threading.Event) -> None:
+        """Before each step of a round, wait (at most YIELD_WAIT) until ``quiet`` is set: the
+        app's writer is idle. In one process the dispatcher's Python competes with the writer
+        for the GIL; the writer's commits are what visitors and agents wait for, handled events
+        can come a few milliseconds later."""
+        self._yield_to = quiet
+
+    def _yield(self) -> None:
+        if self._yield_to is not None:
+            self._yield_to.wait(YIELD_WAIT)
 
     def add_handler(self, handler: Handler) -> None:
         """A handler for every event, local to this dispatcher."""
@@ -82,6 +95,7 @@ class Dispatcher:
         with self.db.session() as session:
             if not outbox.has_claimable(session):
                 return 0
+        self._yield()
         with self.db.transaction() as session:
             claimed = outbox.claim_events(session, worker=self.name, limit=limit)
         if not claimed:
@@ -91,6 +105,7 @@ class Dispatcher:
             self._run_batch(extra, claimed, failed)
         for event in claimed:
             for handler in [*self._extra, *HANDLERS.get(event.name, [])]:
+                self._yield()
                 try:
                     handler(self.db, event.name, event.payload)
                 except Exception as exc:
@@ -99,10 +114,12 @@ class Dispatcher:
         for names, batch_handler in BATCH_HANDLERS:
             mine = [event for event in claimed if event.name in names]
             if mine:
+                self._yield()
                 self._run_batch(batch_handler, mine, failed)
         # Done: handled, or failed for the last time (kept with its error, not retried again).
         done = [e for e in claimed if e.id not in failed or e.attempts >= MAX_EVENT_ATTEMPTS]
         errors = {e.id: str(failed[e.id])[:2000] for e in done if e.id in failed}
+        self._yield()
         with self.db.transaction() as session:
             outbox.mark_done(session, done, errors)
         return len(claimed)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -43,6 +44,10 @@ class BatchWriter:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.batches = 0
         self.writes = 0
+        # Set while nothing is queued or being written: background work (the dispatcher) waits
+        # for it between steps, so the writes people are waiting for get the GIL first.
+        self.quiet = threading.Event()
+        self.quiet.set()
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """The loop that runs the batches; sync callers (views in the thread pool) hand their
@@ -69,7 +74,10 @@ class BatchWriter:
 
     async def _loop(self, queue: asyncio.Queue[tuple[Write, asyncio.Future[Any]]]) -> None:
         while True:
+            if queue.empty():
+                self.quiet.set()
             batch = [await queue.get()]
+            self.quiet.clear()
             while len(batch) < self.max_batch and not queue.empty():
                 batch.append(queue.get_nowait())
             try:
@@ -117,6 +125,7 @@ class BatchWriter:
         return results
 
     async def close(self) -> None:
+        self.quiet.set()
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
