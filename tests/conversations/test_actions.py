@@ -170,3 +170,67 @@ def test_advance_delivery_is_guarded_by_the_state_it_read(db, personas):
         )
     with db.session() as s:
         assert s.get_one(Message, m.id).delivery_state == DeliveryState.READ
+
+
+@pytest.mark.parametrize("status", [Status.NEW, Status.OPEN, Status.PENDING])
+@pytest.mark.parametrize("assigned", [False, True])
+def test_reply_by_id_does_what_do_send_reply_does(db, personas, status, assigned):
+    """The agents' hot path (REST and composer replies, in Core) and the ORM action leave the
+    conversation, the message and the events alike."""
+    convs = [
+        receive(
+            db, personas.api_channel, inbound(email=f"c{i}@example.it", provider_id=f"m{i}")
+        ).conversation.id
+        for i in (1, 2)
+    ]
+    with db.transaction() as s:
+        s.execute(OutboxEvent.__table__.delete())
+        for cid in convs:
+            c = s.get_one(Conversation, cid)
+            c.status = status
+            c.assignee_id = personas.luca.id if assigned else None
+    with db.transaction() as s:
+        sara = s.get_one(type(personas.sara), personas.sara.id)
+        orm = actions.do_send_reply(
+            s, conversation=s.get_one(Conversation, convs[0]), author=sara, text="Eccomi <b>"
+        )
+        orm_id = orm.id
+        core = actions.do_send_reply_by_id(
+            s, conversation_id=convs[1], author_id=sara.id, author_name=sara.name, text="Eccomi <b>"
+        )
+    with db.session() as s:
+        a, b = (s.get_one(Conversation, cid) for cid in convs)
+        for field in ("status", "assignee_id", "message_count", "preview", "queue_id"):
+            assert getattr(a, field) == getattr(b, field), field
+        assert a.first_response_at is not None and b.first_response_at is not None
+        ma, mb = s.get_one(Message, orm_id), s.get_one(Message, core.id)
+        for field in ("direction", "author_id", "sender_name", "text", "delivery_state", "meta"):
+            assert getattr(ma, field) == getattr(mb, field), field
+        assert mb.created_at == core.created_at and mb.channel_id == personas.api_channel.id
+        events = s.scalars(select(OutboxEvent).order_by(OutboxEvent.id)).all()
+        by = {
+            cid: [(e.name, {**e.payload, "message_id": 0, "conversation_id": 0}) for e in events
+                  if e.payload.get("conversation_id") == cid]
+            for cid in convs
+        }  # fmt: skip
+        assert by[convs[0]] == by[convs[1]] and len(by[convs[0]]) == 2
+
+
+def test_reply_by_id_refuses_what_do_send_reply_refuses(db, personas):
+    conv = _conversation(db, personas)
+    with db.transaction() as s, pytest.raises(InvalidInput):
+        actions.do_send_reply_by_id(
+            s, conversation_id=conv.id, author_id=personas.sara.id, author_name="S", text=" "
+        )
+    with db.transaction() as s:
+        s.get_one(Conversation, conv.id).status = Status.CLOSED
+    with db.transaction() as s, pytest.raises(InvalidTransition):
+        actions.do_send_reply_by_id(
+            s, conversation_id=conv.id, author_id=personas.sara.id, author_name="S", text="x"
+        )
+    from sportello.core.errors import NotFound
+
+    with db.transaction() as s, pytest.raises(NotFound):
+        actions.do_send_reply_by_id(
+            s, conversation_id=10**9, author_id=personas.sara.id, author_name="S", text="x"
+        )

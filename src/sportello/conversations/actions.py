@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select
+from sqlalchemy import Connection, Row, bindparam, case, func, insert, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -29,7 +30,7 @@ from sportello.conversations.models import (
 )
 from sportello.conversations.storage import safe_filename, store_bytes
 from sportello.core.db import utcnow
-from sportello.core.errors import InvalidInput, InvalidTransition
+from sportello.core.errors import InvalidInput, InvalidTransition, NotFound
 from sportello.core.events import (
     ConversationAssigned,
     ConversationCreated,
@@ -434,7 +435,12 @@ def _system_message(
     return message
 
 
-def check_reply(conversation: Conversation, text: str, attachments: Sequence[Any]) -> None:
+class Replyable(Protocol):
+    status: Status
+    channel_id: int | None
+
+
+def check_reply(conversation: Replyable, text: str, attachments: Sequence[Any]) -> None:
     if conversation.status == Status.CLOSED:
         raise InvalidTransition("this conversation is closed; replies are no longer possible")
     if not text.strip() and not attachments:
@@ -496,6 +502,118 @@ def do_send_reply(
     emit(session, "message.created", event)
     emit(session, "message.outbound_queued", event)
     return message
+
+
+class _Reply:
+    c = Conversation.__table__.c
+    conversation = Prepared(
+        select(c.id, c.status, c.channel_id, c.queue_id, c.assignee_id).where(
+            c.id == bindparam("conversation_id")
+        )
+    )
+    touch = Prepared(
+        Conversation.__table__.update()
+        .where(c.id == bindparam("conversation_id"))
+        .values(
+            first_response_at=func.coalesce(
+                c.first_response_at, bindparam("now", type_=c.updated_at.type)
+            ),
+            status=case(
+                (c.status == Status.NEW, literal(Status.OPEN, c.status.type)), else_=c.status
+            ),
+            assignee_id=func.coalesce(
+                c.assignee_id, bindparam("author_id", type_=c.assignee_id.type)
+            ),
+            last_message_at=bindparam("now"),
+            updated_at=bindparam("now"),
+            message_count=c.message_count + 1,
+            preview=bindparam("new_preview", type_=c.preview.type),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class SentReply:
+    """A reply written by ``do_send_reply_by_id``: what its API answer shows."""
+
+    id: int
+    conversation_id: int
+    direction: Direction
+    author_id: int | None
+    sender_name: str
+    text: str
+    html: str | None
+    delivery_state: DeliveryState
+    error: str | None
+    created_at: datetime
+    attachments: tuple[Any, ...] = ()
+
+
+def do_send_reply_by_id(
+    session: Session,
+    *,
+    conversation_id: int,
+    author_id: int,
+    author_name: str,
+    text: str,
+    html: str | None = None,
+    client_id: str | None = None,
+) -> SentReply:
+    """``do_send_reply`` for an agent's text reply in the writer's batch, in Core: no ORM
+    conversation or author loaded, one UPDATE for the conversation. The same rules and events."""
+    session.flush()  # Core skips autoflush: earlier writes of the batch go first
+    conversation = _Reply.conversation.first(session, conversation_id=conversation_id)
+    if conversation is None:
+        raise NotFound("conversation not found")
+    check_reply(conversation, text, ())
+    now = utcnow()
+    html = sanitize_html(html) if html else None
+    message_id = _Door.insert_message.scalar(
+        session,
+        conversation_id=conversation_id,
+        channel_id=conversation.channel_id,
+        direction=Direction.OUTBOUND,
+        author_id=author_id,
+        sender_name=author_name,
+        text=text,
+        html=html,
+        provider_message_id=None,
+        client_id=client_id,
+        delivery_state=DeliveryState.QUEUED,
+        error=None,
+        meta={},
+        created_at=now,
+        updated_at=now,
+    )
+    _Reply.touch.execute(
+        session,
+        conversation_id=conversation_id,
+        now=now,
+        author_id=author_id,
+        new_preview=preview(text),
+    )
+    event = MessageEvent(
+        message_id=message_id,
+        conversation_id=conversation_id,
+        queue_id=conversation.queue_id,
+        assignee_id=conversation.assignee_id or author_id,
+        direction=Direction.OUTBOUND.value,
+        channel_id=conversation.channel_id,
+    )
+    emit(session, "message.created", event)
+    emit(session, "message.outbound_queued", event)
+    return SentReply(
+        id=message_id,
+        conversation_id=conversation_id,
+        direction=Direction.OUTBOUND,
+        author_id=author_id,
+        sender_name=author_name,
+        text=text,
+        html=html,
+        delivery_state=DeliveryState.QUEUED,
+        error=None,
+        created_at=now,
+    )
 
 
 def do_add_note(

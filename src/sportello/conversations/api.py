@@ -6,12 +6,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Query
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
 from sportello.accounts import service as accounts_service
-from sportello.accounts.models import User
 from sportello.conversations import actions, service
-from sportello.conversations.models import Conversation, Status
+from sportello.conversations.models import Status
 from sportello.conversations.schemas import (
     AssigneeUpdate,
     ConversationRead,
@@ -137,13 +136,14 @@ def post_reply(
     writer: WriterDep,
 ) -> MessageRead:
     access.check_conversation_access(session, caller.user, conversation_id)
-    author_id = caller.user.id
+    author_id, author_name = caller.user.id, caller.user.name
 
     def write(s: Session) -> MessageRead:
-        message = actions.do_send_reply(
+        message = actions.do_send_reply_by_id(
             s,
-            conversation=s.get_one(Conversation, conversation_id, options=[lazyload("*")]),
-            author=s.get_one(User, author_id, options=[lazyload("*")]),
+            conversation_id=conversation_id,
+            author_id=author_id,
+            author_name=author_name,
             text=body.text,
             html=body.html,
             client_id=body.client_id,

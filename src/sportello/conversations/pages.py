@@ -276,11 +276,20 @@ def conversation_message(
     """A reply or a note from the composer, written in the writer's next batch (agents reply
     all day, often while chats pour in)."""
     conversation = access.access_conversation_by_number(session, user, number)
-    conversation_id, author_id = conversation.id, user.id
+    conversation_id, author_id, author_name = conversation.id, user.id, user.name
     with user_errors(request):
         attachments = _files_sync(files) if mode != "note" else []
 
         def write(s: Session) -> None:
+            if mode != "note" and not attachments:  # the common case, in Core
+                actions.do_send_reply_by_id(
+                    s,
+                    conversation_id=conversation_id,
+                    author_id=author_id,
+                    author_name=author_name,
+                    text=text,
+                )
+                return
             target = s.get_one(Conversation, conversation_id, options=[lazyload("*")])
             author = s.get_one(User, author_id, options=[lazyload("*")])
             if mode == "note":
