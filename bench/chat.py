@@ -239,7 +239,11 @@ async def visitor(
     task = asyncio.create_task(reader())
     try:
         await go.wait()
-        await asyncio.sleep(random.uniform(0, interval))
+
+        async def pause(seconds: float) -> None:  # never past the end: the run stays bounded
+            await asyncio.sleep(max(0.0, min(seconds, stop_at_box[0] - time.time())))
+
+        await pause(random.uniform(0, interval))
         n = 0
         while time.time() < stop_at_box[0]:
             cid = uuid.uuid4().hex
@@ -247,7 +251,7 @@ async def visitor(
             n += 1
             stats.sent += 1
             await ws.send(json.dumps({"t": "msg", "cid": cid, "text": f"Messaggio {n} dal banco"}))
-            await asyncio.sleep(interval * random.uniform(0.8, 1.2))
+            await pause(interval * random.uniform(0.8, 1.2))
         await asyncio.sleep(3)  # let the last acks and replies land
     finally:
         task.cancel()
