@@ -200,3 +200,49 @@ SKIPPED = {
     "vetrina": (CATALOG, "catalog"),
     "prenota": (FLOW, "flow"),
 }
+
+
+# What Graph's POST /{phone-number-id}/messages must receive (Meta's template object) for SHIPPED
+# filled with header "5521", body "Mario", "domani" and URL-button ending "AB123", and for SALE
+# with body "31 agosto" and this image header: the tests fill them so.
+SHIPPED_SENT = {
+    "name": "spedizione",
+    "language": {"code": "it"},
+    "components": [
+        {"type": "header", "parameters": [{"type": "text", "text": "5521"}]},
+        {
+            "type": "body",
+            "parameters": [
+                {"type": "text", "text": "Mario"},
+                {"type": "text", "text": "domani"},
+            ],
+        },
+        {
+            "type": "button",
+            "sub_type": "url",
+            "index": "0",
+            "parameters": [{"type": "text", "text": "AB123"}],
+        },
+    ],
+}
+SALE_IMAGE = "https://cdn.negozio.example/saldi.jpg"
+SALE_SENT = {
+    "name": "saldi",
+    "language": {"code": "it"},
+    "components": [
+        {"type": "header", "parameters": [{"type": "image", "image": {"link": SALE_IMAGE}}]},
+        {"type": "body", "parameters": [{"type": "text", "text": "31 agosto"}]},
+        {
+            "type": "button",
+            "sub_type": "quick_reply",
+            "index": "0",
+            "parameters": [{"type": "payload", "payload": "Mi interessa"}],
+        },
+        {
+            "type": "button",
+            "sub_type": "quick_reply",
+            "index": "1",
+            "parameters": [{"type": "payload", "payload": "Non inviare più"}],
+        },
+    ],
+}

@@ -300,26 +300,7 @@ def test_the_picker_asks_for_the_header_and_the_buttons_and_sends_them(
     assert "https://negozio.example/traccia/AB123" in response.text
     Dispatcher(db).drain()
     (call,) = provider.calls("POST", f"/{PNID}/messages")
-    assert call.json()["template"] == {
-        "name": "spedizione",
-        "language": {"code": "it"},
-        "components": [
-            {"type": "header", "parameters": [{"type": "text", "text": "5521"}]},
-            {
-                "type": "body",
-                "parameters": [
-                    {"type": "text", "text": "Mario"},
-                    {"type": "text", "text": "domani"},
-                ],
-            },
-            {
-                "type": "button",
-                "sub_type": "url",
-                "index": "0",
-                "parameters": [{"type": "text", "text": "AB123"}],
-            },
-        ],
-    }
+    assert call.json()["template"] == wt.SHIPPED_SENT
 
 
 # ---- the picker follows the window, live -------------------------------------------------------
