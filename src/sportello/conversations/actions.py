@@ -557,15 +557,16 @@ def do_send_reply_by_id(
     author_name: str,
     text: str,
     html: str | None = None,
+    attachments: Sequence[InboundAttachment] = (),
     client_id: str | None = None,
 ) -> SentReply:
-    """``do_send_reply`` for an agent's text reply in the writer's batch, in Core: no ORM
+    """``do_send_reply`` for an agent's reply in the writer's batch, in Core: no ORM
     conversation or author loaded, one UPDATE for the conversation. The same rules and events."""
     session.flush()  # Core skips autoflush: earlier writes of the batch go first
     conversation = _Reply.conversation.first(session, conversation_id=conversation_id)
     if conversation is None:
         raise NotFound("conversation not found")
-    check_reply(conversation, text, ())
+    check_reply(conversation, text, attachments)
     now = utcnow()
     html = sanitize_html(html) if html else None
     message_id = _Door.insert_message.scalar(
@@ -585,6 +586,9 @@ def do_send_reply_by_id(
         created_at=now,
         updated_at=now,
     )
+    stored = _store_attachments(session, message_id, attachments)
+    if stored:
+        session.flush()  # their ids, for the answer
     _Reply.touch.execute(
         session,
         conversation_id=conversation_id,
@@ -613,6 +617,7 @@ def do_send_reply_by_id(
         delivery_state=DeliveryState.QUEUED,
         error=None,
         created_at=now,
+        attachments=tuple(stored),
     )
 
 

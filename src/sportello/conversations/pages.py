@@ -281,22 +281,18 @@ def conversation_message(
         attachments = _files_sync(files) if mode != "note" else []
 
         def write(s: Session) -> None:
-            if mode != "note" and not attachments:  # the common case, in Core
+            if mode == "note":
+                target = s.get_one(Conversation, conversation_id, options=[lazyload("*")])
+                author = s.get_one(User, author_id, options=[lazyload("*")])
+                actions.do_add_note(s, conversation=target, author=author, text=text)
+            else:
                 actions.do_send_reply_by_id(
                     s,
                     conversation_id=conversation_id,
                     author_id=author_id,
                     author_name=author_name,
                     text=text,
-                )
-                return
-            target = s.get_one(Conversation, conversation_id, options=[lazyload("*")])
-            author = s.get_one(User, author_id, options=[lazyload("*")])
-            if mode == "note":
-                actions.do_add_note(s, conversation=target, author=author, text=text)
-            else:
-                actions.do_send_reply(
-                    s, conversation=target, author=author, text=text, attachments=attachments
+                    attachments=attachments,
                 )
 
         write_through(session, writer, write)
