@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -139,6 +140,8 @@ def create_app(
     app.add_exception_handler(errors.SportelloError, errors.sportello_error_handler)
     app.add_exception_handler(StarletteHTTPException, errors.http_error_handler)
     app.add_exception_handler(RequestValidationError, errors.validation_error_handler)
+    app.add_exception_handler(DataError, errors.out_of_range_handler)
+    app.add_exception_handler(OverflowError, errors.out_of_range_handler)
     app.add_middleware(
         SecurityMiddleware,
         secure_cookies=settings.secure_cookies,

@@ -108,7 +108,33 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if "poolclass" not in kwargs:
         kwargs.update(pool_size=20, max_overflow=60)  # as for SQLite: above the 40 threads
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    if engine.dialect.driver == "psycopg":
+        _postgres_setup(engine)
+    return engine
+
+
+def _postgres_setup(engine: Engine) -> None:
+    """PostgreSQL refuses a NUL character in text ("text fields cannot contain NUL"), so one in a
+    customer's message, a name or a search would end the request with a 500 (and a provider's
+    webhook would be retried until the message is dropped). NUL has no meaning in any of our
+    text: every string bound on a PostgreSQL connection goes without it, ORM and prepared
+    statements alike. SQLite stores it as it is."""
+    from psycopg.types.string import StrBinaryDumper, StrDumperUnknown
+
+    class NulFreeBinary(StrBinaryDumper):
+        def dump(self, obj: str) -> Any:
+            return super().dump(obj.replace("\x00", "") if "\x00" in obj else obj)
+
+    class NulFreeText(StrDumperUnknown):
+        def dump(self, obj: str) -> Any:
+            return super().dump(obj.replace("\x00", "") if "\x00" in obj else obj)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The last one registered is psycopg's choice for str: text, as by default.
+        dbapi_connection.adapters.register_dumper(str, NulFreeBinary)
+        dbapi_connection.adapters.register_dumper(str, NulFreeText)
 
 
 class Database:

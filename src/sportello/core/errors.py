@@ -118,6 +118,17 @@ async def validation_error_handler(request: Request, exc: Exception) -> Response
     return problem(422, "Invalid input", detail, errors=errors)
 
 
+async def out_of_range_handler(request: Request, exc: Exception) -> Response:
+    """A value the database cannot hold (an id past the column's range: 2^31-1 on PostgreSQL,
+    2^63-1 on SQLite, in a path, a filter or a body) is the caller's mistake, not the server's."""
+    message = "a value is out of range"
+    if wants_json(request):
+        return problem(422, "Invalid input", message)
+    from sportello.web.render import render_error
+
+    return render_error(request, 422, message)
+
+
 def _reason(status: int) -> str:
     from http import HTTPStatus
 
