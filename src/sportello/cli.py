@@ -113,7 +113,7 @@ def serve(
         host=host,
         port=port,
         log_level=settings.log_level,
-        proxy_headers=True,
+        proxy_headers=False,  # the app reads them itself (settings.trusted_proxies)
         # Live frames are tiny JSON; permessage-deflate would cost ~40 KB of zlib state per
         # socket (measured by bench/chat.py) for no gain.
         ws_per_message_deflate=False,

@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     # A cookie marked Secure is only sent over HTTPS; on plain-HTTP local installs turn it off.
     secure_cookies: bool = False
     session_days: int = 14
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs or CIDRs,
+    # comma-separated; "*" trusts any): the client's address then comes from the header, for
+    # login throttling, rate limits and sessions. Anything else connecting is the client itself.
+    trusted_proxies: str = "127.0.0.1"
     max_upload_bytes: int = 25 * 1024 * 1024
     max_body_bytes: int = 1 * 1024 * 1024
     webform_rate_limit: str = "5/10minute"

@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from sportello import __version__
 from sportello.channels import registry
@@ -26,7 +27,7 @@ from sportello.core import errors, events, realtime
 from sportello.core.db import Database
 from sportello.core.dispatcher import Dispatcher
 from sportello.core.writer import BatchWriter
-from sportello.web.middleware import SecurityMiddleware
+from sportello.web.middleware import SecurityMiddleware, install_access_log_redaction
 from sportello.web.render import WEB_DIR
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub.attach_loop(asyncio.get_running_loop())
+        install_access_log_redaction()  # after the server configured its loggers
         writer.attach(asyncio.get_running_loop())
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
@@ -148,6 +150,8 @@ def create_app(
         body_limit=settings.max_body_bytes,
         upload_limit=settings.max_upload_bytes,
     )
+    # Outermost: everything below sees the client's address, not the proxy's.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     for module in ROUTERS:
         app.include_router(import_module(module).router)

@@ -58,3 +58,96 @@ def test_ids_past_the_column_range_are_not_server_errors(client, db, personas, h
         response = client.get(path, headers=headers)
         assert response.status_code in (404, 422), (path, response.status_code, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+# ---- behind a reverse proxy, login throttling ------------------------------------------------
+
+
+def _login(client, email, password, ip):  # type: ignore[no-untyped-def]
+    token = client.get("/login").text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": token},
+        headers={"x-forwarded-for": ip, "accept-language": "en"},
+        follow_redirects=False,
+    )
+
+
+@pytest.fixture
+def proxied_app(db, test_settings):  # type: ignore[no-untyped-def]
+    from sportello.main import create_app
+
+    settings = test_settings.model_copy(update={"trusted_proxies": "testclient"})
+    return create_app(settings, db=db, run_workers=False)
+
+
+def test_a_guesser_behind_the_proxy_does_not_lock_the_owner_out(proxied_app, personas):
+    from fastapi.testclient import TestClient
+
+    from tests.factories import PASSWORD
+
+    with TestClient(proxied_app) as client:
+        for _ in range(4):
+            response = _login(client, "luca@negozio.it", "wrong", "203.0.113.7")
+        assert response.status_code == 429  # the guesser waits...
+        owner = _login(client, "luca@negozio.it", PASSWORD, "198.51.100.20")
+        assert owner.status_code == 303, owner.text  # ...the owner, elsewhere, does not
+
+
+def test_forwarded_for_is_ignored_from_an_untrusted_peer(client, personas):
+    # The test client is not a trusted proxy here: all its attempts count as one address.
+    for i in range(4):
+        response = _login(client, "luca@negozio.it", "wrong", f"203.0.113.{i}")
+    assert response.status_code == 429
+
+
+# ---- headers and logs ------------------------------------------------------------------------
+
+
+def test_pages_are_not_cached_and_connections_stay_on_our_origin(client, personas):
+    page = client.get("/login")
+    assert page.headers["cache-control"] == "no-store"
+    csp = page.headers["content-security-policy"]
+    assert "connect-src 'self';" in csp and "ws:" not in csp
+    assert "strict-transport-security" not in page.headers  # plain HTTP here
+    static = client.get("/static/app.css")
+    assert "no-store" not in static.headers.get("cache-control", "")
+
+
+def test_hsts_when_served_over_https(db, test_settings):
+    from fastapi.testclient import TestClient
+
+    from sportello.main import create_app
+
+    settings = test_settings.model_copy(update={"secure_cookies": True})
+    with TestClient(create_app(settings, db=db, run_workers=False)) as client:
+        assert client.get("/login").headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_tokens_in_query_strings_are_redacted_from_the_access_log():
+    import logging
+
+    from sportello.web.middleware import RedactSecrets
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        (
+            "127.0.0.1:5000",
+            "GET",
+            "/hooks/abc?hub.mode=subscribe&hub.verify_token=s3cr3t&hub.challenge=42",
+            "1.1",
+            200,
+        ),
+        None,
+    )
+    RedactSecrets().filter(record)
+    line = record.getMessage()
+    assert "s3cr3t" not in line
+    assert "hub.verify_token=***" in line and "hub.challenge=42" in line
+    record.args = ("127.0.0.1:5000", "GET", "/chat/files/x/9?t=visitor-token", "1.1", 200)
+    RedactSecrets().filter(record)
+    assert "visitor-token" not in record.getMessage()

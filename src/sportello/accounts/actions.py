@@ -25,8 +25,12 @@ from sportello.customers.identities import normalize_email
 
 LANGUAGES = ("it", "en")
 API_SCOPES = ("read", "write", "admin")
-# Login throttling: the first FREE_FAILURES failures cost nothing, then each one doubles the wait.
-FREE_FAILURES = 3
+# Login throttling: past a few free failures each one doubles the wait, counted separately for
+# one account from one address (the common case: a forgotten password, a guesser), one address
+# across accounts (a sprayer), and one account from everywhere (a distributed guesser). The last
+# has a high allowance, so that nobody can lock a colleague out from one machine by typing their
+# email a few times; behind a reverse proxy the address is the client's (SPORTELLO_TRUSTED_PROXIES).
+FREE_FAILURES = {"pair": 3, "ip": 10, "user": 20}
 MAX_DELAY = timedelta(minutes=15)
 THROTTLE_FORGET_AFTER = timedelta(hours=1)
 
@@ -145,9 +149,10 @@ def throttle_wait(session: Session, keys: Sequence[str]) -> int:
     now = utcnow()
     wait = 0.0
     for row in session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys))):
-        if now - row.last_failed_at > THROTTLE_FORGET_AFTER or row.failures < FREE_FAILURES:
+        free = FREE_FAILURES[row.key.partition(":")[0]]
+        if now - row.last_failed_at > THROTTLE_FORGET_AFTER or row.failures < free:
             continue
-        delay = min(timedelta(seconds=2 ** (row.failures - FREE_FAILURES + 1)), MAX_DELAY)
+        delay = min(timedelta(seconds=2 ** (row.failures - free + 1)), MAX_DELAY)
         wait = max(wait, (row.last_failed_at + delay - now).total_seconds())
     return int(wait + 0.999) if wait > 0 else 0
 
@@ -166,10 +171,9 @@ def _record_failure(session: Session, keys: Sequence[str]) -> None:
 
 
 def throttle_keys(email: str, ip: str | None) -> list[str]:
-    keys = [f"user:{email.strip().lower()}"]
-    if ip:
-        keys.append(f"ip:{ip}")
-    return keys
+    """The first key is the one a successful login clears (see FREE_FAILURES)."""
+    account = email.strip().lower()
+    return [f"pair:{account}|{ip or '-'}", f"user:{account}", *([f"ip:{ip}"] if ip else [])]
 
 
 class LoginFailed(InvalidInput):

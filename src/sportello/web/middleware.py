@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Any
+from urllib.parse import unquote_plus
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -13,7 +15,7 @@ from sportello.web.render import CSRF_COOKIE
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https: cid:; "
-    "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
 # The public web form is meant to be embedded in the customer's own site.
@@ -91,6 +93,12 @@ class SecurityMiddleware:
                 h.setdefault("Referrer-Policy", "same-origin")
                 if not embeddable:
                     h.setdefault("X-Frame-Options", "DENY")
+                if self.secure_cookies:  # served over HTTPS: browsers keep to it
+                    h.setdefault("Strict-Transport-Security", "max-age=31536000")
+                if not path.startswith("/static/"):
+                    # Pages and answers carry personal data: no shared or back-button cache
+                    # (views that allow caching, e.g. attachments by hash, say so themselves).
+                    h.setdefault("Cache-Control", "no-store")
                 if path.startswith("/static/widget/"):
                     # The chat widget's script is loaded by customers' sites.
                     h.setdefault("Access-Control-Allow-Origin", "*")
@@ -115,6 +123,37 @@ class SecurityMiddleware:
 class BodyTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"body over {limit} bytes")
+
+
+SECRET_QUERY_KEYS = frozenset({"t", "token", "hub.verify_token", "verify_token", "access_token"})
+
+
+class RedactSecrets(logging.Filter):
+    """Keeps tokens out of the access log: the chat visitor's file links (``?t=``) and the
+    WhatsApp verification handshake (``?hub.verify_token=``) carry secrets in the query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path = args[2]
+            if "?" in path:
+                record.args = (*args[:2], redact_query(path), *args[3:])
+        return True
+
+
+def redact_query(path: str) -> str:
+    base, _, query = path.partition("?")
+    parts = []
+    for part in query.split("&"):
+        key, eq, _value = part.partition("=")
+        parts.append(f"{key}=***" if eq and unquote_plus(key) in SECRET_QUERY_KEYS else part)
+    return f"{base}?{'&'.join(parts)}"
+
+
+def install_access_log_redaction() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactSecrets) for f in access.filters):
+        access.addFilter(RedactSecrets())
 
 
 def _cookie(header: str, name: str) -> str | None:
