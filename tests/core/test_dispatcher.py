@@ -205,3 +205,61 @@ def test_a_round_waits_for_the_writer_to_be_idle_between_steps(db, monkeypatch):
     started = time.monotonic()
     assert dispatcher.run_events_once() == 1
     assert len(handled_at) == 2 and time.monotonic() - started < 2
+
+
+def test_a_dead_dispatchers_events_are_claimed_again_within_seconds(db):
+    from sportello.core import outbox
+
+    assert outbox.LEASE <= timedelta(seconds=15)  # was a minute: a crash held events that long
+    with db.transaction() as s:
+        emit(s, "customer.created", CustomerCreated(customer_id=9))
+    with db.transaction() as s:
+        assert len(claim_events(s, worker="died")) == 1
+    with db.transaction() as s:
+        assert claim_events(s, worker="alive") == []  # still leased
+        # ...until the lease runs out, without a renewal from the dead one
+        s.execute(OutboxEvent.__table__.update().values(claimed_at=utcnow() - outbox.LEASE))
+    with db.transaction() as s:
+        assert [e.payload for e in claim_events(s, worker="alive")] == [{"customer_id": 9}]
+
+
+def test_a_long_round_renews_its_lease_so_nobody_takes_its_events(db, monkeypatch):
+    import time
+
+    from sportello.core import outbox
+
+    monkeypatch.setattr(outbox, "LEASE", timedelta(seconds=0.4))
+    monkeypatch.setattr(outbox, "RENEW_AFTER", timedelta(seconds=0.1))
+    with db.transaction() as s:
+        for i in range(4):
+            emit(s, "customer.created", CustomerCreated(customer_id=i))
+    stolen: list[int] = []
+
+    def slow(_db, _name, _payload):  # type: ignore[no-untyped-def]
+        time.sleep(0.25)  # four of these: a round of 1 s, well past the 0.4 s lease
+        with db.transaction() as s:
+            stolen.extend(e.id for e in claim_events(s, worker="other"))
+
+    dispatcher = Dispatcher(db, name="slow")
+    dispatcher.add_handler(slow)
+    assert dispatcher.run_events_once() == 4
+    assert stolen == []
+    with db.session() as s:
+        assert all(e.done_at for e in s.scalars(select(OutboxEvent)))
+
+
+def test_jobs_of_a_dead_dispatcher_run_elsewhere_within_a_minute(db):
+    ran: list[int] = []
+    jobs.register_job("test.lease", jobs.JobKind(run=lambda _db, p: ran.append(p["n"])))
+    try:
+        with db.transaction() as s:
+            jobs.enqueue(s, "test.lease", {"n": 1})
+        with db.transaction() as s:
+            assert len(jobs.claim_jobs(s, worker="died")) == 1
+            s.execute(
+                jobs.Job.__table__.update().values(claimed_at=utcnow() - timedelta(seconds=61))
+            )
+        Dispatcher(db, name="alive").run_jobs_once()
+        assert ran == [1]
+    finally:
+        jobs.JOB_KINDS.pop("test.lease", None)

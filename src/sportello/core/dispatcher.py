@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -67,6 +68,8 @@ class Dispatcher:
         self._extra: list[Handler] = []
         self._extra_batch: list[BatchHandler] = []
         self._yield_to: threading.Event | None = None
+        # The claim this dispatcher is working through: (token, renew, last renewed, interval).
+        self._lease: tuple[str, Callable[[Any, str], None], float, float] | None = None
 
     def yield_to(self, quiet: threading.Event) -> None:
         """Before each step of a round, wait (at most YIELD_WAIT) until ``quiet`` is set: the
@@ -78,6 +81,27 @@ class Dispatcher:
     def _yield(self) -> None:
         if self._yield_to is not None:
             self._yield_to.wait(YIELD_WAIT)
+        self._keep_lease()
+
+    def _hold(self, token: str, renew: Callable[[Any, str], None], every: float) -> None:
+        self._lease = (token, renew, time.monotonic(), every)
+
+    def _keep_lease(self) -> None:
+        """Between steps of a round: renew the claim when it is due, so that only a dispatcher
+        that died (or one stuck in a single handler) lets its claim lapse."""
+        if self._lease is None:
+            return
+        token, renew, since, every = self._lease
+        now = time.monotonic()
+        if now - since < every:
+            return
+        try:
+            with self.db.transaction() as session:
+                renew(session, token)
+        except Exception:
+            log.warning("could not renew the lease of %s", token, exc_info=True)
+            return
+        self._lease = (token, renew, now, every)
 
     def add_handler(self, handler: Handler) -> None:
         """A handler for every event, local to this dispatcher."""
@@ -100,6 +124,13 @@ class Dispatcher:
             claimed = outbox.claim_events(session, worker=self.name, limit=limit)
         if not claimed:
             return 0
+        self._hold(claimed[0].token, outbox.renew, outbox.RENEW_AFTER.total_seconds())
+        try:
+            return self._handle(claimed)
+        finally:
+            self._lease = None
+
+    def _handle(self, claimed: list[outbox.ClaimedEvent]) -> int:
         failed: dict[int, Exception] = {}
         for extra in self._extra_batch:
             self._run_batch(extra, claimed, failed)
@@ -150,8 +181,15 @@ class Dispatcher:
         with self.db.transaction() as session:
             claimed = jobs.claim_jobs(session, worker=self.name, limit=limit)
             session.expunge_all()
-        for job in claimed:
-            jobs.run_job(self.db, job)
+        if not claimed:
+            return 0
+        self._hold(str(claimed[0].claimed_by), jobs.renew, jobs.RENEW_AFTER.total_seconds())
+        try:
+            for job in claimed:
+                self._keep_lease()
+                jobs.run_job(self.db, job)
+        finally:
+            self._lease = None
         return len(claimed)
 
     def run_once(self) -> int:

@@ -54,7 +54,10 @@ class JobKind:
 
 
 JOB_KINDS: dict[str, JobKind] = {}
-LEASE = timedelta(minutes=5)
+# As for events (outbox.LEASE): the dispatcher renews its claim between jobs, so the jobs of a
+# dispatcher that died run elsewhere a minute later; one job longer than LEASE may run twice.
+LEASE = timedelta(seconds=60)
+RENEW_AFTER = LEASE / 3
 
 
 def register_job(kind: str, job: JobKind) -> None:
@@ -134,6 +137,16 @@ def next_run_at(session: Session) -> datetime | None:
         .where(Job.done_at.is_(None), Job.failed_at.is_(None))
         .order_by(Job.run_at)
         .limit(1)
+    )
+
+
+def renew(session: Session, token: str) -> None:
+    """Extend the lease of the jobs claimed under ``token`` that have not finished."""
+    session.execute(
+        update(Job)
+        .where(Job.claimed_by == token, Job.done_at.is_(None), Job.failed_at.is_(None))
+        .values(claimed_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
 
 

@@ -29,7 +29,12 @@ class OutboxEvent(Base):
     __table_args__ = (Index("ix_outbox_event_pending", "done_at", "id"),)
 
 
-LEASE = timedelta(seconds=60)
+# A claim is a lease the claiming dispatcher renews as its round goes on (every RENEW_AFTER, between
+# handlers): the events of a dispatcher that died are claimed again by another after LEASE, and a
+# live one's long round keeps its events. A single handler running past LEASE may see its events
+# handled twice, which handlers allow (delivery is at least once).
+LEASE = timedelta(seconds=15)
+RENEW_AFTER = LEASE / 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,20 @@ _DONE_WITH_ERROR = (
     .values(done_at=bindparam("now"), error=bindparam("error"))
     .execution_options(synchronize_session=False)
 )
+
+
+_RENEW = (
+    update(OutboxEvent)
+    .where(OutboxEvent.claimed_by == bindparam("token"))
+    .where(OutboxEvent.done_at.is_(None))
+    .values(claimed_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)
+
+
+def renew(session: Session, token: str) -> None:
+    """Extend the lease of the events claimed under ``token`` that are not done yet."""
+    session.connection().execute(_RENEW, {"token": token, "now": utcnow()})
 
 
 def has_claimable(session: Session) -> bool:
