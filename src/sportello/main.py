@@ -27,6 +27,7 @@ from sportello.core import errors, events, realtime
 from sportello.core.db import Database
 from sportello.core.dispatcher import Dispatcher
 from sportello.core.writer import BatchWriter
+from sportello.web.docs import install_openapi
 from sportello.web.middleware import SecurityMiddleware, install_access_log_redaction
 from sportello.web.render import WEB_DIR
 
@@ -156,6 +157,7 @@ def create_app(
     for module in ROUTERS:
         app.include_router(import_module(module).router)
     commit_in_view_thread(app)
+    install_openapi(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

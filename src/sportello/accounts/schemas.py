@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
+from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sportello.accounts.models import Role
 
 Scope = Literal["read", "write", "admin"]
+
+
+# The IANA names the server accepts, listed in the OpenAPI document.
+TIME_ZONES = sorted(available_timezones())
 
 
 class TeamRef(BaseModel):
@@ -37,14 +42,19 @@ class UserRead(BaseModel):
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(max_length=320, examples=["anna@negozio.it"])
+    email: str = Field(max_length=320, pattern=r"^[^\s@]\S*@[^\s@]+$", examples=["anna@negozio.it"])
     name: str = Field(min_length=1, max_length=200, examples=["Anna Verdi"])
     role: Role = Role.AGENT
     password: str | None = Field(
-        default=None, max_length=200, description="Leave out for a user who logs in by invite"
+        default=None,
+        min_length=10,
+        max_length=200,
+        description="Leave out for a user who logs in by invite",
     )
     language: Literal["it", "en"] = "it"
-    timezone: str = Field(default="Europe/Rome", max_length=64)
+    timezone: str = Field(
+        default="Europe/Rome", max_length=64, json_schema_extra={"enum": TIME_ZONES}
+    )
     team_ids: list[int] = Field(default_factory=list, max_length=50)
 
 

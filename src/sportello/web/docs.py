@@ -3,7 +3,9 @@ loads its script from /static, nothing inline)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import escape
 
@@ -43,3 +45,77 @@ def api_docs(request: Request) -> HTMLResponse:
         vendor=VENDOR,
     )
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+# ---- the OpenAPI document says what the server does ------------------------------------------
+
+# Ids are 32-bit on PostgreSQL; a larger one in a path, a filter or a body is the caller's error.
+MAX_ID = 2**31 - 1
+PROBLEM = {
+    "type": "object",
+    "description": "An RFC 9457 problem. Validation errors list the fields in `errors`.",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+    "required": ["type", "title", "status"],
+}
+_PROBLEM_RESPONSE = {
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+}
+
+
+def describe_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every error is problem+json (core/errors.py): say so on every operation, in place of
+    FastAPI's own 422 body, and bound integer ids to what the database holds."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = PROBLEM
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            responses["422"] = {"description": "Invalid input", **_PROBLEM_RESPONSE}
+            responses["4XX"] = {
+                "description": "Not signed in, not allowed, not found, conflict, too many "
+                "requests or too large",
+                **_PROBLEM_RESPONSE,
+            }
+            for param in operation.get("parameters", []):
+                _bound_id(param.get("name", ""), param.get("schema", {}))
+    for component in components.values():
+        for name, prop in (component.get("properties") or {}).items():
+            _bound_id(name, prop)
+            for option in prop.get("anyOf", []):
+                _bound_id(name, option)
+            if prop.get("type") == "array":
+                _bound_id(name, prop.get("items", {}))
+    return schema
+
+
+def _bound_id(name: str, schema: dict[str, Any]) -> None:
+    if schema.get("type") == "integer" and (name == "id" or name.endswith(("_id", "_ids"))):
+        schema.setdefault("minimum", 1)
+        schema.setdefault("maximum", MAX_ID)
+
+
+def install_openapi(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = describe_problems(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
