@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from collections.abc import Sequence
 from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pyotp
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from sportello.accounts.models import ApiToken, LoginThrottle, Role, Team, User, UserSession
+from sportello.accounts import service as accounts_service
+from sportello.accounts.models import (
+    ApiToken,
+    LoginThrottle,
+    RecoveryCode,
+    Role,
+    SecurityPolicy,
+    Team,
+    User,
+    UserSession,
+)
+from sportello.config import get_settings
 from sportello.core.db import utcnow
-from sportello.core.errors import Conflict, InvalidInput, TooManyRequests
+from sportello.core.errors import Conflict, InvalidInput, SportelloError, TooManyRequests
 from sportello.core.security import (
     WeakPassword,
     check_password_strength,
+    decrypt_secret,
+    encrypt_secret,
     hash_password,
     hash_token,
     new_token,
@@ -181,6 +197,21 @@ class LoginFailed(InvalidInput):
     title = "Login failed"
 
 
+class SecondFactorRequired(SportelloError):
+    """The password was right; the account also asks for a code (the page asks for it)."""
+
+    status_code = 401
+    title = "Second factor required"
+
+
+def _check_throttle(session: Session, keys: Sequence[str]) -> None:
+    wait = throttle_wait(session, keys)
+    if wait:
+        raise TooManyRequests(
+            f"too many failed attempts: try again in {wait} seconds", retry_after=wait
+        )
+
+
 def do_login(
     session: Session,
     *,
@@ -193,21 +224,59 @@ def do_login(
     """Check the credentials and open a session; returns the user and the cookie token.
 
     Failures are counted per account and per IP; past a few, each failure doubles the wait.
+    An account with a second factor raises SecondFactorRequired (with ``user_id``) instead:
+    the session opens in do_login_second_factor.
     """
     keys = throttle_keys(email, ip)
-    wait = throttle_wait(session, keys)
-    if wait:
-        raise TooManyRequests(
-            f"too many failed attempts: try again in {wait} seconds", retry_after=wait
-        )
+    _check_throttle(session, keys)
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     valid = verify_password(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
         _record_failure(session, keys)
         raise LoginFailed("wrong email or password")
-    session.execute(delete(LoginThrottle).where(LoginThrottle.key == keys[0]))
     if user.password_hash and password_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    if user.has_two_factor:
+        raise SecondFactorRequired("enter the code from your authenticator app", user_id=user.id)
+    return user, _open_session(
+        session, user=user, keys=keys, ip=ip, user_agent=user_agent, days=days
+    )
+
+
+def do_login_second_factor(
+    session: Session,
+    *,
+    user_id: int,
+    code: str,
+    ip: str | None,
+    user_agent: str | None,
+    days: int = 14,
+) -> tuple[User, str]:
+    """The second step of a sign-in: a code from the authenticator app or an unused recovery
+    code. Wrong codes count as failed logins (the same throttle)."""
+    user = session.get(User, user_id)
+    if user is None or not user.is_active or not user.has_two_factor:
+        raise LoginFailed("wrong email or password")
+    keys = throttle_keys(user.email, ip)
+    _check_throttle(session, keys)
+    if not (_accept_totp(user, code) or _use_recovery_code(session, user, code)):
+        _record_failure(session, keys)
+        raise LoginFailed("wrong code")
+    return user, _open_session(
+        session, user=user, keys=keys, ip=ip, user_agent=user_agent, days=days
+    )
+
+
+def _open_session(
+    session: Session,
+    *,
+    user: User,
+    keys: Sequence[str],
+    ip: str | None,
+    user_agent: str | None,
+    days: int,
+) -> str:
+    session.execute(delete(LoginThrottle).where(LoginThrottle.key == keys[0]))
     token = new_token()
     now = utcnow()
     session.add(
@@ -221,7 +290,138 @@ def do_login(
         )
     )
     user.last_login_at = now
-    return user, token
+    return token
+
+
+# ---- second factor (TOTP) --------------------------------------------------------------------
+
+RECOVERY_CODES = 10
+TOTP_ISSUER = "Sportello"
+
+
+def _secret_key() -> str:
+    return get_settings().effective_secret_key()
+
+
+def _totp(user: User) -> pyotp.TOTP:
+    assert user.totp_secret is not None
+    return pyotp.TOTP(decrypt_secret(user.totp_secret, _secret_key()))
+
+
+def _accept_totp(user: User, code: str) -> bool:
+    """A current code (one 30 s step of clock drift either way), never one already used."""
+    digits = "".join(ch for ch in code if ch.isdigit())
+    if len(digits) != 6 or user.totp_secret is None:
+        return False
+    totp = _totp(user)
+    now = utcnow()
+    for drift in (0, -1, 1):
+        step = totp.timecode(now) + drift
+        if hmac.compare_digest(totp.generate_otp(step), digits):
+            if user.totp_last_step is not None and step <= user.totp_last_step:
+                return False
+            user.totp_last_step = step
+            return True
+    return False
+
+
+def _normalize_recovery(code: str) -> str:
+    return "".join(ch for ch in code.lower() if ch.isalnum())
+
+
+def _use_recovery_code(session: Session, user: User, code: str) -> bool:
+    wanted = hash_token(_normalize_recovery(code))
+    row = session.scalar(
+        select(RecoveryCode).where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == wanted,
+            RecoveryCode.used_at.is_(None),
+        )
+    )
+    if row is None:
+        return False
+    row.used_at = utcnow()
+    return True
+
+
+def two_factor_uri(user: User) -> str:
+    """The otpauth:// URI an authenticator app reads from the QR code."""
+    return _totp(user).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
+
+
+def do_start_two_factor(session: Session, *, user: User) -> str:
+    """A new secret for an account without a second factor; active after do_confirm."""
+    if user.has_two_factor:
+        raise Conflict("two-factor sign-in is already on")
+    secret = pyotp.random_base32()
+    user.totp_secret = encrypt_secret(secret, _secret_key())
+    user.totp_last_step = None
+    return secret
+
+
+def do_confirm_two_factor(session: Session, *, user: User, code: str) -> list[str]:
+    """Switch the second factor on with a first code from the app; returns the recovery codes
+    (shown once: only their hashes are kept)."""
+    if user.has_two_factor:
+        raise Conflict("two-factor sign-in is already on")
+    if user.totp_secret is None:
+        raise InvalidInput("start again: scan the new QR code", field="code")
+    if not _accept_totp(user, code):
+        raise InvalidInput("that code is not right: check the time on your phone", field="code")
+    user.totp_enabled_at = utcnow()
+    return _new_recovery_codes(session, user)
+
+
+def _new_recovery_codes(session: Session, user: User) -> list[str]:
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = []
+    for _ in range(RECOVERY_CODES):
+        raw = secrets.token_hex(5)  # 10 hex characters, shown as xxxxx-xxxxx
+        codes.append(f"{raw[:5]}-{raw[5:]}")
+        session.add(RecoveryCode(user_id=user.id, code_hash=hash_token(raw)))
+    return codes
+
+
+def do_regenerate_recovery_codes(session: Session, *, user: User, code: str) -> list[str]:
+    if not user.has_two_factor:
+        raise Conflict("two-factor sign-in is off")
+    if not _accept_totp(user, code):
+        raise InvalidInput("that code is not right: check the time on your phone", field="code")
+    return _new_recovery_codes(session, user)
+
+
+def do_disable_two_factor(session: Session, *, user: User, password: str) -> None:
+    if not verify_password(user.password_hash, password):
+        raise InvalidInput("wrong password", field="password")
+    if accounts_service.two_factor_required(session, user):
+        raise Conflict("your role must sign in with a second factor: it cannot be switched off")
+    _clear_two_factor(session, user)
+
+
+def do_reset_two_factor(session: Session, *, user: User) -> None:
+    """An admin's door for a colleague who lost the phone and the recovery codes: the next
+    sign-in asks to enrol again where the policy requires it."""
+    _clear_two_factor(session, user)
+
+
+def _clear_two_factor(session: Session, user: User) -> None:
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.totp_last_step = None
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+
+
+def do_set_security_policy(session: Session, *, two_factor_roles: Sequence[str]) -> SecurityPolicy:
+    known = {role.value for role in Role}
+    unknown = sorted(set(two_factor_roles) - known)
+    if unknown:
+        raise InvalidInput(f"unknown role: {', '.join(unknown)}", field="two_factor_roles")
+    policy = session.get(SecurityPolicy, 1)
+    if policy is None:
+        policy = SecurityPolicy(id=1)
+        session.add(policy)
+    policy.two_factor_roles = sorted(set(two_factor_roles))
+    return policy
 
 
 def do_logout(session: Session, *, token: str) -> None:

@@ -9,6 +9,8 @@ from sportello.accounts.schemas import (
     ApiTokenCreate,
     ApiTokenCreated,
     ApiTokenRead,
+    SecurityPolicyRead,
+    SecurityPolicyUpdate,
     UserCreate,
     UserRead,
 )
@@ -25,6 +27,7 @@ from sportello.web.api import (
 router = APIRouter()
 users = api_router("users")
 tokens = api_router("tokens")
+security = api_router("security")
 
 
 @users.get("/users", summary="List users", response_model=list[UserRead])
@@ -96,5 +99,38 @@ def revoke_token(token_id: int, session: SessionDep, caller: WriteCaller) -> Res
     return Response(status_code=204)
 
 
+@security.get(
+    "/security/policy", summary="Sign-in rules (admins)", response_model=SecurityPolicyRead
+)
+def get_policy(session: SessionDep, caller: AdminCaller) -> SecurityPolicyRead:
+    return SecurityPolicyRead(two_factor_roles=service.two_factor_roles(session))
+
+
+@security.put(
+    "/security/policy",
+    summary="Change the sign-in rules (admins)",
+    response_model=SecurityPolicyRead,
+)
+def set_policy(
+    body: SecurityPolicyUpdate, session: SessionDep, caller: AdminCaller
+) -> SecurityPolicyRead:
+    policy = actions.do_set_security_policy(
+        session, two_factor_roles=[role.value for role in body.two_factor_roles]
+    )
+    return SecurityPolicyRead(two_factor_roles=policy.two_factor_roles)
+
+
+@users.post(
+    "/users/{user_id}/two-factor/reset",
+    summary="Switch off a user's second factor (admins; for a lost phone)",
+    response_model=UserRead,
+)
+def reset_two_factor(user_id: int, session: SessionDep, caller: AdminCaller) -> UserRead:
+    user = service.get_user(session, user_id)
+    actions.do_reset_two_factor(session, user=user)
+    return UserRead.model_validate(user)
+
+
 router.include_router(users)
 router.include_router(tokens)
+router.include_router(security)

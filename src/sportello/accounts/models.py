@@ -49,6 +49,12 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Second factor (TOTP, RFC 6238): the secret encrypted at rest; set while enrolling, active
+    # once confirmed with a first code (totp_enabled_at). The last accepted time step stops a
+    # code seen over someone's shoulder from being used again.
+    totp_secret: Mapped[str | None] = mapped_column(String(400))
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None]
 
     teams: Mapped[list[Team]] = relationship(
         secondary=team_member, back_populates="members", lazy="selectin"
@@ -61,6 +67,10 @@ class User(Base):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_enabled_at is not None
 
     @property
     def initials(self) -> str:
@@ -121,3 +131,25 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class RecoveryCode(Base):
+    """One-time codes for when the phone with the authenticator is lost; stored hashed."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]
+
+
+class SecurityPolicy(Base):
+    """Install-wide sign-in rules set by an admin (one row)."""
+
+    __tablename__ = "security_policy"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Roles whose members must sign in with a second factor (enrolment is forced at next login).
+    two_factor_roles: Mapped[list[str]] = mapped_column(default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import segno
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from markupsafe import Markup
 
 from sportello.accounts import actions, service
 from sportello.accounts.models import Role, Team, User
@@ -89,11 +92,29 @@ def login(
             status_code=429,
             headers={"Retry-After": str(wait)},
         )
+    except actions.SecondFactorRequired as exc:
+        response = _code_page(request, next_url=next_url)
+        response.set_cookie(
+            PENDING_COOKIE,
+            _pending_signer(request).dumps(int(exc.extra["user_id"])),
+            max_age=PENDING_SECONDS,
+            path="/login",
+            httponly=True,
+            samesite="lax",
+            secure=settings.secure_cookies,
+        )
+        return response
     except InvalidInput:
         with translating(request):
             message = i18n.gettext("Wrong email or password.")
         return _login_page(request, next_url=next_url, email=email, error=message, status_code=401)
+    return _signed_in(request, token, next_url)
+
+
+def _signed_in(request: Request, token: str, next_url: str) -> Response:
+    settings = request.app.state.settings
     response = see_other(next_url)
+    response.delete_cookie(PENDING_COOKIE, path="/login")
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -104,6 +125,73 @@ def login(
         secure=settings.secure_cookies,
     )
     return response
+
+
+# --- the second step of a sign-in: a code ---------------------------------------------------------
+
+PENDING_COOKIE = "sportello_login_2fa"
+PENDING_SECONDS = 300  # the code must follow the password within five minutes
+
+
+def _pending_signer(request: Request) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(
+        request.app.state.settings.effective_secret_key(), salt="login-second-factor"
+    )
+
+
+def _code_page(
+    request: Request, *, next_url: str, error: str | None = None, status_code: int = 200
+) -> HTMLResponse:
+    return render(
+        request,
+        "accounts/login_code.html",
+        {"next": next_url, "error": error},
+        status_code=status_code,
+    )
+
+
+@router.post("/login/code", response_class=HTMLResponse, include_in_schema=False)
+def login_code(
+    request: Request,
+    session: SessionDep,
+    code: Annotated[str, Form(max_length=40)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    settings = request.app.state.settings
+    next_url = local_path(next)
+    try:
+        user_id = int(
+            _pending_signer(request).loads(
+                request.cookies.get(PENDING_COOKIE, ""), max_age=PENDING_SECONDS
+            )
+        )
+    except (BadSignature, ValueError, TypeError):
+        with translating(request):
+            message = i18n.gettext("The sign-in took too long: enter your password again.")
+        return _login_page(request, next_url=next_url, error=message, status_code=401)
+    try:
+        _user, token = actions.do_login_second_factor(
+            session,
+            user_id=user_id,
+            code=code,
+            ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+            days=settings.session_days,
+        )
+    except TooManyRequests as exc:
+        wait = int(exc.extra.get("retry_after", 1))
+        with translating(request):
+            message = i18n.ngettext(
+                "Too many failed attempts: try again in %(num)d second.",
+                "Too many failed attempts: try again in %(num)d seconds.",
+                wait,
+            )
+        return _code_page(request, next_url=next_url, error=message, status_code=429)
+    except InvalidInput:
+        with translating(request):
+            message = i18n.gettext("That code is not right. Try the next one from the app.")
+        return _code_page(request, next_url=next_url, error=message, status_code=401)
+    return _signed_in(request, token, next_url)
 
 
 @router.post("/logout", include_in_schema=False)
@@ -155,6 +243,158 @@ def profile_save(
         session.rollback()
         return _profile(request, user, error=form_error(exc))
     return see_other("/profile?saved=1")
+
+
+# --- profile: two-factor sign-in -----------------------------------------------------------------
+
+
+def _security_page(
+    request: Request,
+    session: SessionDep,
+    user: User,
+    *,
+    secret: str | None = None,
+    codes: list[str] | None = None,
+    error: object = None,
+) -> Response:
+    qr = None
+    if secret is not None:
+        qr = segno.make(actions.two_factor_uri(user), error="m").svg_inline(
+            scale=5, dark="#1d1d1f", light="#ffffff"
+        )
+    return render(
+        request,
+        "accounts/security.html",
+        {
+            "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+            if secret
+            else None,
+            "qr": Markup(qr) if qr else None,  # noqa: S704  (segno's own SVG, no user input)
+            "codes": codes,
+            "required": service.two_factor_required(session, user),
+            "error": error,
+            "current_path": "/profile",
+        },
+        status_code=422 if error else 200,
+    )
+
+
+@router.get("/profile/security", response_class=HTMLResponse, include_in_schema=False)
+def profile_security(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    return _security_page(request, session, user)
+
+
+@router.post("/profile/security/start", response_class=HTMLResponse, include_in_schema=False)
+def two_factor_start(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    try:
+        secret = actions.do_start_two_factor(session, user=user)
+    except Conflict as exc:
+        session.rollback()
+        return _security_page(request, session, user, error=form_error(exc))
+    return _security_page(request, session, user, secret=secret)
+
+
+@router.post("/profile/security/confirm", response_class=HTMLResponse, include_in_schema=False)
+def two_factor_confirm(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    code: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    try:
+        codes = actions.do_confirm_two_factor(session, user=user, code=code)
+    except (InvalidInput, Conflict) as exc:
+        # The secret stays as it was: the same QR code is shown again.
+        from sportello.core.security import decrypt_secret
+
+        secret = (
+            decrypt_secret(user.totp_secret, request.app.state.settings.effective_secret_key())
+            if user.totp_secret and not user.has_two_factor
+            else None
+        )
+        return _security_page(request, session, user, secret=secret, error=form_error(exc))
+    return _security_page(request, session, user, codes=codes)
+
+
+@router.post("/profile/security/codes", response_class=HTMLResponse, include_in_schema=False)
+def two_factor_codes(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    code: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    try:
+        codes = actions.do_regenerate_recovery_codes(session, user=user, code=code)
+    except (InvalidInput, Conflict) as exc:
+        session.rollback()
+        return _security_page(request, session, user, error=form_error(exc))
+    return _security_page(request, session, user, codes=codes)
+
+
+@router.post("/profile/security/disable", response_class=HTMLResponse, include_in_schema=False)
+def two_factor_disable(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    password: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    try:
+        actions.do_disable_two_factor(session, user=user, password=password)
+    except (InvalidInput, Conflict) as exc:
+        session.rollback()
+        return _security_page(request, session, user, error=form_error(exc))
+    return see_other("/profile/security")
+
+
+# --- admin: security policy ----------------------------------------------------------------------
+
+
+@router.get("/admin/security", response_class=HTMLResponse, include_in_schema=False)
+def admin_security(request: Request, session: SessionDep, user: SupervisorUser) -> Response:
+    return _policy_page(request, session)
+
+
+def _policy_page(
+    request: Request, session: SessionDep, *, saved: bool = False, error: object = None
+) -> Response:
+    return render(
+        request,
+        "accounts/admin_security.html",
+        {
+            "policy_roles": service.two_factor_roles(session),
+            "roles": list(Role),
+            "users": service.get_all_users(session),
+            "saved": saved,
+            "error": error,
+            "admin_tab": "security",
+        },
+        status_code=422 if error else 200,
+    )
+
+
+@router.post("/admin/security", response_class=HTMLResponse, include_in_schema=False)
+def admin_security_save(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    two_factor_roles: Annotated[list[str], Form()] = [],  # noqa: B006
+) -> Response:
+    try:
+        actions.do_set_security_policy(session, two_factor_roles=two_factor_roles)
+    except InvalidInput as exc:
+        session.rollback()
+        return _policy_page(request, session, error=form_error(exc))
+    return _policy_page(request, session, saved=True)
+
+
+@router.post(
+    "/admin/users/{user_id}/security/reset", response_class=HTMLResponse, include_in_schema=False
+)
+def admin_two_factor_reset(
+    request: Request, session: SessionDep, admin: AdminUser, user_id: int
+) -> Response:
+    actions.do_reset_two_factor(session, user=_user_by_id(session, user_id))
+    return see_other(f"/admin/users/{user_id}")
 
 
 # --- admin: users ------------------------------------------------------------------------------

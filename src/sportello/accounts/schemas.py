@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from sportello.accounts.models import Role
 
@@ -14,7 +14,7 @@ Scope = Literal["read", "write", "admin"]
 
 
 # The IANA names the server accepts, listed in the OpenAPI document.
-TIME_ZONES = sorted(available_timezones())
+TIME_ZONES: list[JsonValue] = [*sorted(available_timezones())]
 
 
 class TeamRef(BaseModel):
@@ -37,6 +37,7 @@ class UserRead(BaseModel):
     teams: list[TeamRef]
     created_at: datetime
     last_login_at: datetime | None
+    has_two_factor: bool
 
 
 class UserCreate(BaseModel):
@@ -83,3 +84,15 @@ class ApiTokenRead(BaseModel):
 
 class ApiTokenCreated(ApiTokenRead):
     token: str = Field(description="The token itself: shown this once, store it now")
+
+
+class SecurityPolicyRead(BaseModel):
+    two_factor_roles: list[Role] = Field(
+        description="Roles whose members must sign in with a second factor (TOTP)"
+    )
+
+
+class SecurityPolicyUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    two_factor_roles: list[Role] = Field(max_length=3)

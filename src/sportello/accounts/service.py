@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, lazyload
 
-from sportello.accounts.models import ApiToken, Brand, Team, User, UserSession
+from sportello.accounts.models import ApiToken, Brand, SecurityPolicy, Team, User, UserSession
 from sportello.core.db import utcnow
 from sportello.core.prepared import Prepared
 from sportello.core.security import hash_token
@@ -108,3 +108,13 @@ def access_api_token(session: Session, user: User, token_id: int) -> ApiToken:
     if token is None or token.user_id != user.id:
         raise NotFound("API token not found")
     return token
+
+
+def two_factor_roles(session: Session) -> list[str]:
+    """The roles whose members must sign in with a second factor (Admin → Security)."""
+    policy = session.get(SecurityPolicy, 1)
+    return list(policy.two_factor_roles) if policy else []
+
+
+def two_factor_required(session: Session, user: User) -> bool:
+    return user.role.value in two_factor_roles(session)

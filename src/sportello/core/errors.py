@@ -72,14 +72,51 @@ def wants_json(request: Request) -> bool:
     )
 
 
+def _language(request: Request) -> str | None:
+    """The language to answer an error in: the console user's, or the one the caller asked for
+    (Accept-Language); None for an API caller who asked for none (English, the source)."""
+    from sqlalchemy import inspect as sa_inspect
+
+    from sportello.core import i18n
+
+    user = getattr(request.state, "user", None)
+    # Read without a lazy load: the failed request's session may be closed already.
+    preferred = sa_inspect(user).dict.get("language") if user is not None else None
+    asked = request.headers.get("accept-language")
+    if preferred is None and asked is None and not request.headers.get("hx-request"):
+        return None
+    return i18n.pick_language(asked, preferred)
+
+
+def translated(request: Request, message: str) -> str:
+    from sportello.core import i18n
+
+    language = _language(request)
+    if language is None or "%" in message:
+        return message
+    return i18n.translations(language).gettext(message)
+
+
 async def sportello_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SportelloError)
     extra = dict(exc.extra)
+    message = translated(request, exc.message)
     if isinstance(exc, InvalidInput) and exc.field:
-        extra["errors"] = [{"field": exc.field, "message": exc.message}]
+        extra["errors"] = [{"field": exc.field, "message": message}]
     login_url = extra.get("login_url") if exc.status_code == 401 else None
+    redirect_to = extra.get("redirect_to")
     if wants_json(request) or request.headers.get("hx-request"):
-        response = problem(exc.status_code, exc.title, exc.message, **extra)
+        if redirect_to and request.headers.get("hx-request"):
+            from urllib.parse import urlsplit
+
+            current = urlsplit(request.headers.get("hx-current-url", "")).path
+            if current.startswith(str(redirect_to)):
+                # A fragment of the page we send people to: nothing to show there yet.
+                return Response(status_code=204)
+            response = problem(exc.status_code, exc.title, message, **extra)
+            response.headers["HX-Redirect"] = str(redirect_to)
+            return response
+        response = problem(exc.status_code, exc.title, message, **extra)
         if login_url and request.headers.get("hx-request"):
             # back to the page the fragment was for, not to the fragment itself
             from urllib.parse import quote, urlsplit
@@ -87,10 +124,11 @@ async def sportello_error_handler(request: Request, exc: Exception) -> Response:
             page = urlsplit(request.headers.get("hx-current-url", "")).path or "/"
             response.headers["HX-Redirect"] = f"/login?next={quote(page)}"
         return response
-    if login_url:  # a browser without a session: to the login page, then back
+    redirect = login_url or redirect_to
+    if redirect:  # a browser without a session: to the login page, then back (or where it says)
         from fastapi.responses import RedirectResponse
 
-        return RedirectResponse(str(login_url), status_code=303)
+        return RedirectResponse(str(redirect), status_code=303)
     from sportello.web.render import render_error
 
     return render_error(request, exc.status_code, exc.message)

@@ -60,10 +60,28 @@ def optional_user(request: Request, session: SessionDep) -> User | None:
     return user
 
 
+class TwoFactorEnrolmentRequired(SportelloError):
+    status_code = 403
+    title = "Two-factor sign-in required"
+
+
+# Pages a user who must enrol a second factor can still reach (the enrolment itself, leaving).
+ENROLMENT_PATHS = ("/profile/security", "/logout")
+
+
 def current_user(request: Request, session: SessionDep) -> User:
     user = optional_user(request, session)
     if user is None:
         raise LoginRequired("please log in", login_url=f"/login?next={quote(request.url.path)}")
+    if (
+        not user.has_two_factor
+        and not request.url.path.startswith(ENROLMENT_PATHS)
+        and accounts_service.two_factor_required(session, user)
+    ):
+        raise TwoFactorEnrolmentRequired(
+            "your role must sign in with a second factor: set it up to continue",
+            redirect_to="/profile/security",
+        )
     return user
 
 

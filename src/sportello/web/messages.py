@@ -94,3 +94,17 @@ TRANSITION_MESSAGES = [
     _("a closed conversation cannot become pending"),
     _("a closed conversation cannot become resolved"),
 ]
+
+# Two-factor sign-in (accounts.actions, web.auth).
+TWO_FACTOR_MESSAGES = [
+    _("enter the code from your authenticator app"),
+    _("wrong code"),
+    _("two-factor sign-in is already on"),
+    _("two-factor sign-in is off"),
+    _("start again: scan the new QR code"),
+    _("that code is not right: check the time on your phone"),
+    _("wrong password"),
+    _("your role must sign in with a second factor: it cannot be switched off"),
+    _("your role must sign in with a second factor: set it up to continue"),
+    _("a value is out of range"),
+]

@@ -258,6 +258,13 @@
     };
   }
 
+  // A button with data-confirm asks before its form is sent (destructive admin actions).
+  document.addEventListener("submit", function (event) {
+    var button = event.submitter;
+    var text = button && button.getAttribute("data-confirm");
+    if (text && !window.confirm(text)) event.preventDefault();
+  });
+
   function start() {
     composerMode();
     scrollTimeline();
