@@ -292,6 +292,7 @@ def skill_level_set(
             "max_level": skills.MAX_LEVEL,
             "saved": problem is None,
             "problem": problem,
+            "count": sum(1 for _uid, sid in service.skill_levels(session) if sid == skill.id),
         },
         status_code=200,
     )
