@@ -46,6 +46,7 @@ ROUTERS = (
     "sportello.routing.console",
     "sportello.accounts.api",
     "sportello.customers.api",
+    "sportello.routing.api",
     "sportello.conversations.api",
     "sportello.knowledge.helpcenter",
     "sportello.knowledge.pages",

@@ -296,8 +296,8 @@ def test_a_number_cannot_be_given_to_a_second_customer_under_another_kind(db):
         phone = actions.do_add_identity(s, customer=anna, kind="phone", value="333 123 4567")
         assert (phone.kind, phone.value) == (IdentityKind.PHONE, NUMBER)
         assert service.get_by_identity(s, kind="phone", value=NUMBER).id == anna.id
-        found, created = actions.do_find_or_create_by_identity(s, kind="phone", value=WA_ID)
-        assert (found.id, created) == (anna.id, False)
+        found_id, _name = actions.find_or_create_customer_id(s, kind="whatsapp", value=WA_ID)
+        assert found_id == anna.id
 
 
 def two_customers_sharing_a_number(db) -> tuple[int, int]:  # type: ignore[no-untyped-def]

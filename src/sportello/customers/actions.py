@@ -59,33 +59,6 @@ def do_add_identity(
     return identity
 
 
-def do_find_or_create_by_identity(
-    session: Session,
-    *,
-    kind: str,
-    value: str,
-    name: str = "",
-    extra: Sequence[tuple[str, str]] = (),
-) -> tuple[Customer, bool]:
-    """The customer who owns this identity (or, for a phone number, the same number under another
-    kind), created with it if nobody does yet.
-
-    Extra identities the channel knows (a phone number in an email signature, say) are attached
-    when no other customer owns them.
-    """
-    customer = service.get_by_identity(session, kind=kind, value=value)
-    created = customer is None
-    if customer is None:
-        customer = do_create_customer(session, name=name, identities=[(kind, value)])
-    else:
-        if name and not customer.name:
-            customer.name = name.strip()[:200]
-        _attach_if_free(session, customer, kind, value)
-    for extra_kind, extra_value in extra:
-        _attach_if_free(session, customer, extra_kind, extra_value)
-    return customer, created
-
-
 def _attach_if_free(session: Session, customer: Customer, kind: str, value: str) -> None:
     """Add the identity unless it is not valid or another customer owns it (or its number)."""
     with contextlib.suppress(InvalidInput, Conflict):

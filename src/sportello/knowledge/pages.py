@@ -95,6 +95,7 @@ def article_list(
             "status": status,
             "language": language,
             "is_editor": actions.is_editor(user),
+            "statuses": list(ArticleStatus),
             "proposals": len(service.open_proposals(session, brand_id=_brand_id(session)))
             if actions.is_editor(user)
             else 0,
@@ -287,6 +288,25 @@ def article_save(
     return see_other(f"/kb/{article.id}")
 
 
+@router.post("/kb/{article_id:int}/status", response_class=HTMLResponse)
+def article_status(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    article_id: int,
+    status: Annotated[str, Form(max_length=20)],
+) -> Response:
+    """Publish, make internal or send back to draft from the list (editors only)."""
+    wanted = _status(status)
+    if wanted is None:
+        raise InvalidInput("choose a status", field="status")
+    actions.check_editor(user)
+    actions.do_set_status(
+        session, article=_article(session, user, article_id), by=user, status=wanted
+    )
+    return back_to(request, "/kb")
+
+
 @router.post("/kb/{article_id:int}/delete", response_class=HTMLResponse)
 def article_delete(
     request: Request, session: SessionDep, user: SupervisorUser, article_id: int
@@ -416,6 +436,28 @@ def category_create(
             description=description, position=position,
         )  # fmt: skip
     except (InvalidInput, Conflict) as exc:
+        session.rollback()
+        return _settings_page(request, session, user, form_error(exc))
+    return see_other("/kb-settings")
+
+
+@router.post("/kb-settings/categories/{category_id:int}", response_class=HTMLResponse)
+def category_save(
+    request: Request,
+    session: SessionDep,
+    user: SupervisorUser,
+    category_id: int,
+    name: Annotated[str, Form(max_length=300)] = "",
+    description: Annotated[str, Form(max_length=1000)] = "",
+    position: Annotated[int, Form(ge=0, le=10_000)] = 0,
+) -> Response:
+    category = service.get_category(session, category_id)
+    try:
+        actions.do_update_category(
+            session, category=category, by=user, name=name, description=description,
+            position=position,
+        )  # fmt: skip
+    except InvalidInput as exc:
         session.rollback()
         return _settings_page(request, session, user, form_error(exc))
     return see_other("/kb-settings")

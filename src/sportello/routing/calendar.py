@@ -475,6 +475,15 @@ class BusinessCalendar:
         """Opening intervals per weekday, Monday first."""
         return self._weekly
 
+    @property
+    def closures(self) -> tuple[tuple[datetime, datetime], ...]:
+        """The closures as given (not merged), ``[start, end)`` in the calendar's zone."""
+        return self._closures
+
+    def holidays(self, year: int) -> list[tuple[date, str]]:
+        """Every whole day closed in ``year`` with its Italian name, in date order."""
+        return [(d, self.holiday_name(d) or _EXTRA_NAME) for d in sorted(self._holidays_of(year))]
+
     def is_holiday(self, day: date) -> bool:
         """Whether ``day`` is closed as a whole (holiday, patron day or extra holiday)."""
         return day in self._holidays_of(day.year)

@@ -30,6 +30,7 @@ from sportello.accounts.models import User, team_member
 from sportello.channels.models import Channel
 from sportello.conversations.models import ACTIVE_STATUSES, Conversation
 from sportello.core.errors import InvalidInput
+from sportello.routing.messages import _, invalid
 from sportello.routing.models import AgentState, Offer, TeamRouting
 
 CLASSES: Final = ("voice", "chat", "messaging", "email")
@@ -127,12 +128,15 @@ def check_capacity_config(data: Mapping[str, Any]) -> dict[str, Any]:
             clean["blocks"] = blocks
             continue
         if key not in CLASSES:
-            raise InvalidInput(
-                f"unknown channel class {key!r}: use one of {', '.join(CLASSES)}", field=key
+            raise invalid(
+                _("unknown channel class %(name)s: use one of %(classes)s"),
+                field=key,
+                name=key,
+                classes=", ".join(CLASSES),
             )
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PER_CLASS:
-            raise InvalidInput(
-                f"{key}: capacity must be a whole number 0-{MAX_PER_CLASS}", field=key
+            raise invalid(
+                _("a capacity is a whole number from 0 to %(max)s"), field=key, max=MAX_PER_CLASS
             )
         clean[key] = value
     return clean

@@ -206,9 +206,11 @@ class BusinessCalendarRow(Base):
 
 
 class SlaPolicy(Base):
-    """Targets in business hours for conversations matching queue / priority / tag (NULL = any).
+    """Targets in business hours for conversations matching queue / channel / priority / tag
+    (NULL = any).
 
-    The most specific matching policy wins (tag, then queue, then priority), then ``position``.
+    The most specific matching policy wins (tag, then queue, then channel, then priority), then
+    ``position``.
     """
 
     __tablename__ = "sla_policy"
@@ -218,8 +220,13 @@ class SlaPolicy(Base):
     name: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(default=0)
     queue_id: Mapped[int | None] = mapped_column(ForeignKey("queue.id", ondelete="CASCADE"))
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channel.id", ondelete="CASCADE"))
     priority: Mapped[str | None] = mapped_column(String(20))
     tag: Mapped[str | None] = mapped_column(String(60))
+    # The calendar the clocks count in (NULL: the queue's, else its team's, else 24/7).
+    calendar_id: Mapped[int | None] = mapped_column(
+        ForeignKey("business_calendar.id", ondelete="SET NULL")
+    )
     first_response_seconds: Mapped[int | None]
     resolution_seconds: Mapped[int | None]
     warning_fraction: Mapped[float] = mapped_column(default=0.8)

@@ -60,6 +60,7 @@ from sportello.core.events import ConversationAssigned, EventPayload, emit, regi
 from sportello.core.outbox import OutboxEvent
 from sportello.routing import capacity, presence, skills
 from sportello.routing.capacity import ids_in
+from sportello.routing.messages import _, conflict, invalid
 from sportello.routing.models import (
     AgentSkill,
     AgentState,
@@ -957,9 +958,11 @@ def check_queue_routing(
     if mode not in MODES:
         raise InvalidInput("mode is push or auto", field="mode")
     if not MIN_OFFER_TIMEOUT <= offer_timeout_seconds <= MAX_OFFER_TIMEOUT:
-        raise InvalidInput(
-            f"the offer timeout is {MIN_OFFER_TIMEOUT}-{MAX_OFFER_TIMEOUT} seconds",
+        raise invalid(
+            _("the offer timeout is from %(min)s to %(max)s seconds"),
             field="offer_timeout_seconds",
+            min=MIN_OFFER_TIMEOUT,
+            max=MAX_OFFER_TIMEOUT,
         )
     if overflow_queue_id is not None:
         if overflow_queue_id == queue.id:
@@ -1154,12 +1157,18 @@ def do_delete_queue(
     )
     channels = list(session.scalars(select(Channel).where(Channel.queue_id == queue.id)))
     if move_to is None and (convs or channels):
-        raise Conflict(
-            f"queue {queue.name!r} holds {len(convs)} active conversation(s) and receives from "
-            f"{len(channels)} channel(s): choose a queue to move them to",
+        exc = conflict(
+            _(
+                "the queue %(name)s holds %(conversations)s open conversation(s) and receives "
+                "from %(channels)s channel(s): choose a queue to move them to"
+            ),
+            field="move_to",
+            name=queue.name,
             conversations=len(convs),
             channels=len(channels),
         )
+        exc.extra.update(conversations=len(convs), channels=len(channels))
+        raise exc
     now = utcnow()
     for conversation in convs:
         _withdraw_offer(session, conversation.id)

@@ -1,14 +1,31 @@
-"""Reads about queues."""
+"""Reads about queues and their routing settings (skills, capacity, calendars, SLA)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sportello.accounts.models import User
+from sportello.accounts.models import Role, User
+from sportello.channels.models import Channel
+from sportello.conversations.models import ACTIVE_STATUSES, Conversation
 from sportello.core import access
 from sportello.core.errors import NotFound
-from sportello.routing.models import Queue
+from sportello.routing.models import (
+    AgentSkill,
+    AgentState,
+    BusinessCalendarRow,
+    PauseReason,
+    Queue,
+    QueueMember,
+    QueueRouting,
+    QueueSkill,
+    Skill,
+    SlaPolicy,
+    TeamRouting,
+)
 
 
 def get_all(session: Session) -> list[Queue]:
@@ -30,3 +47,189 @@ def visible_to(session: Session, user: User) -> list[Queue]:
     if not ids:
         return []
     return list(session.scalars(select(Queue).where(Queue.id.in_(ids)).order_by(Queue.name)))
+
+
+# ----------------------------------------------------------------------------- settings (reads)
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """Everything the queue settings page and ``GET /api/v1/queues/{id}/routing`` show."""
+
+    queue: Queue
+    mode: str
+    offer_timeout_seconds: int
+    overflow_queue_id: int | None
+    overflow_after_seconds: int | None
+    calendar_id: int | None
+    member_ids: list[int]
+    requirements: dict[int, int]  # skill id -> minimum level
+    open_conversations: int
+    channels: list[Channel]
+
+
+def queue_settings(session: Session, queue: Queue) -> QueueSettings:
+    row = session.get(QueueRouting, queue.id)
+    return QueueSettings(
+        queue=queue,
+        mode=row.mode if row else "push",
+        offer_timeout_seconds=row.offer_timeout_seconds if row else 30,
+        overflow_queue_id=row.overflow_queue_id if row else None,
+        overflow_after_seconds=row.overflow_after_seconds if row else None,
+        calendar_id=row.calendar_id if row else None,
+        member_ids=list(
+            session.scalars(
+                select(QueueMember.user_id)
+                .where(QueueMember.queue_id == queue.id)
+                .order_by(QueueMember.user_id)
+            )
+        ),
+        requirements=dict(
+            session.execute(
+                select(QueueSkill.skill_id, QueueSkill.min_level).where(
+                    QueueSkill.queue_id == queue.id
+                )
+            ).all()
+        ),
+        open_conversations=int(
+            session.scalar(
+                select(func.count())
+                .select_from(Conversation)
+                .where(Conversation.queue_id == queue.id, Conversation.status.in_(ACTIVE_STATUSES))
+            )
+            or 0
+        ),
+        channels=list(
+            session.scalars(
+                select(Channel).where(Channel.queue_id == queue.id).order_by(Channel.name)
+            )
+        ),
+    )
+
+
+def routing_modes(session: Session) -> dict[int, str]:
+    """Each queue's routing mode (``push`` for a queue never configured)."""
+    return dict(session.execute(select(QueueRouting.queue_id, QueueRouting.mode)).all())
+
+
+def people(session: Session) -> list[User]:
+    """The active users who take conversations (agents first, then supervisors and admins)."""
+    users = list(session.scalars(select(User).where(User.is_active.is_(True)).order_by(User.name)))
+    return sorted(users, key=lambda u: (u.role != Role.AGENT, u.name.casefold()))
+
+
+def skills(session: Session, brand_id: int) -> list[Skill]:
+    return list(
+        session.scalars(select(Skill).where(Skill.brand_id == brand_id).order_by(Skill.name))
+    )
+
+
+def get_skill(session: Session, skill_id: int) -> Skill:
+    skill = session.get(Skill, skill_id)
+    if skill is None:
+        raise NotFound("skill not found")
+    return skill
+
+
+def skill_levels(session: Session) -> dict[tuple[int, int], int]:
+    """(user id, skill id) -> level, for the skills matrix."""
+    return {
+        (uid, sid): level
+        for uid, sid, level in session.execute(
+            select(AgentSkill.user_id, AgentSkill.skill_id, AgentSkill.level)
+        )
+    }
+
+
+def skill_use(session: Session) -> dict[int, list[str]]:
+    """Skill id -> names of the queues that require it."""
+    use: dict[int, list[str]] = {}
+    for skill_id, name in session.execute(
+        select(QueueSkill.skill_id, Queue.name)
+        .join(Queue, Queue.id == QueueSkill.queue_id)
+        .order_by(Queue.name)
+    ):
+        use.setdefault(skill_id, []).append(name)
+    return use
+
+
+def pause_reasons(session: Session, brand_id: int) -> list[PauseReason]:
+    """Active reasons first, then the retired ones."""
+    return list(
+        session.scalars(
+            select(PauseReason)
+            .where(PauseReason.brand_id == brand_id)
+            .order_by(PauseReason.is_active.desc(), PauseReason.name)
+        )
+    )
+
+
+def get_pause_reason(session: Session, reason_id: int) -> PauseReason:
+    reason = session.get(PauseReason, reason_id)
+    if reason is None:
+        raise NotFound("pause reason not found")
+    return reason
+
+
+def team_routing(session: Session) -> dict[int, TeamRouting]:
+    return {row.team_id: row for row in session.scalars(select(TeamRouting))}
+
+
+def agent_capacities(session: Session) -> dict[int, dict[str, Any]]:
+    return {
+        uid: cap or {}
+        for uid, cap in session.execute(select(AgentState.user_id, AgentState.capacity))
+    }
+
+
+def active_counts(session: Session) -> dict[int, int]:
+    """User id -> open conversations assigned to them."""
+    return {
+        int(uid or 0): int(n)
+        for uid, n in session.execute(
+            select(Conversation.assignee_id, func.count())
+            .where(Conversation.assignee_id.is_not(None), Conversation.status.in_(ACTIVE_STATUSES))
+            .group_by(Conversation.assignee_id)
+        )
+    }
+
+
+def calendars(session: Session, brand_id: int) -> list[BusinessCalendarRow]:
+    return list(
+        session.scalars(
+            select(BusinessCalendarRow)
+            .where(BusinessCalendarRow.brand_id == brand_id)
+            .order_by(BusinessCalendarRow.name)
+        )
+    )
+
+
+def get_calendar(session: Session, calendar_id: int) -> BusinessCalendarRow:
+    row = session.get(BusinessCalendarRow, calendar_id)
+    if row is None:
+        raise NotFound("calendar not found")
+    return row
+
+
+def sla_policies(session: Session, brand_id: int) -> list[SlaPolicy]:
+    """Active policies first, each group by priority of matching (position, then name)."""
+    return list(
+        session.scalars(
+            select(SlaPolicy)
+            .where(SlaPolicy.brand_id == brand_id)
+            .order_by(SlaPolicy.is_active.desc(), SlaPolicy.position, SlaPolicy.name)
+        )
+    )
+
+
+def get_sla_policy(session: Session, policy_id: int) -> SlaPolicy:
+    policy = session.get(SlaPolicy, policy_id)
+    if policy is None:
+        raise NotFound("SLA policy not found")
+    return policy
+
+
+def channels(session: Session, brand_id: int) -> list[Channel]:
+    return list(
+        session.scalars(select(Channel).where(Channel.brand_id == brand_id).order_by(Channel.name))
+    )

@@ -15,8 +15,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import User
-from sportello.core.errors import Conflict, InvalidInput
+from sportello.core.errors import InvalidInput
 from sportello.core.events import EventPayload, emit, register_event
+from sportello.routing.messages import _, conflict, invalid
 from sportello.routing.models import AgentSkill, Queue, QueueMember, QueueSkill, Skill
 
 MIN_LEVEL: Final = 1
@@ -43,7 +44,12 @@ def request_routing(session: Session, *, queue_ids: Sequence[int], reason: str) 
 
 def check_level(level: int, field: str = "level") -> int:
     if isinstance(level, bool) or not isinstance(level, int) or not MIN_LEVEL <= level <= MAX_LEVEL:
-        raise InvalidInput(f"a level is a whole number {MIN_LEVEL}-{MAX_LEVEL}", field=field)
+        raise invalid(
+            _("a level is a whole number from %(min)s to %(max)s"),
+            field=field,
+            min=MIN_LEVEL,
+            max=MAX_LEVEL,
+        )
     return level
 
 
@@ -53,7 +59,7 @@ def check_skill_name(session: Session, *, brand_id: int, name: str, skill_id: in
         raise InvalidInput("a skill needs a name", field="name")
     clash = session.scalar(select(Skill.id).where(Skill.brand_id == brand_id, Skill.name == name))
     if clash is not None and clash != skill_id:
-        raise Conflict(f"a skill named {name!r} already exists")
+        raise conflict(_("a skill named %(name)s already exists"), field="name", name=name)
     return name
 
 
@@ -89,11 +95,13 @@ def do_delete_skill(session: Session, *, skill: Skill, force: bool = False) -> N
     routed again. Agents' levels on the skill go with it."""
     queues = queues_requiring(session, skill.id)
     if queues and not force:
-        names = ", ".join(q.name for q in queues)
-        raise Conflict(
-            f"skill {skill.name!r} is required by {len(queues)} queue(s): {names}",
-            queue_ids=[q.id for q in queues],
+        exc = conflict(
+            _("the skill %(name)s is required by these queues: %(queues)s"),
+            name=skill.name,
+            queues=", ".join(q.name for q in queues),
         )
+        exc.extra["queue_ids"] = [q.id for q in queues]
+        raise exc
     session.execute(delete(QueueSkill).where(QueueSkill.skill_id == skill.id))
     session.execute(delete(AgentSkill).where(AgentSkill.skill_id == skill.id))
     session.delete(skill)

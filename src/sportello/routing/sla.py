@@ -20,6 +20,7 @@ order-independent; the routing sweep calls :func:`sweep` as a safety net.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -32,9 +33,10 @@ from sportello.conversations.models import Conversation, Priority, Status
 from sportello.core import jobs
 from sportello.core.db import Database, utcnow
 from sportello.core.dispatcher import subscribe_batch
-from sportello.core.errors import Conflict, InvalidInput
+from sportello.core.errors import InvalidInput
 from sportello.core.events import EventPayload, emit, register_event
 from sportello.routing.calendar import BusinessCalendar, CalendarError, SlaClock
+from sportello.routing.messages import _, conflict, invalid
 from sportello.routing.models import (
     BusinessCalendarRow,
     Queue,
@@ -71,12 +73,33 @@ register_event("sla.breached", SlaEvent)
 # ----------------------------------------------------------------------------- calendars
 
 
+def closure_label(start: datetime, end: datetime) -> str:
+    """``01/08/2026–15/08/2026`` (the end is exclusive: the last day shown is the one before)."""
+    last = end - timedelta(microseconds=1)
+    if (start.hour, start.minute, end.hour, end.minute) != (0, 0, 0, 0):
+        return f"{start:%d/%m/%Y %H:%M}–{end:%d/%m/%Y %H:%M}"
+    if last.date() == start.date():
+        return f"{start:%d/%m/%Y}"
+    return f"{start:%d/%m/%Y}–{last:%d/%m/%Y}"
+
+
 def check_calendar_config(config: Mapping[str, Any]) -> BusinessCalendar:
-    """Parse a calendar config; overlapping or empty hours etc. raise ``InvalidInput``."""
+    """Parse a calendar config; overlapping hours or closures, a week without open hours etc.
+    raise ``InvalidInput``."""
     try:
-        return BusinessCalendar.from_dict(config)
+        calendar = BusinessCalendar.from_dict(config)
     except (CalendarError, ValueError, TypeError) as exc:
-        raise InvalidInput(f"invalid calendar: {exc}", field="config") from None
+        raise invalid(_("invalid calendar: %(reason)s"), field="config", reason=str(exc)) from None
+    closures = sorted(calendar.closures)
+    for (a_start, a_end), (b_start, b_end) in itertools.pairwise(closures):
+        if b_start < a_end:
+            raise invalid(
+                _("the closures %(first)s and %(second)s overlap: join them into one"),
+                field="closures",
+                first=closure_label(a_start, a_end),
+                second=closure_label(b_start, b_end),
+            )
+    return calendar
 
 
 def do_create_calendar(
@@ -90,7 +113,7 @@ def do_create_calendar(
             BusinessCalendarRow.brand_id == brand_id, BusinessCalendarRow.name == name
         )
     ):
-        raise Conflict(f"a calendar named {name!r} already exists")
+        raise conflict(_("a calendar named %(name)s already exists"), field="name", name=name)
     calendar = check_calendar_config(config)
     row = BusinessCalendarRow(brand_id=brand_id, name=name, config=calendar.to_dict())
     session.add(row)
@@ -99,9 +122,26 @@ def do_create_calendar(
 
 
 def do_update_calendar(
-    session: Session, *, calendar: BusinessCalendarRow, config: Mapping[str, Any]
+    session: Session,
+    *,
+    calendar: BusinessCalendarRow,
+    config: Mapping[str, Any],
+    name: str | None = None,
 ) -> BusinessCalendarRow:
     """New hours apply to clocks started from now on (running clocks keep their copy)."""
+    if name is not None:
+        name = " ".join(name.split())[:200]
+        if not name:
+            raise InvalidInput("a calendar needs a name", field="name")
+        clash = session.scalar(
+            select(BusinessCalendarRow.id).where(
+                BusinessCalendarRow.brand_id == calendar.brand_id,
+                BusinessCalendarRow.name == name,
+            )
+        )
+        if clash is not None and clash != calendar.id:
+            raise conflict(_("a calendar named %(name)s already exists"), field="name", name=name)
+        calendar.name = name
     calendar.config = check_calendar_config(config).to_dict()
     return calendar
 
@@ -117,7 +157,15 @@ def do_set_team_calendar(session: Session, *, team_id: int, calendar_id: int | N
     session.flush()
 
 
-def calendar_for(session: Session, queue_id: int | None) -> BusinessCalendar:
+def calendar_for(
+    session: Session, queue_id: int | None, *, calendar_id: int | None = None
+) -> BusinessCalendar:
+    """The calendar ``calendar_id`` (a policy's own), else the queue's, else its team's, else
+    24/7."""
+    if calendar_id is not None:
+        row = session.get(BusinessCalendarRow, calendar_id)
+        if row is not None:
+            return BusinessCalendar.from_dict(row.config)
     if queue_id is not None:
         cal_id = session.scalar(
             select(QueueRouting.calendar_id).where(QueueRouting.queue_id == queue_id)
@@ -151,22 +199,27 @@ def check_target(value: int | None, field: str) -> int | None:
     return value
 
 
-def do_create_sla_policy(
+def check_sla_policy(
     session: Session,
     *,
     brand_id: int,
     name: str,
     queue_id: int | None = None,
+    channel_id: int | None = None,
     priority: str | None = None,
     tag: str | None = None,
     first_response_seconds: int | None = None,
     resolution_seconds: int | None = None,
+    calendar_id: int | None = None,
     warning_fraction: float = 0.8,
     escalate_priority: bool = True,
     escalate_queue_id: int | None = None,
     notify_supervisor: bool = True,
     position: int = 0,
-) -> SlaPolicy:
+) -> dict[str, Any]:
+    """The policy's columns, cleaned; anything that would break the clocks raises."""
+    from sportello.channels.models import Channel
+
     name = " ".join(name.split())[:200]
     if not name:
         raise InvalidInput("a policy needs a name", field="name")
@@ -179,36 +232,69 @@ def do_create_sla_policy(
     if priority is not None and priority not in {p.value for p in Priority}:
         raise InvalidInput("unknown priority", field="priority")
     for qid, fname in ((queue_id, "queue_id"), (escalate_queue_id, "escalate_queue_id")):
-        if qid is not None and session.get(Queue, qid) is None:
-            raise InvalidInput("unknown queue", field=fname)
-    policy = SlaPolicy(
-        brand_id=brand_id,
-        name=name,
-        queue_id=queue_id,
-        priority=priority,
-        tag=" ".join(tag.strip().lower().split())[:60] if tag else None,
-        first_response_seconds=first_response_seconds,
-        resolution_seconds=resolution_seconds,
-        warning_fraction=warning_fraction,
-        escalate_priority=escalate_priority,
-        escalate_queue_id=escalate_queue_id,
-        notify_supervisor=notify_supervisor,
-        position=position,
-    )
+        if qid is not None:
+            queue = session.get(Queue, qid)
+            if queue is None or queue.brand_id != brand_id:
+                raise InvalidInput("unknown queue", field=fname)
+    if channel_id is not None:
+        channel = session.get(Channel, channel_id)
+        if channel is None or channel.brand_id != brand_id:
+            raise InvalidInput("unknown channel", field="channel_id")
+    if calendar_id is not None:
+        calendar = session.get(BusinessCalendarRow, calendar_id)
+        if calendar is None or calendar.brand_id != brand_id:
+            raise InvalidInput("unknown calendar", field="calendar_id")
+    return {
+        "name": name,
+        "queue_id": queue_id,
+        "channel_id": channel_id,
+        "priority": priority,
+        "tag": " ".join(tag.strip().lower().split())[:60] if tag else None,
+        "first_response_seconds": first_response_seconds,
+        "resolution_seconds": resolution_seconds,
+        "calendar_id": calendar_id,
+        "warning_fraction": warning_fraction,
+        "escalate_priority": escalate_priority,
+        "escalate_queue_id": escalate_queue_id,
+        "notify_supervisor": notify_supervisor,
+        "position": position,
+    }
+
+
+def do_create_sla_policy(session: Session, *, brand_id: int, **fields: Any) -> SlaPolicy:
+    """A new policy (fields as in :func:`check_sla_policy`); it applies to conversations whose
+    clocks start from now on."""
+    policy = SlaPolicy(brand_id=brand_id, **check_sla_policy(session, brand_id=brand_id, **fields))
     session.add(policy)
     session.flush()
     return policy
 
 
+def do_update_sla_policy(session: Session, *, policy: SlaPolicy, **fields: Any) -> SlaPolicy:
+    """Change a policy (every field given again); running clocks keep their targets."""
+    clean = check_sla_policy(session, brand_id=policy.brand_id, **fields)
+    for key, value in clean.items():
+        setattr(policy, key, value)
+    session.flush()
+    return policy
+
+
+def do_retire_sla_policy(session: Session, *, policy: SlaPolicy) -> None:
+    """Stop matching new conversations (clocks already started run to their end)."""
+    policy.is_active = False
+
+
 def match_policy(session: Session, conversation: Conversation) -> SlaPolicy | None:
     tags = {t.name for t in conversation.tags}
-    best: tuple[tuple[int, int, int, int, int], SlaPolicy] | None = None
+    best: tuple[tuple[int, int, int, int, int, int], SlaPolicy] | None = None
     for policy in session.scalars(
         select(SlaPolicy).where(
             SlaPolicy.is_active.is_(True), SlaPolicy.brand_id == conversation.brand_id
         )
     ):
         if policy.queue_id is not None and policy.queue_id != conversation.queue_id:
+            continue
+        if policy.channel_id is not None and policy.channel_id != conversation.channel_id:
             continue
         if policy.priority is not None and policy.priority != conversation.priority.value:
             continue
@@ -217,6 +303,7 @@ def match_policy(session: Session, conversation: Conversation) -> SlaPolicy | No
         key = (
             -(policy.tag is not None),
             -(policy.queue_id is not None),
+            -(policy.channel_id is not None),
             -(policy.priority is not None),
             policy.position,
             policy.id,
@@ -262,7 +349,7 @@ def start_clocks(
     policy = match_policy(session, conversation)
     if policy is None:
         return []
-    calendar = calendar_for(session, conversation.queue_id)
+    calendar = calendar_for(session, conversation.queue_id, calendar_id=policy.calendar_id)
     started = conversation.created_at
     rows = []
     for kind, target in (
