@@ -50,6 +50,7 @@ ROUTERS = (
     "sportello.web.docs",
     "sportello.channels.chat.routes",
     "sportello.surveys.pages",
+    "sportello.surveys.api",
 )
 
 

@@ -6,7 +6,7 @@ import email
 from email import policy
 
 from sportello.surveys.models import ResponseStatus
-from tests.factories import inbound
+from tests.factories import csrf_from, inbound
 from tests.surveys.helpers import configure, conversation_from, drain, link_in, resolve, responses
 
 
@@ -33,7 +33,7 @@ def test_resolved_email_conversation_gets_a_survey_by_mail_and_the_link_answers_
     page = client.get(f"/s/{token}")
     assert page.status_code == 200
     assert 'lang="it"' in page.text
-    answered = client.post(f"/s/{token}", data={"score": "10"})
+    answered = client.post(f"/s/{token}", data={"score": "10", "csrf_token": csrf_from(page.text)})
     assert answered.status_code == 200, answered.text
     [response] = responses(db)
     assert (response.status, response.score, response.answered_via) == ("answered", 10, "link")
