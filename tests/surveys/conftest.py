@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-import sportello.channels.service  # noqa: F401  (delivery jobs and handlers)
+import sportello.channels.service
 import sportello.surveys.handlers  # noqa: F401  (the survey handler, job and button hook)
 from tests.channels.email.conftest import (  # noqa: F401  (fixtures)
     dovecot,
