@@ -3,8 +3,6 @@ resolve a conversation and run the dispatcher (events and due jobs)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 import sportello.channels.service
@@ -16,6 +14,7 @@ from tests.channels.email.conftest import (  # noqa: F401  (fixtures)
     smtp,
     smtp_server,
 )
+from tests.web.conftest import browser, console, live_server, new_page  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +22,3 @@ def _registry() -> None:
     from sportello.channels import registry
 
     registry.load_builtin()
-
-
-def pytest_collection_modifyitems(items: list[Any]) -> None:
-    pass

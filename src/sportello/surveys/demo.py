@@ -106,7 +106,7 @@ def _configs(session: Session, brand: Brand) -> list[SurveyConfig]:
                     ExtraQuestion(it="Cosa possiamo migliorare?", en="What could we improve?")
                 ],
                 delay_minutes=120,
-                period_days=30,
+                period_days=14,
                 followup_rule=FollowupRule.AGENT,
                 followup_sla_hours=48,
             )

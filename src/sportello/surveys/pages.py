@@ -144,7 +144,8 @@ def survey_page(request: Request, session: SessionDep, token: str) -> Response:
         response = _survey(session, token)
     except (links.LinkInvalid, links.LinkExpired) as exc:
         return _link_problem(request, exc)
-    return _render_survey(request, session, response, token)
+    answered = response.status == ResponseStatus.ANSWERED
+    return _render_survey(request, session, response, token, already=answered)
 
 
 @router.post("/s/{token}", response_class=HTMLResponse, include_in_schema=False)
