@@ -196,5 +196,18 @@ def test_follow_ups_page_and_customer_scores(db, personas, new_page, console):
     assert page.locator("#customer-scores svg circle").count() == 5
     page.locator("#customer-scores").scroll_into_view_if_needed()
     screenshot(page, "customer-scores.png")
-    assert console.errors == []
     assert (SCREENSHOTS / "customer-scores.png").exists()
+
+    admin = new_page(personas.admin)
+    admin.goto("/surveys")
+    assert "Clienti recuperati" in admin.locator("#recovered").inner_text()
+    screenshot(admin, "survey-results.png")
+    admin.goto("/admin/surveys")
+    admin.fill("#survey-form input[name=name]", "NPS dal modulo contatti")
+    admin.select_option("#survey-form select[name=kind]", "nps")
+    admin.select_option("#survey-form select[name=channel_id]", str(personas.webform.id))
+    admin.click("#survey-form button[type=submit]")
+    admin.wait_for_selector(".alert-ok")
+    assert "NPS dal modulo contatti" in admin.locator("#survey-configs").inner_text()
+    screenshot(admin, "survey-admin.png")
+    assert console.errors == []
