@@ -211,3 +211,48 @@ def test_follow_ups_page_and_customer_scores(db, personas, new_page, console):
     assert "NPS dal modulo contatti" in admin.locator("#survey-configs").inner_text()
     screenshot(admin, "survey-admin.png")
     assert console.errors == []
+
+
+def test_chat_survey_link_opens_from_the_widget_and_answers(
+    db, personas, browser, live_server, new_page, console, monkeypatch, test_settings
+):
+    from sportello.surveys import links
+    from tests.channels.chat.conftest import make_chat_channel
+    from tests.web.conftest import VIEWPORT
+
+    # Links point at this live server (the installation's SPORTELLO_BASE_URL).
+    served = test_settings.model_copy(update={"base_url": live_server})
+    monkeypatch.setattr(links, "get_settings", lambda: served)
+
+    chat = make_chat_channel(db, personas, allowed_origins="")
+    configure(db, personas, kind="csat")
+    new_page(personas.sara)  # an agent online: the widget offers the chat
+    context = browser.new_context(viewport=VIEWPORT, locale="it-IT", base_url=live_server)
+    context.set_default_timeout(10_000)
+    visitor = context.new_page()
+    console.attach(visitor)
+    visitor.goto(f"/chat-demo/{chat.public_id}")
+    visitor.locator("#sportello-chat button.launch").click()
+    visitor.wait_for_selector("#sportello-chat #sp-status:has-text('Online')")
+    visitor.locator("#sportello-chat textarea").fill("Il vaso è arrivato rotto")
+    visitor.keyboard.press("Enter")
+    visitor.wait_for_selector("#sportello-chat li.m.visitor[data-state=sent]")
+    with db.session() as s:
+        conversation_id = s.scalar(select(Conversation.id))
+    resolve(db, conversation_id, personas.sara)
+    wait_sent(db, conversation_id)
+    link = visitor.locator("#sportello-chat li.m.agent a[href*='/s/']").first
+    link.wait_for()
+    assert link.get_attribute("rel") == "noopener noreferrer"
+    with context.expect_page() as opened:
+        link.click()
+    survey = opened.value
+    survey.wait_for_selector("button.sv-score")
+    survey.locator("button.sv-score").nth(4).click()
+    survey.wait_for_selector(".sv-ok")
+    screenshot(visitor, "survey-chat-widget.png")
+    with db.session() as s:
+        stored = s.scalar(select(SurveyResponse))
+        assert (stored.score, stored.answered_via, stored.channel_id) == (5, "link", chat.channel.id)
+    context.close()
+    assert console.errors == []
