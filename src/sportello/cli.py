@@ -138,6 +138,7 @@ def worker() -> None:
     from sportello.knowledge import handlers as _kb_handlers  # noqa: F401  (bot, indexer)
     from sportello.routing import router as routing_router
     from sportello.routing import sla  # noqa: F401  (registers handlers and jobs)
+    from sportello.surveys import handlers as _survey_handlers  # noqa: F401  (survey jobs)
 
     routing_router.ensure_sweep(db)  # the periodic routing / SLA sweep (one job a period)
     _tune_gc()

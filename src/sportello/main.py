@@ -53,6 +53,8 @@ ROUTERS = (
     "sportello.knowledge.api",
     "sportello.web.docs",
     "sportello.channels.chat.routes",
+    "sportello.surveys.pages",
+    "sportello.surveys.api",
 )
 
 

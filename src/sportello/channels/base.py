@@ -188,6 +188,16 @@ class DeliversInline(Protocol):
     inline_delivery: ClassVar[bool]
 
 
+@runtime_checkable
+class OffersChoices(Protocol):
+    """An adapter that shows a message's ``meta["choices"]`` (a list of ``{"id", "title"}``, at
+    most ``max_choices``) as buttons under it (Telegram's inline keyboard, WhatsApp's
+    interactive buttons or list). A tap comes back through the webhook as an InboundMessage
+    whose ``meta["choice"]`` is the button's id (see ``channels.service.on_choice``)."""
+
+    max_choices: ClassVar[int]
+
+
 _ignored_logged: set[tuple[str, str]] = set()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -93,6 +93,25 @@ def receive(
         return conversations_actions.do_receive_message(session, channel=channel, inbound=inbound)
 
 
+# A button tap (``meta["choice"]``, see base.OffersChoices) whose id starts with a registered
+# prefix and a colon goes to that prefix's hook instead of the one door: a survey score is an
+# answer, not a new message. The hook returns False to let the message through after all.
+ChoiceHook = Callable[[Session, Channel, InboundMessage], bool]
+_CHOICE_HOOKS: dict[str, ChoiceHook] = {}
+
+
+def on_choice(prefix: str, hook: ChoiceHook) -> None:
+    _CHOICE_HOOKS[prefix] = hook
+
+
+def _taken_by_choice_hook(session: Session, channel: Channel, inbound: InboundMessage) -> bool:
+    choice = inbound.meta.get("choice")
+    if not isinstance(choice, str) or ":" not in choice:
+        return False
+    hook = _CHOICE_HOOKS.get(choice.split(":", 1)[0])
+    return hook is not None and hook(session, channel, inbound)
+
+
 @dataclass(frozen=True)
 class WebhookOutcome:
     results: list[conversations_actions.ReceiveResult]
@@ -135,6 +154,7 @@ def receive_webhook(
         for status in adapter.parse_statuses(config, request):
             applied += apply_status(session, channel=channel, status=status)
     inbound = adapter.parse_inbound(config, request)
+    inbound = [m for m in inbound if not _taken_by_choice_hook(session, channel, m)]
     return WebhookOutcome([receive(session, channel=channel, inbound=m) for m in inbound], applied)
 
 

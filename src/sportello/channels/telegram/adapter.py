@@ -87,6 +87,8 @@ def _time(value: Any) -> datetime | None:
 class TelegramAdapter:
     kind: ClassVar[str] = "telegram"
     label: ClassVar[str] = "Telegram"
+    # An inline keyboard under the message; a tap is a callback_query (OffersChoices).
+    max_choices: ClassVar[int] = 24
     # What the admin's form sends to configure(); the bot token is write-only there.
     form_fields: ClassVar[tuple[str, ...]] = ("bot_token", "api_base")
     secret_fields: ClassVar[tuple[str, ...]] = ("bot_token",)
@@ -155,7 +157,11 @@ class TelegramAdapter:
             text=data or "(button pressed)",
             provider_message_id=f"cb:{query['id']}",
             in_reply_to=[f"{chat_id}:{replied}"] if replied is not None else [],
-            meta={"callback_query": {"id": str(query["id"]), "data": data}, **_user_meta(user)},
+            meta={
+                "callback_query": {"id": str(query["id"]), "data": data},
+                "choice": data,
+                **_user_meta(user),
+            },
         )
 
     def _message(
@@ -272,13 +278,13 @@ class TelegramAdapter:
         text = message.text.strip()
         ids: list[str] = []
         caption = text if len(message.attachments) == 1 and len(text) <= MAX_CAPTION else ""
+        keyboard = _keyboard(message.meta.get("choices") or [])
         if text and not caption:
             for i in range(0, len(text), MAX_TEXT):
-                result = self._call(
-                    channel,
-                    "sendMessage",
-                    json={"chat_id": chat_id, "text": text[i : i + MAX_TEXT]},
-                )
+                body: dict[str, Any] = {"chat_id": chat_id, "text": text[i : i + MAX_TEXT]}
+                if keyboard and i + MAX_TEXT >= len(text):  # under the last part
+                    body["reply_markup"] = keyboard
+                result = self._call(channel, "sendMessage", json=body)
                 ids.append(f"{chat_id}:{result['message_id']}")
         for attachment in message.attachments:
             try:
@@ -342,6 +348,22 @@ class TelegramAdapter:
 
     def _base(self, channel: ChannelConfig) -> str:
         return str(channel.settings.get("api_base") or DEFAULT_API_BASE).rstrip("/")
+
+
+KEYBOARD_ROW = 6
+
+
+def _keyboard(choices: list[Any]) -> dict[str, Any] | None:
+    """An inline keyboard of ``choices`` ({"id", "title"}), six buttons a row; callback data
+    is at most 64 bytes."""
+    buttons = [
+        {"text": str(c["title"]), "callback_data": str(c["id"])[:64]}
+        for c in choices[: TelegramAdapter.max_choices]
+    ]
+    if not buttons:
+        return None
+    rows = [buttons[i : i + KEYBOARD_ROW] for i in range(0, len(buttons), KEYBOARD_ROW)]
+    return {"inline_keyboard": rows}
 
 
 def _user_meta(user: Mapping[str, Any]) -> dict[str, Any]:

@@ -89,6 +89,8 @@ def _filename(ref: parsing.MediaRef) -> str:
 class WhatsAppAdapter:
     kind: ClassVar[str] = "whatsapp"
     label: ClassVar[str] = "WhatsApp"
+    # Interactive messages: up to 3 reply buttons, or a list of up to 10 rows (OffersChoices).
+    max_choices: ClassVar[int] = 10
     # What the admin's form sends to configure(); the secrets are write-only there.
     form_fields: ClassVar[tuple[str, ...]] = (
         "phone_number_id",
@@ -322,7 +324,17 @@ class WhatsAppAdapter:
                 and _media_kind(media[0][0].content_type) != "audio"
                 and len(text) <= MAX_CAPTION
             )
-            if text and not caption_fits:
+            choices = list(message.meta.get("choices") or [])[: self.max_choices]
+            if text and choices and not media:
+                chunks = _chunks(text, MAX_INTERACTIVE_BODY)
+                payloads.extend(
+                    {"type": "text", "text": {"preview_url": False, "body": chunk}}
+                    for chunk in chunks[:-1]
+                )
+                payloads.append(
+                    _interactive(chunks[-1], choices, str(message.meta.get("choices_label") or "…"))
+                )
+            elif text and not caption_fits:
                 payloads.extend(
                     {"type": "text", "text": {"preview_url": False, "body": chunk}}
                     for chunk in _chunks(text, MAX_TEXT)
@@ -413,6 +425,32 @@ def window_open(last_inbound_at: datetime | None, now: datetime) -> bool:
 
 def _authorization(channel: ChannelConfig) -> dict[str, str]:
     return {"Authorization": f"Bearer {channel.secrets.get('access_token', '')}"}
+
+
+MAX_INTERACTIVE_BODY = 1024
+MAX_BUTTONS = 3
+
+
+def _interactive(body: str, choices: Sequence[Mapping[str, Any]], label: str) -> dict[str, Any]:
+    """Reply buttons (up to 3, titles of 20 characters) or a list behind a button labelled
+    ``label`` (rows of 24 characters)."""
+    action: dict[str, Any]
+    if len(choices) <= MAX_BUTTONS:
+        kind = "button"
+        action = {
+            "buttons": [
+                {"type": "reply", "reply": {"id": str(c["id"]), "title": str(c["title"])[:20]}}
+                for c in choices
+            ]
+        }
+    else:
+        kind = "list"
+        rows = [{"id": str(c["id"]), "title": str(c["title"])[:24]} for c in choices]
+        action = {"button": label[:20], "sections": [{"rows": rows}]}
+    return {
+        "type": "interactive",
+        "interactive": {"type": kind, "body": {"text": body}, "action": action},
+    }
 
 
 def _chunks(text: str, size: int) -> list[str]:

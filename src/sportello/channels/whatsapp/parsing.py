@@ -233,6 +233,8 @@ def _content(message: ParsedMessage, msg_type: str, raw: dict[str, Any]) -> Pars
             description = str(reply.get("description") or "")
             message.text = f"{title}\n{description}".strip()
             message.meta["interactive"] = {"type": kind, "id": reply.get("id"), "title": title}
+            if reply.get("id"):
+                message.meta["choice"] = str(reply["id"])
     elif msg_type == "button":  # a quick-reply button of a template
         message.text = str(body.get("text") or body.get("payload") or "")
         message.meta["button"] = {"payload": body.get("payload"), "text": body.get("text")}

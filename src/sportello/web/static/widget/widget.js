@@ -222,12 +222,26 @@
     var label = s === "pending" ? t("sending") : s === "failed" ? t("failed") : s === "read" ? t("read") : t("sent");
     meta.textContent = (node.getAttribute("data-time") || "") + (node.classList.contains("visitor") ? " · " + label : "");
   }
+  // Links in the team's messages (a survey, a tracking page) open with one tap; a visitor's own
+  // text stays plain text. Only http(s) addresses; trailing punctuation stays outside the link.
+  var LINK = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)]/g;
+  function linked(text) {
+    var span = el("span", { "class": "text" }), last = 0, found;
+    LINK.lastIndex = 0;
+    while ((found = LINK.exec(text))) {
+      span.appendChild(document.createTextNode(text.slice(last, found.index)));
+      span.appendChild(el("a", { href: found[0], target: "_blank", rel: "noopener noreferrer", text: found[0] }));
+      last = found.index + found[0].length;
+    }
+    span.appendChild(document.createTextNode(text.slice(last)));
+    return span;
+  }
   function bubble(m) {
     var who = m.from === "agent" ? (m.name || t("agent")) : t("you");
     var node = el("li", { "class": "m " + m.from, "data-time": m.at ? timeOf(m.at) : "" }, [
       el("span", { "class": m.from === "agent" ? "who" : "sr", text: who })
     ]);
-    var body = el("span", { "class": "text", text: m.text || "" });
+    var body = m.from === "agent" ? linked(m.text || "") : el("span", { "class": "text", text: m.text || "" });
     node.appendChild(body);
     (m.files || []).forEach(function (f) {
       node.appendChild(el("a", { href: fileUrl(f), target: "_blank", rel: "noopener", text: "📎 " + f.name }));

@@ -1,0 +1,1 @@
+"""Surveys (CSAT, NPS, CES) sent after resolution, and closing the loop with unhappy customers."""
