@@ -53,7 +53,7 @@ def test_status_menu_shows_the_state_and_changes_it_without_leaving_the_page(db,
     bar = client.get("/routing/me/bar")
     assert bar.status_code == 200
     assert 'id="cl-bar"' in bar.text and f'data-user-id="{personas.luca.id}"' in bar.text
-    assert "Non in linea" in bar.text  # no state yet: offline, in Italian
+    assert "Non connesso" in bar.text  # no state yet: offline, in Italian
     for label in ("Disponibile", "Occupato", "In pausa · Pranzo", "Assente"):
         assert label in bar.text
 

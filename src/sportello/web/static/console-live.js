@@ -62,10 +62,35 @@
     wasLive = live;
   }).observe(document.documentElement, { attributes: true, attributeFilter: ["data-live"] });
 
+  /* --- supervisors' routing menus: a live refresh waits while one is open ----------------------- */
+  var deferred = {};
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail.target;
+    var config = event.detail.requestConfig || {};
+    if (!target || !target.id || (config.verb && config.verb !== "get")) return;
+    if (target.querySelector && target.querySelector("details.cl-supervise[open]")) {
+      event.preventDefault(); // the panel would be replaced under the supervisor's pointer
+      deferred[target.id] = true;
+    }
+  });
+  document.addEventListener("toggle", function (event) {
+    var el = event.target;
+    if (!el.matches || !el.matches("details.cl-supervise") || el.open) return;
+    Object.keys(deferred).forEach(function (id) {
+      delete deferred[id];
+      var target = document.getElementById(id);
+      var url = target && target.getAttribute("data-live-url");
+      if (url && window.htmx) window.htmx.ajax("GET", url, { source: target, target: "#" + id, swap: "outerHTML" });
+    });
+  }, true);
+
   /* --- the status menu -------------------------------------------------------------------------- */
   document.addEventListener("click", function (event) {
     var menu = $("#cl-status");
     if (menu && menu.open && !menu.contains(event.target)) menu.open = false;
+    $$("details.cl-supervise[open]").forEach(function (open) {
+      if (!open.contains(event.target)) open.open = false;
+    });
     var mute = event.target.closest && event.target.closest("[data-action=cl-mute]");
     if (mute) {
       event.preventDefault();
