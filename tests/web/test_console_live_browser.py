@@ -78,9 +78,14 @@ def test_agent_gets_an_offer_toast_accepts_it_and_a_missed_one_leaves_a_notice(
     sara.click("#cl-status summary")
     sara.wait_for_selector("#cl-status .cl-menu-item[data-presence=available]")
     screenshot(sara, "status-menu.png")
+    other_tab = sara.context.new_page()  # the same agent in a second tab
+    console.attach(other_tab)
+    other_tab.goto("/customers")
+    wait_live(other_tab)
     sara.click("#cl-status .cl-menu-item[data-presence=available]")
     sara.wait_for_selector("#cl-status summary .presence-available")
     assert "Disponibile" in sara.inner_text("#cl-status summary")
+    other_tab.wait_for_selector("#cl-status summary .presence-available")  # live across tabs
     sara.evaluate("window.__sameDocument = true")
 
     # A customer writes through the API: routed in push mode, offered to Sara where she is.
@@ -110,10 +115,17 @@ def test_agent_gets_an_offer_toast_accepts_it_and_a_missed_one_leaves_a_notice(
     assert "Prima risposta" in sara.inner_text("#conv-head .sla")
     assert not sara.title().startswith("(")
 
-    # The next offer is left to time out: Sara is set away and told so, wherever she is.
+    # The next offer is left to time out: Sara is set away and told so, wherever she is. She
+    # has muted the offer sound meanwhile.
     _push(db, personas, timeout=6)
     sara.goto("/inbox/mine")
     wait_live(sara)
+    sara.click("#cl-status summary")
+    sara.click("#cl-status [data-action=cl-mute]")
+    assert "disattivato" in sara.inner_text("#cl-status [data-action=cl-mute]")
+    sara.click("#main", position={"x": 600, "y": 400})  # elsewhere: the menu closes
+    assert sara.evaluate("document.getElementById('cl-status').open") is False
+    sounded = sara.get_attribute("html", "data-offer-sound")
     _api_message(
         live_server,
         personas,
@@ -123,6 +135,7 @@ def test_agent_gets_an_offer_toast_accepts_it_and_a_missed_one_leaves_a_notice(
         "Bruno Neri",
     )
     sara.wait_for_selector(".cl-offer")
+    assert sara.get_attribute("html", "data-offer-sound") == sounded  # muted: no sound
     sara.wait_for_selector("#cl-timeout-notice", timeout=30_000)
     assert "Assente" in sara.inner_text("#cl-status summary")
     assert sara.query_selector(".cl-offer") is None and not sara.title().startswith("(")
@@ -212,6 +225,14 @@ def test_supervisor_reassigns_from_the_live_page_and_the_new_owner_sees_it(
         "carla.blu@example.it",
         "Carla Blu",
     )
+    _api_message(
+        live_server,
+        personas,
+        "wait-2",
+        "Quando tornano disponibili i cuscini in lino?",
+        "paolo.riva@example.it",
+        "Paolo Riva",
+    )
     boss = new_page(personas.admin)  # Italian
     boss.goto("/routing/live")
     wait_live(boss)
@@ -230,6 +251,8 @@ def test_supervisor_reassigns_from_the_live_page_and_the_new_owner_sees_it(
     menu = row.locator(".cl-reassign")
     menu.wait_for()
     menu.locator("select[name=agent_id]").select_option(str(personas.sara.id))
+    row.locator(".cl-move button").scroll_into_view_if_needed()
+    screenshot(boss, "live-page-reassign.png")
     boss.once("dialog", lambda dialog: dialog.accept())
     menu.locator("button[type=submit]").click()
     boss.wait_for_selector(
@@ -244,6 +267,7 @@ def test_supervisor_reassigns_from_the_live_page_and_the_new_owner_sees_it(
     marco.goto("/routing/live")
     wait_live(marco)
     text = marco.text_content("#routing-live") or ""
+    screenshot(marco, "live-page-en.png")
     assert "Current conversations" in text and "Busy" in text and "Offline" in text
     marco.goto(f"/c/{waiting['conversation_number']}")
     marco.click("#conv-head details.cl-supervise > summary")

@@ -174,10 +174,6 @@
     if (fresh) {
       set(PLAYED_KEY, JSON.stringify(already.slice(-50)));
       if (!muted()) beep();
-      var first = offers[0] && offers[0].querySelector("[data-action=cl-accept]");
-      if (first && !document.activeElement.closest("input, textarea, select, [contenteditable]")) {
-        first.focus({ preventScroll: true });
-      }
     }
     document.title = offers.length ? "(" + offers.length + ") " + baseTitle : baseTitle;
     var notice = $("#cl-timeout-notice");
