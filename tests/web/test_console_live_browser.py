@@ -62,9 +62,9 @@ def _until(check, timeout: float = 10.0) -> None:
 
 
 def _choose_state(page, presence: str) -> None:
-    page.click("#cl-status summary")
+    page.click("#cl-status .cl-status-summary")
     page.click(f"#cl-status .cl-menu-item[data-presence={presence}]")
-    page.wait_for_selector(f"#cl-status summary .presence-{presence}")
+    page.wait_for_selector(f"#cl-status .cl-status-summary .presence-{presence}")
 
 
 def test_agent_gets_an_offer_toast_accepts_it_and_a_missed_one_leaves_a_notice(
@@ -73,9 +73,9 @@ def test_agent_gets_an_offer_toast_accepts_it_and_a_missed_one_leaves_a_notice(
     _push(db, personas, timeout=40)
     _sla_policy(db, personas)
     sara = new_page(personas.sara)  # lands in her inbox
-    sara.wait_for_selector("#cl-status summary")
-    assert "Non connesso" in sara.inner_text("#cl-status summary")
-    sara.click("#cl-status summary")
+    sara.wait_for_selector("#cl-status .cl-status-summary")
+    assert "Non connesso" in sara.inner_text("#cl-status .cl-status-summary")
+    sara.click("#cl-status .cl-status-summary")
     sara.wait_for_selector("#cl-status .cl-menu-item[data-presence=available]")
     screenshot(sara, "status-menu.png")
     other_tab = sara.context.new_page()  # the same agent in a second tab
@@ -83,9 +83,12 @@ def test_agent_gets_an_offer_toast_accepts_it_and_a_missed_one_leaves_a_notice(
     other_tab.goto("/customers")
     wait_live(other_tab)
     sara.click("#cl-status .cl-menu-item[data-presence=available]")
-    sara.wait_for_selector("#cl-status summary .presence-available")
-    assert "Disponibile" in sara.inner_text("#cl-status summary")
-    other_tab.wait_for_selector("#cl-status summary .presence-available")  # live across tabs
+    sara.wait_for_selector("#cl-status .cl-status-summary .presence-available")
+    assert "Disponibile" in sara.inner_text("#cl-status .cl-status-summary")
+    other_tab.wait_for_selector(
+        "#cl-status .cl-status-summary .presence-available"
+    )  # live across tabs
+    other_tab.close()  # (with two tabs open, one of them plays the offer's sound)
     sara.evaluate("window.__sameDocument = true")
 
     # A customer writes through the API: routed in push mode, offered to Sara where she is.
@@ -120,11 +123,11 @@ def test_agent_gets_an_offer_toast_accepts_it_and_a_missed_one_leaves_a_notice(
     _push(db, personas, timeout=6)
     sara.goto("/inbox/mine")
     wait_live(sara)
-    sara.click("#cl-status summary")
+    sara.click("#cl-status .cl-status-summary")
     sara.click("#cl-status [data-action=cl-mute]")
     assert "disattivato" in sara.inner_text("#cl-status [data-action=cl-mute]")
     sara.click("#main", position={"x": 600, "y": 400})  # elsewhere: the menu closes
-    assert sara.evaluate("document.getElementById('cl-status').open") is False
+    assert sara.evaluate("document.getElementById('cl-status-menu').hidden") is True
     sounded = sara.get_attribute("html", "data-offer-sound")
     _api_message(
         live_server,
@@ -137,11 +140,11 @@ def test_agent_gets_an_offer_toast_accepts_it_and_a_missed_one_leaves_a_notice(
     sara.wait_for_selector(".cl-offer")
     assert sara.get_attribute("html", "data-offer-sound") == sounded  # muted: no sound
     sara.wait_for_selector("#cl-timeout-notice", timeout=30_000)
-    assert "Assente" in sara.inner_text("#cl-status summary")
+    assert "Assente" in sara.inner_text("#cl-status .cl-status-summary")
     assert sara.query_selector(".cl-offer") is None and not sara.title().startswith("(")
     screenshot(sara, "offer-timeout-notice.png")
     sara.click("#cl-become-available")
-    sara.wait_for_selector("#cl-status summary .presence-available")
+    sara.wait_for_selector("#cl-status .cl-status-summary .presence-available")
     assert sara.query_selector("#cl-timeout-notice") is None
 
     assert console.errors == []
@@ -247,7 +250,7 @@ def test_supervisor_reassigns_from_the_live_page_and_the_new_owner_sees_it(
     row.wait_for()
     screenshot(boss, "live-page.png")
 
-    row.locator("details.cl-supervise > summary").click()
+    row.locator(".cl-supervise-toggle").click()
     menu = row.locator(".cl-reassign")
     menu.wait_for()
     menu.locator("select[name=agent_id]").select_option(str(personas.sara.id))
@@ -270,7 +273,7 @@ def test_supervisor_reassigns_from_the_live_page_and_the_new_owner_sees_it(
     screenshot(marco, "live-page-en.png")
     assert "Current conversations" in text and "Busy" in text and "Offline" in text
     marco.goto(f"/c/{waiting['conversation_number']}")
-    marco.click("#conv-head details.cl-supervise > summary")
+    marco.click("#conv-head .cl-supervise-toggle")
     marco.wait_for_selector("#conv-head .cl-reassign")
     assert "Reassign to" in marco.inner_text("#conv-head .cl-supervise-body")
     time.sleep(0.2)

@@ -54,44 +54,67 @@
       reload();
     }
   });
-  // The socket came back after a drop: events may have been missed.
+  // The socket came back after a drop (app.js marks <html data-live="off"> on a close): events
+  // may have been missed. The first connection of the page is not a comeback.
   var wasLive = null;
+  function liveState() {
+    var value = document.documentElement.getAttribute("data-live");
+    return value === null ? null : value === "on";
+  }
   new MutationObserver(function () {
-    var live = document.documentElement.getAttribute("data-live") === "on";
+    var live = liveState();
     if (live && wasLive === false) reload();
     wasLive = live;
   }).observe(document.documentElement, { attributes: true, attributeFilter: ["data-live"] });
 
-  /* --- supervisors' routing menus: a live refresh waits while one is open ----------------------- */
+  /* --- menus: the status menu and the supervisors' routing menus (buttons, not <details>) ------ */
+  function setOpen(wrapper, open) {
+    if (!wrapper) return;
+    var button = wrapper.querySelector("[aria-expanded]");
+    var body = wrapper.querySelector(".cl-menu, .cl-supervise-body");
+    wrapper.classList.toggle("is-open", open);
+    if (button) button.setAttribute("aria-expanded", open ? "true" : "false");
+    if (body) body.hidden = !open;
+    if (!open && wrapper.classList.contains("cl-supervise")) runDeferred();
+  }
+  function openMenus() { return $$(".cl-status.is-open, .cl-supervise.is-open"); }
+
+  // A live refresh of a part with an open routing menu waits until the menu closes: the part
+  // would be replaced under the supervisor's pointer.
   var deferred = {};
   document.addEventListener("htmx:beforeRequest", function (event) {
     var target = event.detail.target;
     var config = event.detail.requestConfig || {};
     if (!target || !target.id || (config.verb && config.verb !== "get")) return;
-    if (target.querySelector && target.querySelector("details.cl-supervise[open]")) {
-      event.preventDefault(); // the panel would be replaced under the supervisor's pointer
+    if (target.querySelector && target.querySelector(".cl-supervise.is-open")) {
+      event.preventDefault();
       deferred[target.id] = true;
     }
   });
-  document.addEventListener("toggle", function (event) {
-    var el = event.target;
-    if (!el.matches || !el.matches("details.cl-supervise") || el.open) return;
+  function runDeferred() {
     Object.keys(deferred).forEach(function (id) {
       delete deferred[id];
       var target = document.getElementById(id);
       var url = target && target.getAttribute("data-live-url");
       if (url && window.htmx) window.htmx.ajax("GET", url, { source: target, target: "#" + id, swap: "outerHTML" });
     });
-  }, true);
+  }
 
-  /* --- the status menu -------------------------------------------------------------------------- */
   document.addEventListener("click", function (event) {
-    var menu = $("#cl-status");
-    if (menu && menu.open && !menu.contains(event.target)) menu.open = false;
-    $$("details.cl-supervise[open]").forEach(function (open) {
-      if (!open.contains(event.target)) open.open = false;
+    var el = event.target;
+    var toggle = el.closest && el.closest("[data-action=cl-status], [data-action=cl-supervise]");
+    openMenus().forEach(function (menu) {
+      if (!menu.contains(el)) setOpen(menu, false);
     });
-    var mute = event.target.closest && event.target.closest("[data-action=cl-mute]");
+    if (toggle) {
+      var wrapper = toggle.closest(".cl-status, .cl-supervise");
+      setOpen(wrapper, !wrapper.classList.contains("is-open"));
+      var first = wrapper.classList.contains("is-open") && wrapper.querySelector(".cl-menu-item");
+      if (first) first.focus();
+      unlockAudio();
+      return;
+    }
+    var mute = el.closest && el.closest("[data-action=cl-mute]");
     if (mute) {
       event.preventDefault();
       set(MUTE_KEY, muted() ? "on" : "off");
@@ -99,7 +122,7 @@
       if (!muted()) beep(); // let the agent hear what the offers sound like
       return;
     }
-    var dismiss = event.target.closest && event.target.closest("[data-action=cl-dismiss]");
+    var dismiss = el.closest && el.closest("[data-action=cl-dismiss]");
     if (dismiss) {
       var notice = dismiss.closest(".cl-notice");
       if (notice) {
@@ -111,8 +134,12 @@
     unlockAudio();
   });
   document.addEventListener("keydown", function (event) {
-    var menu = $("#cl-status");
-    if (event.key === "Escape" && menu && menu.open) { menu.open = false; menu.querySelector("summary").focus(); }
+    if (event.key !== "Escape") return;
+    openMenus().forEach(function (menu) {
+      setOpen(menu, false);
+      var button = menu.querySelector("[aria-expanded]");
+      if (button) button.focus();
+    });
   });
   function muted() { return get(MUTE_KEY) === "off"; }
   function syncMute() {
@@ -181,9 +208,23 @@
     syncMute();
     tick();
   }
+  // A reload of the bar keeps the status menu open if the agent had it open.
+  var menuWasOpen = false;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "cl-bar") {
+      var menu = $("#cl-status");
+      menuWasOpen = !!(menu && menu.classList.contains("is-open"));
+    }
+  });
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail.target;
-    if (target && (target.id === "cl-bar" || target.id === "cl-offers")) sync();
+    if (target && (target.id === "cl-bar" || target.id === "cl-offers")) {
+      var verb = (event.detail.requestConfig || {}).verb;
+      if (menuWasOpen && verb === "get") setOpen($("#cl-status"), true);
+      menuWasOpen = false;
+      sync();
+    }
   });
   document.addEventListener("htmx:responseError", function (event) {
     var elt = event.detail.elt;
@@ -244,7 +285,7 @@
   setInterval(tick, 1000);
 
   function start() {
-    wasLive = document.documentElement.getAttribute("data-live") === "on";
+    wasLive = liveState();
     syncMute();
     tick();
   }
