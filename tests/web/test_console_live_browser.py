@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from sportello.routing import router, sla
+from sportello.routing import presence, router, sla
 from sportello.routing.models import Queue, SlaClockRow
 from tests.web.conftest import screenshot, wait_live
 
@@ -72,6 +72,9 @@ def test_agent_gets_an_offer_toast_accepts_it_and_a_missed_one_leaves_a_notice(
 ):
     _push(db, personas, timeout=40)
     _sla_policy(db, personas)
+    with db.transaction() as s:
+        for name in ("Pranzo", "Formazione", "Riunione di team"):
+            presence.do_create_pause_reason(s, brand_id=personas.brand_id, name=name)
     sara = new_page(personas.sara)  # lands in her inbox
     sara.wait_for_selector("#cl-status .cl-status-summary")
     assert "Non connesso" in sara.inner_text("#cl-status .cl-status-summary")
@@ -264,6 +267,13 @@ def test_supervisor_reassigns_from_the_live_page_and_the_new_owner_sees_it(
     )
     # Sara sees it in her inbox without reloading
     sara.wait_for_selector(f"[data-row][data-conversation-id='{waiting['conversation_id']}']")
+    # The same menu on the conversation's head
+    boss.goto(f"/c/{waiting['conversation_number']}")
+    wait_live(boss)
+    boss.click("#conv-head .cl-supervise-toggle")
+    boss.wait_for_selector("#conv-head .cl-move")
+    assert "Prima risposta" in boss.inner_text("#conv-head .sla")
+    screenshot(boss, "conversation-routing-menu.png")
 
     # The same page in English for an English supervisor
     marco = new_page(personas.supervisor)
