@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnected
 
 from sportello.accounts import service as accounts_service
 from sportello.core import access
@@ -59,7 +60,7 @@ async def console_socket(websocket: WebSocket) -> None:
                 await websocket.send_text("pong")
             elif text.startswith("{"):  # "I am looking at / writing in this conversation"
                 await collision.handle(websocket.app, client, text)
-    except WebSocketDisconnect:
+    except (WebSocketDisconnect, WebSocketDisconnected):  # closed, or a send to it failed
         pass
     finally:
         hub.remove(client)

@@ -42,9 +42,20 @@
   function renderPicker(textarea, query) {
     var box = pickerBox(textarea);
     var q = fold(query);
-    picker.shown = (picker.items || []).filter(function (item) {
-      return !q || fold(item.shortcut).indexOf(q) !== -1 || fold(item.title).indexOf(q) !== -1;
-    }).slice(0, 8);
+    // shortcuts that start with what was typed first, then titles with a word that does, then
+    // anything that contains it; in each group the server's order (by title)
+    function rank(item) {
+      var shortcut = fold(item.shortcut), title = fold(item.title);
+      if (!q || shortcut.indexOf(q) === 0) return 0;
+      if (title.indexOf(q) === 0 || title.indexOf(" " + q) !== -1) return 1;
+      if (shortcut.indexOf(q) !== -1 || title.indexOf(q) !== -1) return 2;
+      return 3;
+    }
+    picker.shown = (picker.items || []).map(function (item, i) { return { item: item, rank: rank(item), i: i }; })
+      .filter(function (x) { return x.rank < 3; })
+      .sort(function (a, b) { return a.rank - b.rank || a.i - b.i; })
+      .slice(0, 8)
+      .map(function (x) { return x.item; });
     picker.index = Math.min(picker.index, Math.max(picker.shown.length - 1, 0));
     box.textContent = "";
     if (!picker.shown.length) {
