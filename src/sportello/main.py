@@ -39,6 +39,8 @@ ROUTERS = (
     "sportello.channels.webhooks",
     "sportello.accounts.pages",
     "sportello.conversations.pages",
+    "sportello.replies.pages",
+    "sportello.replies.api",
     "sportello.customers.pages",
     "sportello.channels.pages",
     "sportello.channels.email.pages",

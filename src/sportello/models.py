@@ -9,6 +9,7 @@ from sportello.core import jobs, outbox
 from sportello.core.db import Base
 from sportello.customers import models as customers_models
 from sportello.knowledge import models as knowledge_models
+from sportello.replies import models as replies_models
 from sportello.routing import models as routing_models
 from sportello.surveys import models as surveys_models
 
@@ -25,6 +26,7 @@ __all__ = [
     "knowledge_models",
     "metadata",
     "outbox",
+    "replies_models",
     "routing_models",
     "surveys_models",
 ]

@@ -786,6 +786,7 @@ def do_update_conversation(
             conversation.tags = new_tags
     if changes:
         conversation.updated_at = utcnow()
+        _timeline_lines(session, conversation, changes, by)
         session.flush()
         emit(
             session,
@@ -795,6 +796,31 @@ def do_update_conversation(
             ),
         )
     return conversation
+
+
+def _timeline_lines(
+    session: Session, conversation: Conversation, changes: dict[str, Any], by: User | None
+) -> None:
+    """Priority and tag changes show in the timeline as system lines, as status changes do."""
+    who = by.name if by else None
+    if "priority" in changes:
+        old, new = changes["priority"]
+        _system_message(
+            session,
+            conversation,
+            f"Priority: {old} → {new}",
+            {"event": "priority", "from": old, "to": new, "by": who},
+        )
+    if "tags" in changes:
+        before, after = changes["tags"]
+        added = [t for t in after if t not in before]
+        removed = [t for t in before if t not in after]
+        _system_message(
+            session,
+            conversation,
+            "Tags: " + " ".join([f"+{t}" for t in added] + [f"-{t}" for t in removed]),
+            {"event": "tags", "added": added, "removed": removed, "by": who},
+        )
 
 
 _DELIVERY_ORDER = {

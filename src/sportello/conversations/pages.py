@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Protocol, runtime_checkable
+from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -18,21 +19,35 @@ from sportello.channels.base import InboundAttachment
 from sportello.conversations import actions, service
 from sportello.conversations.models import Conversation, Priority, Status
 from sportello.conversations.storage import path_for
-from sportello.core import access
+from sportello.core import access, i18n
 from sportello.core.db import SessionDep, utcnow
 from sportello.core.errors import InvalidInput, NotFound
 from sportello.core.html import sanitize_html
 from sportello.core.writer import WriterDep, group_commit, write_through
 from sportello.customers import service as customers_service
+from sportello.replies import actions as replies_actions
+from sportello.replies import people
+from sportello.replies import service as replies_service
 from sportello.routing import service as routing_service
 from sportello.web.auth import CsrfChecked, CurrentUser
-from sportello.web.helpers import is_htmx, see_other, user_errors
+from sportello.web.helpers import (
+    back_to,
+    is_htmx,
+    local_path,
+    see_other,
+    translating,
+    user_errors,
+)
 from sportello.web.render import env, render
 
 router = APIRouter(dependencies=[CsrfChecked])
 
 # Stored HTML was sanitised on the way in; it is cleaned again on the way out, for defence in depth.
 env.filters["sanitized"] = lambda value: Markup(sanitize_html(value or ""))  # noqa: S704
+# People-friendly names and numbers ("Visitatore #1502", "333 123 4567") on every console page.
+env.filters["who"] = people.customer_label
+env.filters["phone"] = people.format_phone
+env.filters["identity"] = people.identity_label
 
 # Images are shown in the browser; every other type is a download, never rendered by us.
 INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
@@ -47,6 +62,19 @@ def home() -> Response:
 # --- inbox ---------------------------------------------------------------------------------------
 
 
+def _filters(request: Request, saved: Mapping[str, Any] | None = None) -> service.Filters:
+    """The filter bar's values from the query string; a saved view's when the query has none."""
+    params = {k: v for k, v in request.query_params.items() if k not in ("part", "before")}
+    if saved is not None and not params:
+        params = {k: str(v) for k, v in saved.items()}
+    with translating(request):
+        try:
+            return service.Filters.parse(params)
+        except InvalidInput as exc:
+            exc.message = i18n.gettext(exc.message)
+            raise
+
+
 def _inbox(
     request: Request,
     session: SessionDep,
@@ -56,16 +84,30 @@ def _inbox(
     title: str,
     before: str | None,
     part: str | None,
+    bulk: replies_actions.BulkResult | None = None,
 ) -> Response:
     page = service.list_inbox(session, user, inbox, cursor=before)
     context = {
         "page": page,
         "inbox": inbox,
+        "filters": inbox.filters,
         "title": title,
-        "current_path": inbox.path,
+        "current_path": inbox.base_path,
+        "bulk": bulk,
     }
     if part == "rows":  # "load more": rows only, appended in place of the button
         return render(request, "conversations/_rows.html", context)
+    context.update(
+        {
+            "channels": service.channels(session),
+            "queues": routing_service.visible_to(session, user),
+            "agents": service.assignable_users(session),
+            "tags": service.tag_names(session),
+            "statuses": list(Status),
+            "priorities": list(Priority),
+            "macros": replies_service.macros_for(session, user),
+        }
+    )
     if part == "list":  # a live refresh of the whole list
         return render(request, "conversations/_list.html", context)
     return render(request, "conversations/inbox.html", context)
@@ -82,6 +124,7 @@ def inbox_counts(
             "counts": service.counts(session, user),
             "queues": routing_service.visible_to(session, user),
             "statuses": list(Status),
+            "views": replies_service.views_for(session, user),
             "current": current,
         },
     )
@@ -96,11 +139,10 @@ def inbox_view(
     before: str | None = None,
     part: str | None = None,
 ) -> Response:
-    if view not in ("mine", "unassigned", "open"):
+    if view not in ("mine", "unassigned", "open", "all"):
         raise NotFound("no such inbox view")
-    return _inbox(
-        request, session, user, service.InboxFilter(view), title=view, before=before, part=part
-    )
+    inbox = service.InboxFilter(view, filters=_filters(request))
+    return _inbox(request, session, user, inbox, title=view, before=before, part=part)
 
 
 @router.get("/inbox/queue/{queue_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -113,7 +155,7 @@ def inbox_queue(
     part: str | None = None,
 ) -> Response:
     queue = routing_service.get(session, queue_id)
-    inbox = service.InboxFilter("queue", queue_id=queue.id)
+    inbox = service.InboxFilter("queue", queue_id=queue.id, filters=_filters(request))
     return _inbox(request, session, user, inbox, title=queue.name, before=before, part=part)
 
 
@@ -126,8 +168,132 @@ def inbox_status(
     before: str | None = None,
     part: str | None = None,
 ) -> Response:
-    inbox = service.InboxFilter("status", status=status)
+    inbox = service.InboxFilter("status", status=status, filters=_filters(request))
     return _inbox(request, session, user, inbox, title=status.value, before=before, part=part)
+
+
+@router.get("/inbox/views/{view_id}", response_class=HTMLResponse, include_in_schema=False)
+def inbox_saved_view(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    view_id: int,
+    before: str | None = None,
+    part: str | None = None,
+) -> Response:
+    """A saved view: its filters and order, which the filter bar may refine for the moment."""
+    saved = replies_service.get_view(session, user, view_id)
+    filters = _filters(request, {**saved.filters, "sort": saved.sort})
+    inbox = service.InboxFilter("saved", view_id=saved.id, filters=filters)
+    return _inbox(request, session, user, inbox, title=saved.name, before=before, part=part)
+
+
+def inbox_from_path(
+    request: Request, session: Session, user: User, path: str
+) -> service.InboxFilter:
+    """The inbox view an address shows (for "resolve and next" and bulk changes)."""
+    parts = urlsplit(local_path(path))
+    segments = [p for p in parts.path.split("/") if p]
+    params = dict(parse_qsl(parts.query))
+    params.pop("part", None)
+    params.pop("before", None)
+    with translating(request):
+        filters = service.Filters.parse(params) if params else service.Filters()
+    if (
+        len(segments) == 2
+        and segments[0] == "inbox"
+        and segments[1]
+        in (
+            "mine",
+            "unassigned",
+            "open",
+            "all",
+        )
+    ):
+        return service.InboxFilter(segments[1], filters=filters)
+    if len(segments) == 3 and segments[0] == "inbox" and segments[2].isdigit():
+        if segments[1] == "queue":
+            return service.InboxFilter("queue", queue_id=int(segments[2]), filters=filters)
+        if segments[1] == "views":
+            saved = replies_service.get_view(session, user, int(segments[2]))
+            if not params:
+                filters = service.Filters.parse({**saved.filters, "sort": saved.sort})
+            return service.InboxFilter("saved", view_id=saved.id, filters=filters)
+    statuses = {s.value for s in Status}
+    if len(segments) == 3 and segments[:2] == ["inbox", "status"] and segments[2] in statuses:
+        return service.InboxFilter("status", status=Status(segments[2]), filters=filters)
+    return service.InboxFilter("mine")
+
+
+def _title_of(inbox: service.InboxFilter, session: Session, user: User) -> str:
+    if inbox.view == "queue" and inbox.queue_id is not None:
+        return routing_service.get(session, inbox.queue_id).name
+    if inbox.view == "saved" and inbox.view_id is not None:
+        return replies_service.get_view(session, user, inbox.view_id).name
+    return inbox.view
+
+
+@router.post("/inbox/bulk", response_class=HTMLResponse, include_in_schema=False)
+def inbox_bulk(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    ids: Annotated[list[int], Form()] = [],  # noqa: B006
+    view: Annotated[str, Form(max_length=2000)] = "/inbox/mine",
+    assignee: Annotated[str, Form(max_length=20)] = "",
+    status: Annotated[str, Form(max_length=20)] = "",
+    priority: Annotated[str, Form(max_length=20)] = "",
+    tags: Annotated[str, Form(max_length=2000)] = "",
+    macro: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """The selected rows changed at once: assignee, status, priority, added tags, or a macro.
+    Each conversation is changed within the user's scope; the list comes back with a summary."""
+    with translating(request), user_errors(request):
+        change = replies_actions.BulkChange(
+            assignee=_bulk_assignee(session, user, assignee),
+            status=_choice(Status, status, "status"),
+            priority=_choice(Priority, priority, "priority"),
+            add_tags=tuple(t for t in tags.split(",") if t.strip()),
+            macro=replies_service.get_macro(session, user, int(macro)) if macro.isdigit() else None,
+        )
+        result = replies_actions.do_bulk_update(
+            session, by=user, conversation_ids=ids, change=change
+        )
+    session.flush()
+    inbox = inbox_from_path(request, session, user, view)
+    if not is_htmx(request):
+        return see_other(inbox.path)
+    return _inbox(
+        request,
+        session,
+        user,
+        inbox,
+        title=_title_of(inbox, session, user),
+        before=None,
+        part="list",
+        bulk=result,
+    )
+
+
+def _choice(kind: Any, value: str, field: str) -> Any:
+    if not value:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        raise InvalidInput(i18n.gettext("choose a value from the list"), field=field) from None
+
+
+def _bulk_assignee(session: Session, user: User, value: str) -> User | bool | None:
+    if not value:
+        return False
+    if value == "me":
+        return user
+    if value == "none":
+        return None
+    if not value.isdigit():
+        raise InvalidInput(i18n.gettext("choose an agent"), field="assignee")
+    return service.get_assignable_user(session, int(value))
 
 
 # --- one conversation ----------------------------------------------------------------------------
@@ -146,6 +312,7 @@ def _conversation_context(
         "queues": routing_service.get_all(session),
         "statuses": list(Status),
         "priorities": list(Priority),
+        "macros": replies_service.macros_for(session, user),
         "current_path": "",
     }
 
@@ -394,6 +561,27 @@ def conversation_status(
     with user_errors(request):
         actions.do_change_status(session, conversation=conversation, status=status, by=user)
     return _after_change(request, session, user, conversation)
+
+
+@router.post("/c/{number}/resolve-next", include_in_schema=False)
+def conversation_resolve_next(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    number: int,
+    view: Annotated[str, Form(max_length=2000)] = "/inbox/mine",
+) -> Response:
+    """Resolve, then open the next conversation of the view the agent came from (or go back to
+    the view when it has no other)."""
+    conversation = access.access_conversation_by_number(session, user, number)
+    with user_errors(request):
+        actions.do_change_status(
+            session, conversation=conversation, status=Status.RESOLVED, by=user
+        )
+    session.flush()
+    inbox = inbox_from_path(request, session, user, view)
+    following = service.next_in_view(session, user, inbox, after=conversation)
+    return back_to(request, f"/c/{following.number}" if following else inbox.path)
 
 
 @router.post("/c/{number}/properties", response_class=HTMLResponse, include_in_schema=False)

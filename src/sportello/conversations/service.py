@@ -6,25 +6,110 @@ Every query starts from ``core.access`` so it is scoped to what the user may see
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import User
+from sportello.channels.models import Channel
 from sportello.conversations.models import (
     ACTIVE_STATUSES,
     Attachment,
     Conversation,
     Message,
+    Priority,
     Status,
+    Tag,
+    conversation_tag,
 )
 from sportello.core import access
+from sportello.core.db import utcnow
 from sportello.core.errors import InvalidInput, NotFound
+from sportello.routing.models import SlaClockRow
 
 PAGE_SIZE = 50
-VIEWS = ("mine", "unassigned", "open", "queue", "status")
+VIEWS = ("mine", "unassigned", "open", "all", "queue", "status", "saved")
+SORTS = ("newest", "oldest", "priority", "sla")
+SLA_STATES = ("breached", "warning", "running")
+
+
+def _int(value: str | None, field: str) -> int | None:
+    if value in (None, ""):
+        return None
+    if not str(value).isdigit():
+        raise InvalidInput("invalid filter", field=field)
+    return int(str(value))
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The inbox's filter bar: each one narrows the view; ``sort`` orders it."""
+
+    status: str = ""  # a Status value, or "active" (new, open, pending)
+    channel_id: int | None = None
+    queue_id: int | None = None
+    assignee: str = ""  # "me", "none" or a user id
+    tag: str = ""
+    priority: str = ""
+    sla: str = ""  # one of SLA_STATES
+    sort: str = "newest"
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str]) -> Filters:
+        """From a query string or a saved view (unknown keys are ignored, bad values refused)."""
+        status = params.get("status", "") or ""
+        if status and status != "active" and status not in {s.value for s in Status}:
+            raise InvalidInput("choose a status", field="status")
+        assignee = params.get("assignee", "") or ""
+        if assignee and assignee not in ("me", "none") and not assignee.isdigit():
+            raise InvalidInput("choose an agent", field="assignee")
+        priority = params.get("priority", "") or ""
+        if priority and priority not in {p.value for p in Priority}:
+            raise InvalidInput("choose a priority", field="priority")
+        sla = params.get("sla", "") or ""
+        if sla and sla not in SLA_STATES:
+            raise InvalidInput("choose an SLA state", field="sla")
+        sort = params.get("sort", "") or "newest"
+        if sort not in SORTS:
+            raise InvalidInput("choose an order", field="sort")
+        return cls(
+            status=status,
+            channel_id=_int(params.get("channel"), "channel"),
+            queue_id=_int(params.get("queue"), "queue"),
+            assignee=assignee,
+            tag=" ".join((params.get("tag", "") or "").strip().lower().split())[:60],
+            priority=priority,
+            sla=sla,
+            sort=sort,
+        )
+
+    def as_params(self) -> dict[str, str]:
+        """The filters as saved (and as a query string): only those set."""
+        values = {
+            "status": self.status,
+            "channel": str(self.channel_id or ""),
+            "queue": str(self.queue_id or ""),
+            "assignee": self.assignee,
+            "tag": self.tag,
+            "priority": self.priority,
+            "sla": self.sla,
+        }
+        return {k: v for k, v in values.items() if v}
+
+    @property
+    def narrowed(self) -> bool:
+        return bool(self.as_params())
+
+    def query_string(self) -> str:
+        params = self.as_params()
+        if self.sort != "newest":
+            params["sort"] = self.sort
+        return urlencode(params)
 
 
 @dataclass(frozen=True)
@@ -32,14 +117,44 @@ class InboxFilter:
     view: str = "mine"
     queue_id: int | None = None
     status: Status | None = None
+    view_id: int | None = None  # a saved view
+    filters: Filters = Filters()
 
     @property
-    def path(self) -> str:
+    def base_path(self) -> str:
         if self.view == "queue":
             return f"/inbox/queue/{self.queue_id}"
         if self.view == "status" and self.status is not None:
             return f"/inbox/status/{self.status.value}"
+        if self.view == "saved":
+            return f"/inbox/views/{self.view_id}"
         return f"/inbox/{self.view}"
+
+    @property
+    def path(self) -> str:
+        """The view's address with its filters (what "load more" and live refreshes fetch)."""
+        query = self.filters.query_string()
+        return f"{self.base_path}?{query}" if query else self.base_path
+
+    def saved_params(self) -> dict[str, str]:
+        """The view and its filters as one set of filters (what "save view" stores)."""
+        base: dict[str, str] = {}
+        if self.view == "mine":
+            base = {"assignee": "me", "status": "active"}
+        elif self.view == "unassigned":
+            base = {"assignee": "none", "status": "active"}
+        elif self.view == "open":
+            base = {"status": "active"}
+        elif self.view == "queue":
+            base = {"queue": str(self.queue_id), "status": "active"}
+        elif self.view == "status" and self.status is not None:
+            base = {"status": self.status.value}
+        return {**base, **self.filters.as_params()}
+
+    def page_url(self, **extra: str) -> str:
+        """``path`` with more query parameters (``part``, ``before``)."""
+        joiner = "&" if "?" in self.path else "?"
+        return self.path + joiner + urlencode(extra)
 
 
 @dataclass(frozen=True)
@@ -74,6 +189,87 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise InvalidInput("invalid page cursor", field="before") from None
 
 
+def _running_clock(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    return exists().where(
+        SlaClockRow.conversation_id == Conversation.id,
+        SlaClockRow.stopped_at.is_(None),
+        *conditions,
+    )
+
+
+def sla_breached() -> ColumnElement[bool]:
+    now = utcnow()
+    return or_(
+        _running_clock(SlaClockRow.due_at <= now),
+        exists().where(SlaClockRow.conversation_id == Conversation.id, SlaClockRow.met.is_(False)),
+    )
+
+
+def _apply_filters(
+    query: Select[Conversation], filters: Filters, user: User
+) -> Select[Conversation]:
+    if filters.status == "active":
+        query = query.where(Conversation.status.in_(ACTIVE_STATUSES))
+    elif filters.status:
+        query = query.where(Conversation.status == Status(filters.status))
+    if filters.channel_id is not None:
+        query = query.where(Conversation.channel_id == filters.channel_id)
+    if filters.queue_id is not None:
+        query = query.where(Conversation.queue_id == filters.queue_id)
+    if filters.assignee == "me":
+        query = query.where(Conversation.assignee_id == user.id)
+    elif filters.assignee == "none":
+        query = query.where(Conversation.assignee_id.is_(None))
+    elif filters.assignee:
+        query = query.where(Conversation.assignee_id == int(filters.assignee))
+    if filters.tag:
+        query = query.where(
+            exists().where(
+                conversation_tag.c.conversation_id == Conversation.id,
+                conversation_tag.c.tag_id == Tag.id,
+                Tag.name == filters.tag,
+            )
+        )
+    if filters.priority:
+        query = query.where(Conversation.priority == Priority(filters.priority))
+    if filters.sla:
+        now = utcnow()
+        breached = sla_breached()
+        if filters.sla == "breached":
+            query = query.where(breached)
+        elif filters.sla == "warning":
+            query = query.where(
+                ~breached, _running_clock(SlaClockRow.warning_at <= now, SlaClockRow.due_at > now)
+            )
+        else:
+            query = query.where(~breached, _running_clock(SlaClockRow.due_at > now))
+    return query
+
+
+PRIORITY_ORDER = case(
+    {Priority.URGENT.value: 0, Priority.HIGH.value: 1, Priority.NORMAL.value: 2},
+    value=Conversation.priority,
+    else_=3,
+)
+
+
+def _sla_due() -> ScalarSelect[datetime | None]:
+    return (
+        select(func.min(SlaClockRow.due_at))
+        .where(SlaClockRow.conversation_id == Conversation.id, SlaClockRow.stopped_at.is_(None))
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
+
+
+def _offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    if not (cursor.startswith("o") and cursor[1:].isdigit()) or len(cursor) > 10:
+        raise InvalidInput("invalid page cursor", field="before")
+    return int(cursor[1:])
+
+
 def list_inbox(
     session: Session,
     user: User,
@@ -82,9 +278,12 @@ def list_inbox(
     cursor: str | None = None,
     limit: int = PAGE_SIZE,
 ) -> InboxPage:
-    """One page of the inbox, newest activity first, by keyset (no OFFSET)."""
+    """One page of the inbox with its filters. Newest (or oldest) activity first goes by keyset;
+    by priority or by SLA due time, by offset."""
     query = access.conversations_query(session, user)
-    if inbox.view == "mine":
+    if inbox.view in ("all", "saved"):
+        pass
+    elif inbox.view == "mine":
         query = query.where(
             Conversation.assignee_id == user.id, Conversation.status.in_(ACTIVE_STATUSES)
         )
@@ -102,19 +301,67 @@ def list_inbox(
         query = query.where(Conversation.status == inbox.status)
     else:
         raise NotFound("no such inbox view")
+    query = _apply_filters(query, inbox.filters, user)
+    sort = inbox.filters.sort
+    if sort in ("priority", "sla"):
+        start = _offset(cursor)
+        if sort == "priority":
+            order: list[Any] = [
+                PRIORITY_ORDER,
+                Conversation.last_message_at.desc(),
+                Conversation.id.desc(),
+            ]
+        else:
+            due = _sla_due()
+            order = [due.is_(None), due, Conversation.last_message_at.desc(), Conversation.id]
+        rows = list(session.scalars(query.order_by(*order).offset(start).limit(limit + 1)).unique())
+        more = len(rows) > limit
+        return InboxPage(rows[:limit], f"o{start + limit}" if more else None)
+    newest = sort == "newest"
     if cursor:
         at, ident = _decode_cursor(cursor)
-        query = query.where(
-            or_(
-                Conversation.last_message_at < at,
-                and_(Conversation.last_message_at == at, Conversation.id < ident),
+        if newest:
+            query = query.where(
+                or_(
+                    Conversation.last_message_at < at,
+                    and_(Conversation.last_message_at == at, Conversation.id < ident),
+                )
             )
-        )
-    query = query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+        else:
+            query = query.where(
+                or_(
+                    Conversation.last_message_at > at,
+                    and_(Conversation.last_message_at == at, Conversation.id > ident),
+                )
+            )
+    if newest:
+        query = query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+    else:
+        query = query.order_by(Conversation.last_message_at, Conversation.id)
     rows = list(session.scalars(query.limit(limit + 1)).unique())
     more = len(rows) > limit
     rows = rows[:limit]
     return InboxPage(rows, _encode_cursor(rows[-1]) if more and rows else None)
+
+
+def next_in_view(
+    session: Session, user: User, inbox: InboxFilter, *, after: Conversation
+) -> Conversation | None:
+    """The conversation to open after ``after`` ("resolve and next"): the first active one of
+    the view, in the view's order, that is not ``after`` itself."""
+    page = list_inbox(session, user, inbox, limit=PAGE_SIZE)
+    for row in page.rows:
+        if row.id != after.id and row.status in ACTIVE_STATUSES:
+            return row
+    return None
+
+
+def channels(session: Session) -> list[Channel]:
+    return list(session.scalars(select(Channel).order_by(Channel.name, Channel.id)))
+
+
+def tag_names(session: Session, *, limit: int = 200) -> list[str]:
+    return list(session.scalars(select(Tag.name).order_by(Tag.name).limit(limit)))
 
 
 def counts(session: Session, user: User) -> Counts:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnected
 
 from sportello.accounts import service as accounts_service
 from sportello.core import access
 from sportello.core.db import Database
 from sportello.core.realtime import Client, Hub
+from sportello.replies import collision
 from sportello.web.auth import SESSION_COOKIE
 
 router = APIRouter()
@@ -56,8 +58,11 @@ async def console_socket(websocket: WebSocket) -> None:
             text = await websocket.receive_text()
             if text == "ping":
                 await websocket.send_text("pong")
-    except WebSocketDisconnect:
+            elif text.startswith("{"):  # "I am looking at / writing in this conversation"
+                await collision.handle(websocket.app, client, text)
+    except (WebSocketDisconnect, WebSocketDisconnected):  # closed, or a send to it failed
         pass
     finally:
         hub.remove(client)
+        await collision.disconnected(websocket.app, client)
         await asyncio.to_thread(presence.socket_closed, db, client.user_id)

@@ -232,6 +232,7 @@
     socket = new WebSocket(scheme + "//" + window.location.host + "/ws");
     socket.onopen = function () {
       setLive(true);
+      document.dispatchEvent(new CustomEvent("sportello:connected"));
       if (everConnected) refreshAll(); // events may have been missed while away
       everConnected = true;
       backoff = 1000;
@@ -264,6 +265,13 @@
     var text = button && button.getAttribute("data-confirm");
     if (text && !window.confirm(text)) event.preventDefault();
   });
+
+  // Other scripts (agent-tools.js: the collision notice) speak on this tab's one socket.
+  window.sportelloSend = function (frame) {
+    if (!socket || socket.readyState !== 1) return false;
+    socket.send(JSON.stringify(frame));
+    return true;
+  };
 
   function start() {
     composerMode();
