@@ -222,7 +222,7 @@ def test_test_connection_reports_both_servers_in_plain_words(
     assert "IDLE supported" in ok[0].message
     assert [c.ok for c in ko] == [False, False]
     assert "refused the user name or password" in ko[0].message
-    assert "refused the user name or password" in ko[1].message and "535" in ko[1].message
+    assert "refused the user name or password" in ko[1].message and "535" in ko[1].detail
     closed = make_mailbox(
         db, personas, mailbox_data(dovecot, smtp, mail_user, imap_port="1", smtp_port="1"), name="X"
     )

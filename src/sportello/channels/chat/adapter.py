@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from sportello.channels.base import (
+    Capabilities,
     ChannelConfig,
     ChannelSetup,
     ExternalRef,
@@ -100,14 +101,62 @@ class ChatAdapter:
     kind: ClassVar[str] = "chat"
     label: ClassVar[str] = "Live chat"
     inline_delivery: ClassVar[bool] = True  # send() pokes the widget sockets (DeliversInline)
+    capabilities: ClassVar[Capabilities] = Capabilities(replies=True, bot=True)
+    form_fields: ClassVar[tuple[str, ...]] = (
+        "title",
+        "color",
+        "greeting_it",
+        "greeting_en",
+        "allowed_origins",
+        "prechat",
+        "topics",
+        "offline_when_no_agent",
+        "max_upload_mb",
+        "upload_types",
+        "hours",
+    )
+    secret_fields: ClassVar[tuple[str, ...]] = ()
 
     def configure(self, data: Mapping[str, str]) -> ChannelSetup:
+        """At creation a new identity secret, shown once; on the edit form the stored one comes
+        back in ``data`` and is kept."""
+        if data.get("identity_secret"):
+            return ChannelSetup(
+                settings=parse_settings(data),
+                secrets={"identity_secret": data["identity_secret"]},
+            )
         secret = new_token("chid_")
         return ChannelSetup(
             settings=parse_settings(data),
             secrets={"identity_secret": secret},
             shown_once={"identity_secret": secret},
         )
+
+    def rotate(self, channel: ChannelConfig) -> ChannelSetup:
+        """A new identity secret: logged-in visitors' hashes must be recomputed with it."""
+        secret = new_token("chid_")
+        return ChannelSetup(
+            settings={},
+            secrets={"identity_secret": secret},
+            shown_once={"identity_secret": secret},
+        )
+
+    def form_values(self, settings: Mapping[str, Any]) -> dict[str, str]:
+        widget = WidgetSettings.from_settings(settings)
+        mb = widget.max_upload_bytes / (1024 * 1024)
+        return {
+            "title": widget.title,
+            "color": widget.color,
+            "greeting_it": str(widget.greeting.get("it", "")),
+            "greeting_en": str(widget.greeting.get("en", "")),
+            "allowed_origins": "\n".join(widget.allowed_origins),
+            "prechat": widget.prechat,
+            "topics": ", ".join(widget.topics),
+            "offline_when_no_agent": "on" if widget.offline_when_no_agent else "off",
+            "max_upload_mb": f"{mb:g}",
+            "upload_types": ", ".join(widget.upload_types),
+            "hours": json.dumps(widget.hours, ensure_ascii=False) if widget.hours else "",
+        }
 
     def widget_settings(self, channel: ChannelConfig) -> WidgetSettings:
         return WidgetSettings.from_settings(channel.settings)

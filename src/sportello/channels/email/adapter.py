@@ -10,11 +10,13 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from sportello.channels.base import (
+    Capabilities,
     ChannelConfig,
     ChannelSetup,
     ExternalRef,
     InboundMessage,
     OutboundMessage,
+    ReplyTarget,
     WebhookRejected,
     WebhookRequest,
 )
@@ -23,10 +25,27 @@ from sportello.channels.email.mailbox import MailboxSettings
 from sportello.channels.registry import register
 from sportello.config import get_settings
 
+NO_ADDRESS = "this customer has no email address to reply to"
+
 
 class EmailAdapter:
     kind: ClassVar[str] = "email"
     label: ClassVar[str] = "Email"
+    # A mailbox can write to any email address: it answers customers of forms and apps too.
+    capabilities: ClassVar[Capabilities] = Capabilities(replies=True, reaches="email")
+
+    def admin_url(self, channel_id: int | None) -> str:
+        """Mailboxes have pages of their own (server settings, connection test, fetching)."""
+        if channel_id is None:
+            return "/admin/email/mailboxes/new"
+        return f"/admin/email/mailboxes/{channel_id}"
+
+    def reply_problem(self, channel: ChannelConfig, target: ReplyTarget) -> str | None:
+        if not target.recipient.get("email"):
+            return NO_ADDRESS
+        if not channel.settings.get("smtp_host"):
+            return "this mailbox has no outgoing mail server (SMTP)"
+        return None
 
     def configure(self, data: Mapping[str, str]) -> ChannelSetup:
         return ChannelSetup(
