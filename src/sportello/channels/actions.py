@@ -6,11 +6,11 @@ import re
 import secrets as pysecrets
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from sportello.channels import registry, replies, service
-from sportello.channels.base import InboundAttachment, RotatesSecrets
+from sportello.channels.base import InboundAttachment, RotatesSecrets, UpdatesItself
 from sportello.channels.models import Channel
 from sportello.config import get_settings
 from sportello.conversations import actions as conversations_actions
@@ -94,6 +94,9 @@ def do_reconfigure_channel(
     creation. A secret left blank keeps the stored one; the inbound token (its hash) and the
     settings ``configure()`` does not produce (synced templates, say) are kept."""
     adapter = registry.get_adapter(channel.kind)
+    if isinstance(adapter, UpdatesItself):
+        adapter.update_channel(session, channel, data)
+        return channel
     key = get_settings().effective_secret_key()
     stored = {name: decrypt_secret(value, key) for name, value in channel.secrets.items()}
     merged = dict(data)
@@ -259,8 +262,8 @@ def do_send_reply_via(
     conversation's own: it must be one of the channels that reach this customer."""
     via = None
     if via_channel_id is not None and via_channel_id != conversation.channel_id:
-        via = replies.check_reply_via(session, conversation, via_channel_id).channel_id
-    return conversations_actions.do_send_reply_by_id(
+        via = replies.check_reply_via(session, conversation, via_channel_id)
+    sent = conversations_actions.do_send_reply_by_id(
         session,
         conversation_id=conversation.id,
         author_id=author_id,
@@ -269,5 +272,15 @@ def do_send_reply_via(
         html=html,
         attachments=attachments,
         client_id=client_id,
-        via_channel_id=via,
+        via_channel_id=via.channel_id if via else None,
     )
+    if via is not None:
+        # The timeline says which way it went ("by email via Casa Lavanda").
+        session.execute(
+            update(Message)
+            .where(Message.id == sent.id)
+            .values(
+                meta={"via": {"channel_id": via.channel_id, "name": via.name, "kind": via.kind}}
+            )
+        )
+    return sent

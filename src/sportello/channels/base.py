@@ -217,6 +217,14 @@ class HasOwnAdminPage(Protocol):
 
 
 @runtime_checkable
+class UpdatesItself(Protocol):
+    """A kind whose settings change needs more than new settings (the mailbox: a new folder
+    restarts fetching): ``update_channel`` applies the form's fields to the ORM channel."""
+
+    def update_channel(self, session: Any, channel: Any, data: Mapping[str, str]) -> None: ...
+
+
+@runtime_checkable
 class RotatesSecrets(Protocol):
     """An adapter whose generated credentials (tokens, signing secrets) can be replaced: the new
     ones are shown once, the old ones stop working at once."""

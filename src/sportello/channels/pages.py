@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sportello.accounts import service as accounts_service
-from sportello.channels import actions, registry
+from sportello.channels import actions, registry, replies
 from sportello.channels.base import (
     ChannelError,
     ConfiguredByForm,
@@ -36,13 +36,14 @@ from sportello.channels.chat.protocol import PRECHAT_MODES
 from sportello.channels.models import Channel
 from sportello.channels.telegram import actions as telegram_actions
 from sportello.channels.whatsapp import actions as whatsapp_actions
-from sportello.core import i18n
+from sportello.conversations.models import Message
+from sportello.core import access, i18n
 from sportello.core.db import SessionDep
 from sportello.core.errors import Conflict, InvalidInput, NotFound
 from sportello.routing import service as routing_service
 from sportello.routing.models import Queue
-from sportello.web.auth import AdminUser, CsrfChecked, SupervisorUser
-from sportello.web.helpers import form_error, see_other, translating
+from sportello.web.auth import AdminUser, CsrfChecked, CurrentUser, SupervisorUser
+from sportello.web.helpers import form_error, see_other, translating, user_errors
 from sportello.web.render import render
 
 router = APIRouter(dependencies=[CsrfChecked])
@@ -65,6 +66,11 @@ def _form_adapter(kind: str) -> ConfiguredByForm | None:
         return None
     adapter = registry.get_adapter(kind)
     return adapter if isinstance(adapter, ConfiguredByForm) else None
+
+
+def _page_form_adapter(kind: str) -> ConfiguredByForm | None:
+    """The adapter whose fields the channel pages show: none for a kind with pages of its own."""
+    return None if _own_page(kind, None) else _form_adapter(kind)
 
 
 def _own_page(kind: str, channel_id: int | None) -> str | None:
@@ -156,7 +162,7 @@ def _new_form(
     error: object = None,
     values: dict[str, str] | None = None,
 ) -> Response:
-    adapter = _form_adapter(kind)
+    adapter = _page_form_adapter(kind)
     if adapter is None:
         raise NotFound("no such channel kind")
     return render(
@@ -200,7 +206,7 @@ def channel_create(
     # the form always sends it ("off" from a hidden field when unticked); absent: active
     active: Annotated[str, Form(max_length=10)] = "on",
 ) -> Response:
-    form_adapter = _form_adapter(kind)
+    form_adapter = _page_form_adapter(kind)
     if form_adapter is None:
         raise NotFound("no such channel kind")
     values = {"name": name, "queue_id": queue_id, "active": active, **_shown(form_adapter, posted)}
@@ -290,7 +296,7 @@ def _edit_page(
     provider_error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    form_adapter = _form_adapter(channel.kind)
+    form_adapter = _page_form_adapter(channel.kind)
     if values is None:
         values = _stored_values(form_adapter, channel) if form_adapter else {}
     adapter = registry.get_adapter(channel.kind) if channel.kind in registry.kinds() else None
@@ -344,7 +350,7 @@ def channel_save(
     active: Annotated[str, Form()] = "",
 ) -> Response:
     channel = _channel(session, channel_id)
-    form_adapter = _form_adapter(channel.kind)
+    form_adapter = _page_form_adapter(channel.kind)
     try:
         if form_adapter is not None:
             actions.do_reconfigure_channel(
@@ -489,3 +495,42 @@ def channel_sync_templates(
         return {"templates": len(parsed.templates), "skipped": len(parsed.skipped)}
 
     return _provider_call(request, session, channel_id, "whatsapp", sync)
+
+
+# --- the composer's "Reply via" and the retry of a failed delivery ------------------------------
+
+
+@router.get("/c/{number}/reply-via", response_class=HTMLResponse, include_in_schema=False)
+def reply_via(
+    request: Request, session: SessionDep, user: CurrentUser, number: int, via: str = ""
+) -> Response:
+    """The composer's channel picker and its warning, loaded with the page and again when the
+    agent picks another channel: which channels reach this customer, and whether the chosen one
+    can deliver (a web form cannot, an API channel needs its reply URL, WhatsApp its window)."""
+    conversation = access.access_conversation_by_number(session, user, number)
+    options = replies.reply_options(session, conversation)
+    chosen = replies.default_option(options)
+    if via.isdigit():
+        chosen = next((o for o in options if o.channel_id == int(via)), chosen)
+    return render(
+        request,
+        "conversations/_reply_via.html",
+        {"c": conversation, "options": options, "chosen": chosen},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.post(
+    "/c/{number}/messages/{message_id}/retry", response_class=HTMLResponse, include_in_schema=False
+)
+def retry_delivery(
+    request: Request, session: SessionDep, user: CurrentUser, number: int, message_id: int
+) -> Response:
+    """Send a reply that could not be delivered again, through the delivery job."""
+    conversation = access.access_conversation_by_number(session, user, number)
+    message = session.get(Message, message_id)
+    if message is None or message.conversation_id != conversation.id:
+        raise NotFound("message not found")
+    with user_errors(request):
+        actions.do_retry_delivery(session, message=message)
+    return see_other(f"/c/{conversation.number}#m{message.id}")

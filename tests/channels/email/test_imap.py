@@ -320,5 +320,6 @@ def test_the_test_connection_button(db, personas, mailbox, client):
         f"/admin/email/mailboxes/{mailbox.id}/test", data={"csrf_token": csrf_from(page.text)}
     )
     assert result.status_code == 200
-    assert "IDLE supported" in result.text and "connected (authenticated)" in result.text
+    # the verdicts in the admin's language, the server's address as it is
+    assert "IDLE supportato" in result.text and "connesso (autenticato)" in result.text
     assert IMAP_PASSWORD not in result.text

@@ -9,6 +9,7 @@ it from there; a visitor who is away gets it when the widget resumes.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -37,6 +38,8 @@ from sportello.config import get_settings
 from sportello.core.errors import InvalidInput
 from sportello.core.security import new_token
 
+log = logging.getLogger(__name__)
+
 # Identity kinds a widget socket listens on (see hub.py); others (phone...) never reach a widget.
 PUSH_KINDS = ("visitor", "external", "email")
 
@@ -58,7 +61,10 @@ def parse_settings(data: Mapping[str, str]) -> dict[str, Any]:
             continue
         origin = normalize_origin(raw)
         if not origin:
-            raise InvalidInput(f"not a site address: {raw!r}", field="allowed_origins")
+            raise InvalidInput(
+                "write each site as an address such as https://www.example.it",
+                field="allowed_origins",
+            )
         origins.append(origin)
     prechat = (data.get("prechat") or "off").strip()
     if prechat not in PRECHAT_MODES:
@@ -71,7 +77,11 @@ def parse_settings(data: Mapping[str, str]) -> dict[str, Any]:
             hours = json.loads(data["hours"])
             BusinessCalendar.from_dict(hours or {})
         except (ValueError, CalendarError) as exc:
-            raise InvalidInput(f"opening hours: {exc}", field="hours") from None
+            log.info("chat opening hours refused: %s", exc)
+            raise InvalidInput(
+                "the opening hours are not valid: copy them from a queue's business hours",
+                field="hours",
+            ) from None
     try:
         max_mb = float(data.get("max_upload_mb") or 10)
     except ValueError:

@@ -452,8 +452,12 @@ def _graph_error(response: httpx.Response) -> ChannelError:
     prefix = (
         f"WhatsApp error {code}" if code is not None else f"WhatsApp HTTP {response.status_code}"
     )
+    # Our own words when we know the code (they are in the catalogues), else a plain refusal;
+    # WhatsApp's code and text follow as the detail.
     return ChannelError(
-        "WhatsApp refused the request", permanent=not temporary, detail=f"{prefix}: {reason}"
+        EXPLAINED_CODES.get(code or 0) or "WhatsApp refused the request",
+        permanent=not temporary,
+        detail=f"{prefix}: {text or reason}",
     )
 
 
