@@ -55,9 +55,10 @@ def inbox_url(public_id: str, base_url: str | None = None) -> str:
     return f"{base}{INBOX_PATH}/{public_id}"
 
 
-def load(db: Database, *, now: datetime, seed: int) -> None:
-    """Point the demo's API channels without a reply URL at the demo app inbox, and switch the
-    bot on for them."""
+def load(db: Database, *, now: datetime, seed: int, base_url: str | None = None) -> None:
+    """Point the demo's API channels without a reply URL at the demo app inbox (on
+    ``base_url``, by default the configured SPORTELLO_BASE_URL: the address Sportello serves
+    on), and switch the bot on for them."""
     with db.transaction() as session:
         for channel in session.scalars(select(Channel).where(Channel.kind == "api")):
             if channel.settings.get("reply_url") and not channel.settings.get("demo_inbox"):
@@ -65,7 +66,10 @@ def load(db: Database, *, now: datetime, seed: int) -> None:
             actions.do_update_channel(
                 session,
                 channel=channel,
-                settings={"reply_url": inbox_url(channel.public_id), "demo_inbox": True},
+                settings={
+                    "reply_url": inbox_url(channel.public_id, base_url),
+                    "demo_inbox": True,
+                },
             )
             actions.do_configure_bot(session, channel=channel, data=BOT_FORM)
 
