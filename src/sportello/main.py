@@ -44,6 +44,8 @@ ROUTERS = (
     "sportello.customers.pages",
     "sportello.channels.pages",
     "sportello.channels.email.pages",
+    "sportello.channels.rest",
+    "sportello.channels.demo",
     "sportello.routing.pages",
     "sportello.routing.console",
     "sportello.accounts.api",

@@ -138,9 +138,12 @@ def test_admin_creates_a_chat_channel_and_gets_the_widget_snippet(client, person
             "prechat": "optional",
             "topics": "Ordini, Resi",
             "max_upload_mb": "5",
+            # an unticked box: only its hidden "off" field is posted
+            "offline_when_no_agent": "off",
             "csrf_token": csrf_from(form.text),
         },
     )
+    assert 'type="hidden" name="offline_when_no_agent" value="off"' in form.text
     assert response.status_code == 201, response.text
     assert re.search(r'value="(chid_[^"]+)"', response.text)  # the identity secret, once
     with db.session() as s:

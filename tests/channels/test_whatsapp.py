@@ -489,7 +489,7 @@ def test_graph_errors_are_classified(provider, status, code, permanent):
         ADAPTER.send(config(provider.url), outbound())
     assert exc.value.permanent is permanent
     if code == 131047:
-        assert WINDOW_CLOSED in exc.value.message
+        assert WINDOW_CLOSED in str(exc.value)
 
 
 def test_unreachable_provider_is_temporary():

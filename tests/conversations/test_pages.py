@@ -123,7 +123,10 @@ def test_a_failed_delivery_is_shown_with_its_error(client, personas, db):
     Dispatcher(db).drain()  # the api channel has no reply URL: a permanent failure
     page = client.get(f"/c/{number}").text
     assert "is-failed" in page and "Non consegnato" in page
-    assert "this API channel has no reply URL configured" in page
+    # the reason in the agent's language, and a way to send it again
+    assert "questo canale API non ha un URL di risposta" in page
+    assert "this API channel" not in page
+    assert "/retry" in page and "Riprova" in page
 
 
 def test_htmx_reply_returns_the_timeline_and_out_of_band_panels(client, personas, db):

@@ -17,12 +17,24 @@ log = logging.getLogger(__name__)
 
 
 class ChannelError(Exception):
-    """A provider or configuration error. ``permanent`` ones are not retried."""
+    """A provider or configuration error. ``permanent`` ones are not retried.
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
+    ``message`` is our own words, a catalogue entry (English source, shown translated);
+    ``detail`` is what the provider or the server said (status codes, their text), shown as it
+    is. A failed delivery stores ``str(exc)``: the message, then the detail on the next line (see
+    ``delivery_reason``), so the reason reads in the agent's language."""
+
+    def __init__(self, message: str, *, permanent: bool = False, detail: str | None = None) -> None:
+        super().__init__(f"{message}\n{detail}" if detail else message)
         self.message = message
+        self.detail = detail
         self.permanent = permanent
+
+
+def delivery_reason(error: str | None) -> tuple[str, str]:
+    """A stored delivery error split into (reason to translate, provider detail as is)."""
+    reason, _, detail = (error or "").partition("\n")
+    return reason.strip(), detail.strip()
 
 
 class WebhookRejected(Exception):
@@ -136,6 +148,88 @@ class ChannelSetup:
     secrets: dict[str, str] = field(default_factory=dict)
     token: str | None = None
     shown_once: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a kind of channel can do, declared by its adapter (``capabilities``), so that shared
+    code asks instead of testing the kind.
+
+    ``replies``: an agent's reply can go out on it; ``reaches``: the identity kind by which it can
+    write to a customer who wrote on another channel (a mailbox reaches an email address);
+    ``bot``: the knowledge bot may answer on it; ``buttons``: quick-reply buttons;
+    ``templates``: approved message templates (WhatsApp)."""
+
+    replies: bool = True
+    reaches: str | None = None
+    bot: bool = False
+    buttons: bool = False
+    templates: bool = False
+
+
+DEFAULT_CAPABILITIES = Capabilities()
+
+
+def capabilities_of(adapter: object) -> Capabilities:
+    found = getattr(adapter, "capabilities", None)
+    return found if isinstance(found, Capabilities) else DEFAULT_CAPABILITIES
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    """Who a reply would go to, for an adapter's ``reply_problem``."""
+
+    recipient: Mapping[str, str]  # identity kind -> value
+    last_inbound_at: datetime | None  # the customer's last message on this channel
+    now: datetime
+
+
+@runtime_checkable
+class ExplainsReplies(Protocol):
+    """An adapter that can tell, before a reply is written, why it could not deliver it: the
+    composer warns the agent. Returns a catalogue message, or None when it can deliver."""
+
+    def reply_problem(self, channel: ChannelConfig, target: ReplyTarget) -> str | None: ...
+
+
+@runtime_checkable
+class ConfiguredByForm(Protocol):
+    """An adapter whose configure() reads a fixed set of form fields, some of them secrets.
+    Its fields are in ``web/templates/channels/_fields_<kind>.html``."""
+
+    form_fields: ClassVar[tuple[str, ...]]
+    secret_fields: ClassVar[tuple[str, ...]]
+
+
+@runtime_checkable
+class ShowsForm(Protocol):
+    """An adapter whose stored settings differ in shape from its form fields (lists, nested
+    greetings): ``form_values`` turns settings back into what the edit form shows."""
+
+    def form_values(self, settings: Mapping[str, Any]) -> dict[str, str]: ...
+
+
+@runtime_checkable
+class HasOwnAdminPage(Protocol):
+    """A kind configured on pages of its own (the mailbox): the channel pages link there."""
+
+    def admin_url(self, channel_id: int | None) -> str: ...
+
+
+@runtime_checkable
+class UpdatesItself(Protocol):
+    """A kind whose settings change needs more than new settings (the mailbox: a new folder
+    restarts fetching): ``update_channel`` applies the form's fields to the ORM channel."""
+
+    def update_channel(self, session: Any, channel: Any, data: Mapping[str, str]) -> None: ...
+
+
+@runtime_checkable
+class RotatesSecrets(Protocol):
+    """An adapter whose generated credentials (tokens, signing secrets) can be replaced: the new
+    ones are shown once, the old ones stop working at once."""
+
+    def rotate(self, channel: ChannelConfig) -> ChannelSetup: ...
 
 
 class ChannelAdapter(Protocol):

@@ -11,7 +11,7 @@ import importlib
 import importlib.util
 import pkgutil
 
-from sportello.channels.base import ChannelAdapter
+from sportello.channels.base import Capabilities, ChannelAdapter, capabilities_of
 
 _ADAPTERS: dict[str, ChannelAdapter] = {}
 _loaded = False
@@ -52,3 +52,10 @@ def get_adapter(kind: str) -> ChannelAdapter:
 def kinds() -> list[str]:
     load_builtin()
     return sorted(_ADAPTERS)
+
+
+def capabilities(kind: str) -> Capabilities:
+    """What channels of ``kind`` can do (an unknown kind: the defaults)."""
+    load_builtin()
+    adapter = _ADAPTERS.get(kind)
+    return capabilities_of(adapter) if adapter is not None else Capabilities(replies=False)

@@ -559,9 +559,12 @@ def do_send_reply_by_id(
     html: str | None = None,
     attachments: Sequence[InboundAttachment] = (),
     client_id: str | None = None,
+    via_channel_id: int | None = None,
 ) -> SentReply:
     """``do_send_reply`` for an agent's reply in the writer's batch, in Core: no ORM
-    conversation or author loaded, one UPDATE for the conversation. The same rules and events."""
+    conversation or author loaded, one UPDATE for the conversation. The same rules and events.
+    ``via_channel_id``: deliver through another channel that reaches this customer (the brand's
+    mailbox for a web form's customer), checked by ``channels.actions.do_send_reply_via``."""
     session.flush()  # Core skips autoflush: earlier writes of the batch go first
     conversation = _Reply.conversation.first(session, conversation_id=conversation_id)
     if conversation is None:
@@ -569,10 +572,11 @@ def do_send_reply_by_id(
     check_reply(conversation, text, attachments)
     now = utcnow()
     html = sanitize_html(html) if html else None
+    channel_id = via_channel_id or conversation.channel_id
     message_id = _Door.insert_message.scalar(
         session,
         conversation_id=conversation_id,
-        channel_id=conversation.channel_id,
+        channel_id=channel_id,
         direction=Direction.OUTBOUND,
         author_id=author_id,
         sender_name=author_name,
@@ -602,7 +606,7 @@ def do_send_reply_by_id(
         queue_id=conversation.queue_id,
         assignee_id=conversation.assignee_id or author_id,
         direction=Direction.OUTBOUND.value,
-        channel_id=conversation.channel_id,
+        channel_id=channel_id,
     )
     emit(session, "message.created", event)
     emit(session, "message.outbound_queued", event)

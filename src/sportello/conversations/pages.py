@@ -13,6 +13,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session, lazyload
 
 from sportello.accounts.models import User
+from sportello.channels import actions as channels_actions
 from sportello.channels import registry
 from sportello.channels import service as channels_service
 from sportello.channels.base import InboundAttachment
@@ -439,6 +440,7 @@ def conversation_message(
     text: Annotated[str, Form(max_length=actions.MAX_TEXT)] = "",
     mode: Annotated[str, Form()] = "reply",
     files: Annotated[list[UploadFile], File()] = [],  # noqa: B006
+    via: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """A reply or a note from the composer, written in the writer's next batch (agents reply
     all day, often while chats pour in)."""
@@ -452,6 +454,17 @@ def conversation_message(
                 target = s.get_one(Conversation, conversation_id, options=[lazyload("*")])
                 author = s.get_one(User, author_id, options=[lazyload("*")])
                 actions.do_add_note(s, conversation=target, author=author, text=text)
+            elif via.isdigit() and int(via) != conversation.channel_id:
+                # "Reply via" another channel that reaches the customer (the brand's mailbox)
+                channels_actions.do_send_reply_via(
+                    s,
+                    conversation=s.get_one(Conversation, conversation_id),
+                    via_channel_id=int(via),
+                    author_id=author_id,
+                    author_name=author_name,
+                    text=text,
+                    attachments=attachments,
+                )
             else:
                 actions.do_send_reply_by_id(
                     s,

@@ -273,5 +273,5 @@ def test_starttls_on_a_server_without_it_is_a_plain_error(db, personas, dovecot,
         imap_check, smtp_check = EmailAdapter().test_connection(
             config_for(s.get(Channel, channel.id))
         )
-    assert not imap_check.ok and "STARTTLS" in imap_check.message.upper()
-    assert not smtp_check.ok and "STARTTLS" in smtp_check.message.upper()
+    assert not imap_check.ok and "STARTTLS" in imap_check.detail.upper()
+    assert not smtp_check.ok and "STARTTLS" in smtp_check.detail.upper()

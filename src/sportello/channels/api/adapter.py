@@ -10,6 +10,7 @@ import httpx
 from pydantic import BaseModel, Field, ValidationError
 
 from sportello.channels.base import (
+    Capabilities,
     ChannelConfig,
     ChannelError,
     ChannelSetup,
@@ -18,6 +19,7 @@ from sportello.channels.base import (
     InboundAttachment,
     InboundMessage,
     OutboundMessage,
+    ReplyTarget,
     WebhookRejected,
     WebhookRequest,
 )
@@ -63,20 +65,40 @@ def _check_url(url: str) -> str:
     return url
 
 
+NO_REPLY_URL = "this API channel has no reply URL: set one in Administration → Channels"
+
+
 class ApiAdapter:
     kind: ClassVar[str] = "api"
     label: ClassVar[str] = "API"
     timeout: ClassVar[float] = 10.0
+    capabilities: ClassVar[Capabilities] = Capabilities(replies=True, bot=True)
+    form_fields: ClassVar[tuple[str, ...]] = ("reply_url",)
+    secret_fields: ClassVar[tuple[str, ...]] = ()
 
     def configure(self, data: Mapping[str, str]) -> ChannelSetup:
+        """At creation: a new token and signing secret, shown once. On the edit form (the stored
+        signing secret comes back in ``data``) only the reply URL changes."""
+        settings = {"reply_url": _check_url(data.get("reply_url", ""))}
+        if data.get("signing_secret"):
+            return ChannelSetup(
+                settings=settings, secrets={"signing_secret": data["signing_secret"]}
+            )
         token = new_token("spch_")
         signing_secret = new_token("whsec_")
         return ChannelSetup(
-            settings={"reply_url": _check_url(data.get("reply_url", ""))},
+            settings=settings,
             secrets={"signing_secret": signing_secret},
             token=token,
             shown_once={"token": token, "signing_secret": signing_secret},
         )
+
+    def rotate(self, channel: ChannelConfig) -> ChannelSetup:
+        """A new token and signing secret: the old ones stop working at once."""
+        return self.configure({"reply_url": str(channel.settings.get("reply_url") or "")})
+
+    def reply_problem(self, channel: ChannelConfig, target: ReplyTarget) -> str | None:
+        return None if channel.settings.get("reply_url") else NO_REPLY_URL
 
     def verify(self, channel: ChannelConfig, request: WebhookRequest) -> None:
         from sportello.channels.service import token_matches
@@ -123,7 +145,7 @@ class ApiAdapter:
     def send(self, channel: ChannelConfig, message: OutboundMessage) -> ExternalRef:
         url = str(channel.settings.get("reply_url") or "")
         if not url:
-            raise ChannelError("this API channel has no reply URL configured", permanent=True)
+            raise ChannelError(NO_REPLY_URL, permanent=True)
         body = json.dumps(
             {
                 "event": "message.outbound",
@@ -152,11 +174,21 @@ class ApiAdapter:
         try:
             response = httpx.post(url, content=body, headers=headers, timeout=self.timeout)
         except httpx.HTTPError as exc:
-            raise ChannelError(f"could not reach {url}: {exc}", permanent=False) from exc
+            raise ChannelError(
+                "the reply URL could not be reached", permanent=False, detail=f"{url}: {exc}"
+            ) from exc
         if response.status_code in (408, 425, 429) or response.status_code >= 500:
-            raise ChannelError(f"{url} answered {response.status_code}", permanent=False)
+            raise ChannelError(
+                "the reply URL is not answering right now: it will be retried",
+                permanent=False,
+                detail=f"{url}: HTTP {response.status_code}",
+            )
         if response.status_code >= 400:
-            raise ChannelError(f"{url} refused the message: {response.status_code}", permanent=True)
+            raise ChannelError(
+                "the reply URL refused the message",
+                permanent=True,
+                detail=f"{url}: HTTP {response.status_code}",
+            )
         provider_id: str | None = None
         try:
             answer = response.json()

@@ -9,11 +9,13 @@ it from there; a visitor who is away gets it when the widget resumes.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from sportello.channels.base import (
+    Capabilities,
     ChannelConfig,
     ChannelSetup,
     ExternalRef,
@@ -36,6 +38,8 @@ from sportello.config import get_settings
 from sportello.core.errors import InvalidInput
 from sportello.core.security import new_token
 
+log = logging.getLogger(__name__)
+
 # Identity kinds a widget socket listens on (see hub.py); others (phone...) never reach a widget.
 PUSH_KINDS = ("visitor", "external", "email")
 
@@ -57,7 +61,10 @@ def parse_settings(data: Mapping[str, str]) -> dict[str, Any]:
             continue
         origin = normalize_origin(raw)
         if not origin:
-            raise InvalidInput(f"not a site address: {raw!r}", field="allowed_origins")
+            raise InvalidInput(
+                "write each site as an address such as https://www.example.it",
+                field="allowed_origins",
+            )
         origins.append(origin)
     prechat = (data.get("prechat") or "off").strip()
     if prechat not in PRECHAT_MODES:
@@ -70,7 +77,11 @@ def parse_settings(data: Mapping[str, str]) -> dict[str, Any]:
             hours = json.loads(data["hours"])
             BusinessCalendar.from_dict(hours or {})
         except (ValueError, CalendarError) as exc:
-            raise InvalidInput(f"opening hours: {exc}", field="hours") from None
+            log.info("chat opening hours refused: %s", exc)
+            raise InvalidInput(
+                "the opening hours are not valid: copy them from a queue's business hours",
+                field="hours",
+            ) from None
     try:
         max_mb = float(data.get("max_upload_mb") or 10)
     except ValueError:
@@ -100,14 +111,62 @@ class ChatAdapter:
     kind: ClassVar[str] = "chat"
     label: ClassVar[str] = "Live chat"
     inline_delivery: ClassVar[bool] = True  # send() pokes the widget sockets (DeliversInline)
+    capabilities: ClassVar[Capabilities] = Capabilities(replies=True, bot=True)
+    form_fields: ClassVar[tuple[str, ...]] = (
+        "title",
+        "color",
+        "greeting_it",
+        "greeting_en",
+        "allowed_origins",
+        "prechat",
+        "topics",
+        "offline_when_no_agent",
+        "max_upload_mb",
+        "upload_types",
+        "hours",
+    )
+    secret_fields: ClassVar[tuple[str, ...]] = ()
 
     def configure(self, data: Mapping[str, str]) -> ChannelSetup:
+        """At creation a new identity secret, shown once; on the edit form the stored one comes
+        back in ``data`` and is kept."""
+        if data.get("identity_secret"):
+            return ChannelSetup(
+                settings=parse_settings(data),
+                secrets={"identity_secret": data["identity_secret"]},
+            )
         secret = new_token("chid_")
         return ChannelSetup(
             settings=parse_settings(data),
             secrets={"identity_secret": secret},
             shown_once={"identity_secret": secret},
         )
+
+    def rotate(self, channel: ChannelConfig) -> ChannelSetup:
+        """A new identity secret: logged-in visitors' hashes must be recomputed with it."""
+        secret = new_token("chid_")
+        return ChannelSetup(
+            settings={},
+            secrets={"identity_secret": secret},
+            shown_once={"identity_secret": secret},
+        )
+
+    def form_values(self, settings: Mapping[str, Any]) -> dict[str, str]:
+        widget = WidgetSettings.from_settings(settings)
+        mb = widget.max_upload_bytes / (1024 * 1024)
+        return {
+            "title": widget.title,
+            "color": widget.color,
+            "greeting_it": str(widget.greeting.get("it", "")),
+            "greeting_en": str(widget.greeting.get("en", "")),
+            "allowed_origins": "\n".join(widget.allowed_origins),
+            "prechat": widget.prechat,
+            "topics": ", ".join(widget.topics),
+            "offline_when_no_agent": "on" if widget.offline_when_no_agent else "off",
+            "max_upload_mb": f"{mb:g}",
+            "upload_types": ", ".join(widget.upload_types),
+            "hours": json.dumps(widget.hours, ensure_ascii=False) if widget.hours else "",
+        }
 
     def widget_settings(self, channel: ChannelConfig) -> WidgetSettings:
         return WidgetSettings.from_settings(channel.settings)

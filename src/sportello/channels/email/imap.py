@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 import ssl
 import threading
 import time
@@ -37,7 +36,7 @@ from sportello.channels.base import ChannelError
 from sportello.channels.email import actions, ingest
 from sportello.channels.email.mailbox import MailboxSettings
 from sportello.channels.email.models import EmailRaw, MailboxState, RawStatus
-from sportello.channels.email.smtp import CheckResult
+from sportello.channels.email.smtp import CheckResult, connection_error
 from sportello.channels.models import Channel
 from sportello.channels.service import config_for
 from sportello.core.db import Database, utcnow
@@ -62,36 +61,30 @@ def _server_text(exc: BaseException) -> str:
 
 
 def translate_error(exc: BaseException, where: str) -> ChannelError:
+    """Any IMAP or socket error as a ``ChannelError``: our words, the server's as the detail."""
     if isinstance(exc, ChannelError):
         return exc
     if isinstance(exc, imap_errors.LoginError):
         return ChannelError(
-            f"IMAP server {where} refused the user name or password: {_server_text(exc)}",
+            "the IMAP server refused the user name or password",
             permanent=True,
+            detail=f"{where}: {_server_text(exc)}",
         )
     if isinstance(exc, imap_errors.CapabilityError):
-        return ChannelError(f"IMAP server {where}: {_server_text(exc)}", permanent=True)
-    if isinstance(exc, ssl.SSLCertVerificationError):
         return ChannelError(
-            f"the TLS certificate of {where} is not trusted: {exc.verify_message}", permanent=True
+            "the IMAP server does not support what was asked",
+            permanent=True,
+            detail=f"{where}: {_server_text(exc)}",
         )
-    if isinstance(exc, ssl.SSLError):
-        return ChannelError(
-            f"TLS with {where} failed ({exc.reason}): is the security setting right?"
-        )
-    if isinstance(exc, socket.gaierror):
-        return ChannelError(f"IMAP host {where} not found: {exc.strerror}")
-    if isinstance(exc, ConnectionRefusedError):
-        return ChannelError(f"IMAP server {where} refused the connection: is the port right?")
-    if isinstance(exc, TimeoutError):
-        return ChannelError(f"no answer from IMAP server {where} in time")
     if isinstance(exc, imap_errors.IMAPClientAbortError):
-        return ChannelError(f"IMAP server {where} dropped the connection: {_server_text(exc)}")
+        return ChannelError(
+            "the IMAP server closed the connection", detail=f"{where}: {_server_text(exc)}"
+        )
     if isinstance(exc, imap_errors.IMAPClientError):
-        return ChannelError(f"IMAP server {where}: {_server_text(exc)}")
-    if isinstance(exc, OSError):
-        return ChannelError(f"cannot reach IMAP server {where}: {exc}")
-    return ChannelError(f"IMAP error with {where}: {type(exc).__name__}")
+        return ChannelError(
+            "the IMAP server reported an error", detail=f"{where}: {_server_text(exc)}"
+        )
+    return connection_error(exc, where, "IMAP")
 
 
 def connect(mailbox: MailboxSettings, password: str) -> IMAPClient:
@@ -130,7 +123,7 @@ def check(mailbox: MailboxSettings, password: str) -> CheckResult:
     try:
         client = connect(mailbox, password)
     except ChannelError as exc:
-        return CheckResult(False, exc.message)
+        return CheckResult.failed(exc)
     try:
         info = client.select_folder(mailbox.folder, readonly=True)
         if mailbox.processed_action == "move" and not client.folder_exists(
@@ -138,22 +131,38 @@ def check(mailbox: MailboxSettings, password: str) -> CheckResult:
         ):
             return CheckResult(
                 False,
-                f"IMAP folder {mailbox.processed_folder!r} does not exist on {_where(mailbox)}",
+                "IMAP folder %(folder)s does not exist",
+                {"folder": mailbox.processed_folder},
+                detail=_where(mailbox),
             )
         idle = client.has_capability("IDLE")
     except imap_errors.IMAPClientError as exc:
         return CheckResult(
-            False, f"IMAP folder {mailbox.folder!r} on {_where(mailbox)}: {_server_text(exc)}"
+            False,
+            "IMAP folder %(folder)s cannot be opened",
+            {"folder": mailbox.folder},
+            detail=f"{_where(mailbox)}: {_server_text(exc)}",
         )
     except Exception as exc:
-        return CheckResult(False, translate_error(exc, _where(mailbox)).message)
+        return CheckResult.failed(translate_error(exc, _where(mailbox)))
     finally:
         close(client)
     count = int(info.get(b"EXISTS", 0))
+    params: dict[str, str | int] = {
+        "server": _where(mailbox),
+        "count": count,
+        "folder": mailbox.folder,
+    }
+    if idle:
+        return CheckResult(
+            True,
+            "IMAP %(server)s: connected, %(count)s messages in %(folder)s, IDLE supported",
+            params,
+        )
     return CheckResult(
         True,
-        f"IMAP {_where(mailbox)}: connected, {count} messages in {mailbox.folder}"
-        + (", IDLE supported" if idle else ", no IDLE: polling"),
+        "IMAP %(server)s: connected, %(count)s messages in %(folder)s, no IDLE: polling",
+        params,
     )
 
 

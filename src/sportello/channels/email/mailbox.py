@@ -95,28 +95,38 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "on", "true", "yes", "si", "sì")
 
 
+# What a number out of range is told, per field (catalogue entries: shown translated).
+_RANGE_MESSAGES = {
+    "imap_port": "give a port number from 1 to 65535",
+    "smtp_port": "give a port number from 1 to 65535",
+    "poll_seconds": "give a number of seconds from 5 to 3600",
+    "rate_limit": "give a number from 1 to 10000",
+    "rate_window_minutes": "give a number of minutes from 1 to 1440",
+}
+
+
 def _int(data: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     raw = (data.get(name) or "").strip()
     if not raw:
         return default
     if not raw.isdigit() or not low <= int(raw) <= high:
-        raise InvalidInput(f"{name.replace('_', ' ')}: a number from {low} to {high}", field=name)
+        raise InvalidInput(
+            _RANGE_MESSAGES.get(name, "give a whole number in the allowed range"), field=name
+        )
     return int(raw)
 
 
 def _choice(data: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     value = (data.get(name) or choices[0]).strip().lower()
     if value not in choices:
-        raise InvalidInput(f"{name.replace('_', ' ')}: one of {', '.join(choices)}", field=name)
+        raise InvalidInput("choose one of the options offered", field=name)
     return value
 
 
 def _host(data: Mapping[str, str], name: str) -> str:
     value = (data.get(name) or "").strip()
     if not value or not _HOST.match(value):
-        raise InvalidInput(
-            f"{name.replace('_', ' ')}: a host name such as mail.example.it", field=name
-        )
+        raise InvalidInput("give a server name such as mail.example.it", field=name)
     return value
 
 
@@ -127,7 +137,7 @@ def validate(
     address = (data.get("address") or "").strip()
     if not _ADDRESS.match(address):
         raise InvalidInput(
-            "address: the mailbox's email address, e.g. info@negozio.it", field="address"
+            "give the mailbox's email address, e.g. info@negozio.it", field="address"
         )
     imap_security = _choice(data, "imap_security", SECURITY)
     smtp_security = _choice(data, "smtp_security", SECURITY)
@@ -135,12 +145,10 @@ def validate(
     processed_action = _choice(data, "processed_action", PROCESSED_ACTIONS)
     processed_folder = (data.get("processed_folder") or "").strip()
     if processed_action == "move" and not processed_folder:
-        raise InvalidInput(
-            "processed folder: name the folder to move processed mail to", field="processed_folder"
-        )
+        raise InvalidInput("name the folder to move processed mail to", field="processed_folder")
     for name, value in (("folder", folder), ("processed_folder", processed_folder)):
         if _FOLDER_BAD.search(value) or len(value) > 200:
-            raise InvalidInput(f"{name.replace('_', ' ')}: not a valid folder name", field=name)
+            raise InvalidInput("not a valid folder name", field=name)
     hours = (previous or {}).get("hours") or DEFAULT_HOURS
     return {
         "address": address,
@@ -170,7 +178,7 @@ def secrets_from(data: Mapping[str, str], *, required: bool) -> dict[str, str]:
     """The passwords given in a form; blank ones are left out (kept, on an update)."""
     found = {name: data[name] for name in SECRET_FIELDS if data.get(name)}
     if required and "imap_password" not in found:
-        raise InvalidInput("IMAP password: required", field="imap_password")
+        raise InvalidInput("give the IMAP password", field="imap_password")
     if required and "smtp_password" not in found:
         found["smtp_password"] = found.get("imap_password", "")
     return found

@@ -140,6 +140,8 @@ def mailbox_create(
             name=form.name or form.address,
             queue=_queue(session, form.queue_id),
             data=form.data(),
+            # unticked, the box is not posted: a new mailbox starts paused (not fetched)
+            is_active=form.active not in ("", "off"),
         )
     except InvalidInput as exc:
         session.rollback()
@@ -173,7 +175,7 @@ def mailbox_save(
             channel=channel,
             name=form.name or channel.name,
             queue=_queue(session, form.queue_id),
-            is_active=bool(form.active),
+            is_active=form.active not in ("", "off"),
         )
     except InvalidInput as exc:
         session.rollback()

@@ -14,7 +14,7 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -101,7 +101,7 @@ def build_reply(
 ) -> EmailMessage:
     to_address = message.recipient.get("email")
     if not to_address:
-        raise ChannelError("this customer has no email address to reply to", permanent=True)
+        raise ChannelError(NO_ADDRESS, permanent=True)
     missing = [a.filename for a in message.attachments if not Path(a.path).exists()]
     if missing:
         raise ChannelError(f"attachment missing on disk: {', '.join(missing)}", permanent=True)
@@ -159,8 +159,12 @@ def _close(server: smtplib.SMTP) -> None:
         server.close()
 
 
+NO_ADDRESS = "this customer has no email address to reply to"
+
+
 def translate_error(exc: BaseException, where: str) -> ChannelError:
-    """Any smtplib or socket error as a ``ChannelError`` with the server's words."""
+    """Any smtplib or socket error as a ``ChannelError``: our words (translated on the page),
+    then the server's own words and address as the detail."""
     if isinstance(exc, ChannelError):
         return exc
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -170,45 +174,69 @@ def translate_error(exc: BaseException, where: str) -> ChannelError:
         )
         temporary = all(400 <= c < 500 for c in codes)
         return ChannelError(
-            f"SMTP server {where} refused the recipient: {details}", permanent=not temporary
+            "the SMTP server refused the recipient",
+            permanent=not temporary,
+            detail=f"{where}: {details}",
         )
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return ChannelError(
-            f"SMTP server {where} refused the user name or password: "
-            f"{exc.smtp_code} {_reply_text(exc.smtp_error)}",
+            "the SMTP server refused the user name or password",
             permanent=exc.smtp_code >= 500,
+            detail=f"{where}: {exc.smtp_code} {_reply_text(exc.smtp_error)}",
         )
     if isinstance(exc, smtplib.SMTPResponseException):
         return ChannelError(
-            f"SMTP server {where} answered {exc.smtp_code} {_reply_text(exc.smtp_error)}",
+            "the SMTP server refused the message",
             permanent=exc.smtp_code >= 500,
+            detail=f"{where}: {exc.smtp_code} {_reply_text(exc.smtp_error)}",
         )
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return ChannelError(f"SMTP server {where}: {exc}", permanent=True)
+        return ChannelError(
+            "the SMTP server does not support what was asked",
+            permanent=True,
+            detail=f"{where}: {exc}",
+        )
     if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return ChannelError(f"SMTP server {where} closed the connection: {exc}", permanent=False)
+        return ChannelError(
+            "the SMTP server closed the connection", permanent=False, detail=f"{where}: {exc}"
+        )
     if isinstance(exc, smtplib.SMTPException):
-        return ChannelError(f"SMTP server {where}: {exc}", permanent=False)
+        return ChannelError("the SMTP server reported an error", detail=f"{where}: {exc}")
+    return connection_error(exc, where, "SMTP")
+
+
+def connection_error(exc: BaseException, where: str, protocol: str) -> ChannelError:
+    """A socket or TLS error reaching a mail server (IMAP or SMTP) as a ``ChannelError``."""
     if isinstance(exc, ssl.SSLCertVerificationError):
         return ChannelError(
-            f"the TLS certificate of {where} is not trusted: {exc.verify_message}", permanent=True
+            "the TLS certificate of the mail server is not trusted",
+            permanent=True,
+            detail=f"{protocol} {where}: {exc.verify_message}",
         )
     if isinstance(exc, ssl.SSLError):
         return ChannelError(
-            f"TLS with {where} failed ({exc.reason}): is the security setting right?",
-            permanent=False,
+            "TLS with the mail server failed: is the security setting right?",
+            detail=f"{protocol} {where}: {exc.reason}",
         )
     if isinstance(exc, socket.gaierror):
-        return ChannelError(f"SMTP host {where} not found: {exc.strerror}", permanent=False)
+        return ChannelError(
+            "the mail server's host name was not found",
+            detail=f"{protocol} {where}: {exc.strerror}",
+        )
     if isinstance(exc, ConnectionRefusedError):
         return ChannelError(
-            f"SMTP server {where} refused the connection: is the port right?", permanent=False
+            "the mail server refused the connection: is the port right?",
+            detail=f"{protocol} {where}",
         )
     if isinstance(exc, TimeoutError):
-        return ChannelError(f"no answer from SMTP server {where} in time", permanent=False)
+        return ChannelError("the mail server did not answer in time", detail=f"{protocol} {where}")
     if isinstance(exc, OSError):
-        return ChannelError(f"cannot reach SMTP server {where}: {exc}", permanent=False)
-    return ChannelError(f"SMTP error with {where}: {type(exc).__name__}", permanent=False)
+        return ChannelError(
+            "the mail server cannot be reached", detail=f"{protocol} {where}: {exc}"
+        )
+    return ChannelError(
+        "the mail server reported an error", detail=f"{protocol} {where}: {type(exc).__name__}"
+    )
 
 
 def send(mailbox: MailboxSettings, password: str, msg: EmailMessage, to_address: str) -> None:
@@ -223,8 +251,17 @@ def send(mailbox: MailboxSettings, password: str, msg: EmailMessage, to_address:
 
 @dataclass(frozen=True)
 class CheckResult:
+    """A connection test's verdict: ``message`` is a catalogue entry formatted with ``params``;
+    ``detail`` is the server's own words."""
+
     ok: bool
     message: str
+    params: dict[str, str | int] = field(default_factory=dict)
+    detail: str = ""
+
+    @classmethod
+    def failed(cls, exc: ChannelError) -> CheckResult:
+        return cls(False, exc.message, detail=exc.detail or "")
 
 
 def check(mailbox: MailboxSettings, password: str) -> CheckResult:
@@ -232,14 +269,23 @@ def check(mailbox: MailboxSettings, password: str) -> CheckResult:
     try:
         server = connect(mailbox, password)
     except ChannelError as exc:
-        return CheckResult(False, exc.message)
+        return CheckResult.failed(exc)
     try:
         code, _ = server.noop()
     except Exception as exc:
-        return CheckResult(False, translate_error(exc, _where(mailbox)).message)
+        return CheckResult.failed(translate_error(exc, _where(mailbox)))
     finally:
         _close(server)
     if code != 250:
-        return CheckResult(False, f"SMTP server {_where(mailbox)} answered NOOP with {code}")
-    auth = "authenticated" if mailbox.smtp_user and password else "no authentication"
-    return CheckResult(True, f"SMTP {_where(mailbox)}: connected ({auth})")
+        return CheckResult(
+            False,
+            "the SMTP server answered the test with an error",
+            detail=f"{_where(mailbox)}: NOOP {code}",
+        )
+    if mailbox.smtp_user and password:
+        return CheckResult(
+            True, "SMTP %(server)s: connected (authenticated)", {"server": _where(mailbox)}
+        )
+    return CheckResult(
+        True, "SMTP %(server)s: connected (no authentication)", {"server": _where(mailbox)}
+    )

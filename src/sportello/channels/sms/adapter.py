@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import httpx
 
 from sportello.channels.base import (
+    Capabilities,
     ChannelConfig,
     ChannelError,
     ChannelSetup,
@@ -32,6 +33,7 @@ from sportello.channels.base import (
     InboundAttachment,
     InboundMessage,
     OutboundMessage,
+    ReplyTarget,
     StatusUpdate,
     WebhookRejected,
     WebhookRequest,
@@ -106,6 +108,12 @@ class SmsAdapter:
         "api_base",
     )
     secret_fields: ClassVar[tuple[str, ...]] = ("auth_token",)
+    capabilities: ClassVar[Capabilities] = Capabilities(replies=True, bot=True)
+
+    def reply_problem(self, channel: ChannelConfig, target: ReplyTarget) -> str | None:
+        if target.recipient.get("phone") or target.recipient.get("whatsapp"):
+            return None
+        return "this customer has no phone number"
 
     def configure(self, data: Mapping[str, str]) -> ChannelSetup:
         account_sid = data.get("account_sid", "").strip()
@@ -288,7 +296,7 @@ class SmsAdapter:
         try:
             response = httpx.post(url, data=form, auth=self._auth(channel), timeout=TIMEOUT)
         except httpx.HTTPError as exc:
-            raise ChannelError(f"the SMS provider could not be reached: {exc}") from exc
+            raise ChannelError("the SMS provider could not be reached", detail=str(exc)) from exc
         try:
             answer = response.json()
         except ValueError:
@@ -302,7 +310,8 @@ class SmsAdapter:
             )
             reason = describe_error(code, str(answer.get("message") or ""))
             raise ChannelError(
-                f"SMS provider error (HTTP {response.status_code}): {reason}",
+                "the SMS provider refused the message",
+                detail=f"HTTP {response.status_code}: {reason}",
                 permanent=not temporary,
             )
         if not answer.get("sid"):

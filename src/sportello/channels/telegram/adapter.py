@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import httpx
 
 from sportello.channels.base import (
+    Capabilities,
     ChannelConfig,
     ChannelError,
     ChannelSetup,
@@ -39,6 +40,7 @@ from sportello.channels.base import (
     InboundAttachment,
     InboundMessage,
     OutboundMessage,
+    ReplyTarget,
     WebhookRejected,
     WebhookRequest,
     ignore_update,
@@ -92,6 +94,10 @@ class TelegramAdapter:
     # What the admin's form sends to configure(); the bot token is write-only there.
     form_fields: ClassVar[tuple[str, ...]] = ("bot_token", "api_base")
     secret_fields: ClassVar[tuple[str, ...]] = ("bot_token",)
+    capabilities: ClassVar[Capabilities] = Capabilities(replies=True, bot=True)
+
+    def reply_problem(self, channel: ChannelConfig, target: ReplyTarget) -> str | None:
+        return None if target.recipient.get("telegram") else "this customer has no Telegram chat"
 
     def configure(self, data: Mapping[str, str]) -> ChannelSetup:
         bot_token = data.get("bot_token", "").strip()
@@ -327,7 +333,9 @@ class TelegramAdapter:
         try:
             response = httpx.post(url, timeout=timeout, **kwargs)
         except httpx.HTTPError as exc:
-            raise ChannelError(f"Telegram could not be reached: {exc}", permanent=False) from exc
+            raise ChannelError(
+                "Telegram could not be reached", permanent=False, detail=str(exc)
+            ) from exc
         try:
             answer = response.json()
         except ValueError:
@@ -343,7 +351,11 @@ class TelegramAdapter:
             if code == 403:
                 description += ": the customer blocked the bot or never started it"
             temporary = is_temporary_status(code) or is_temporary_status(response.status_code)
-            raise ChannelError(f"Telegram error {code}: {description}", permanent=not temporary)
+            raise ChannelError(
+                "Telegram refused the request",
+                permanent=not temporary,
+                detail=f"{code}: {description}",
+            )
         return answer
 
     def _base(self, channel: ChannelConfig) -> str:

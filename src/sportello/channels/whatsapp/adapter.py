@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from sportello.channels.base import (
+    Capabilities,
     ChannelConfig,
     ChannelError,
     ChannelSetup,
@@ -34,6 +35,7 @@ from sportello.channels.base import (
     InboundMessage,
     OutboundAttachment,
     OutboundMessage,
+    ReplyTarget,
     StatusUpdate,
     WebhookRejected,
     WebhookRequest,
@@ -49,6 +51,7 @@ from sportello.core.security import new_token
 DEFAULT_API_BASE = "https://graph.facebook.com/v21.0"
 WINDOW = timedelta(hours=24)
 WINDOW_CLOSED = "the 24-hour window has closed: only approved templates can be sent"
+NO_NUMBER = "this customer has no WhatsApp number"
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 TEMPLATE_FIELDS = "name,language,status,components"
@@ -102,6 +105,18 @@ class WhatsAppAdapter:
         "api_base",
     )
     secret_fields: ClassVar[tuple[str, ...]] = ("access_token", "app_secret", "verify_token")
+    capabilities: ClassVar[Capabilities] = Capabilities(replies=True, bot=True, templates=True)
+
+    def reply_problem(self, channel: ChannelConfig, target: ReplyTarget) -> str | None:
+        """A free-form reply needs the customer's number and an open 24-hour window (a
+        template can still be sent when it has closed: the composer offers them)."""
+        if not (target.recipient.get("whatsapp") or target.recipient.get("phone")):
+            return NO_NUMBER
+        if not window_open(target.last_inbound_at, target.now):
+            if channel.settings.get("templates"):
+                return WINDOW_CLOSED
+            return "the 24-hour window has closed and this number has no approved templates"
+        return None
 
     # Configuration -------------------------------------------------------------------------
 
@@ -307,7 +322,7 @@ class WhatsAppAdapter:
     def send(self, channel: ChannelConfig, message: OutboundMessage) -> ExternalRef:
         to = (message.recipient.get("whatsapp") or message.recipient.get("phone") or "").lstrip("+")
         if not to.isdigit():
-            raise ChannelError("this customer has no WhatsApp number", permanent=True)
+            raise ChannelError(NO_NUMBER, permanent=True)
         template = message.meta.get("template")
         if template is None and not window_open(message.last_inbound_at, utcnow()):
             raise ChannelError(WINDOW_CLOSED, permanent=True)
@@ -400,7 +415,7 @@ class WhatsAppAdapter:
                 method, url, headers=_authorization(channel), timeout=TIMEOUT, **kwargs
             )
         except httpx.HTTPError as exc:
-            raise ChannelError(f"{unreachable}: {exc}", permanent=False) from exc
+            raise ChannelError(unreachable, permanent=False, detail=str(exc)) from exc
         if response.status_code >= 400:
             raise _graph_error(response)
         return response
@@ -475,7 +490,13 @@ def _graph_error(response: httpx.Response) -> ChannelError:
     prefix = (
         f"WhatsApp error {code}" if code is not None else f"WhatsApp HTTP {response.status_code}"
     )
-    return ChannelError(f"{prefix}: {reason}", permanent=not temporary)
+    # Our own words when we know the code (they are in the catalogues), else a plain refusal;
+    # WhatsApp's code and text follow as the detail.
+    return ChannelError(
+        EXPLAINED_CODES.get(code or 0) or "WhatsApp refused the request",
+        permanent=not temporary,
+        detail=f"{prefix}: {text or reason}",
+    )
 
 
 adapter = register(WhatsAppAdapter())
