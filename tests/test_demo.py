@@ -168,6 +168,8 @@ def test_force_reloads_from_empty_and_is_deterministic(db, monkeypatch):
     monkeypatch.setattr(demo, "CUSTOMERS", 15)
     monkeypatch.setattr(demo, "BATCH", 15)
     now = utcnow().replace(microsecond=0) - timedelta(hours=1)
+    domains: list[tuple] = []
+    monkeypatch.setattr(demo, "load_domains", lambda d, *, now, seed: domains.append((now, seed)))
 
     def snapshot() -> list[tuple]:
         with db.session() as s:
@@ -179,10 +181,57 @@ def test_force_reloads_from_empty_and_is_deterministic(db, monkeypatch):
     assert demo.load(db, seed=3, now=now) is not None
     first = snapshot()
     assert len(first) == 40
+    assert domains == [(now, 3)]  # the domain loaders run after the core load
     assert demo.load(db, seed=3, now=now) is None
+    assert domains == [(now, 3)]  # and not when nothing was loaded
     assert demo.load(db, seed=3, now=now, force=True) == demo.LOGINS
     assert snapshot() == first
     with db.session() as s:
         assert _count(s, User) == 5 and _count(s, Conversation) == 40
     assert demo.load(db, seed=4, now=now, force=True) is not None
     assert snapshot() != first
+
+
+def test_domain_loaders_run_in_order_and_missing_ones_are_skipped(tmp_path, monkeypatch):
+    """Each present ``<package>.demo`` gets ``load(db, now=, seed=)``, in DOMAIN_DEMOS order."""
+    import sys
+
+    package = tmp_path / "fakedomains"
+    for name in ("alpha", "beta", "nodemo"):
+        (package / name).mkdir(parents=True)
+        (package / name / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("CALLS = []\n")
+    for name in ("alpha", "beta"):
+        (package / name / "demo.py").write_text(
+            "import fakedomains\n"
+            "def load(db, *, now, seed):\n"
+            f"    fakedomains.CALLS.append(({name!r}, db, now, seed))\n"
+        )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(
+        demo,
+        "DOMAIN_DEMOS",
+        (
+            "fakedomains.beta.demo",
+            "fakedomains.missing.demo",  # the package is not there
+            "fakedomains.nodemo.demo",  # the package has no demo
+            "fakedomains.alpha.demo",
+        ),
+    )
+    now = utcnow()
+    db = object()
+    called = demo.load_domains(db, now=now, seed=9)  # type: ignore[arg-type]
+    assert called == ["fakedomains.beta.demo", "fakedomains.alpha.demo"]
+    calls = sys.modules["fakedomains"].CALLS
+    assert calls == [("beta", db, now, 9), ("alpha", db, now, 9)]
+
+
+def test_domain_demos_list_the_six_domains():
+    assert demo.DOMAIN_DEMOS == (
+        "sportello.routing.demo",
+        "sportello.replies.demo",
+        "sportello.channels.demo",
+        "sportello.surveys.demo",
+        "sportello.reports.demo",
+        "sportello.workforce.demo",
+    )

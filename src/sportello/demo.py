@@ -18,6 +18,8 @@ releases, while the demo must be the same for a given seed. Customer addresses u
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import random
 import unicodedata
 from collections.abc import Callable
@@ -57,6 +59,16 @@ CUSTOMERS = 200
 CONVERSATIONS = 500
 BATCH = 125  # conversations per transaction
 ROME = ZoneInfo("Europe/Rome")
+# Domain loaders, called in this order after the core demo with ``load(db, now=now, seed=seed)``.
+# A module not installed (yet) is skipped: each domain ships its own ``<package>/demo.py``.
+DOMAIN_DEMOS: tuple[str, ...] = (
+    "sportello.routing.demo",
+    "sportello.replies.demo",
+    "sportello.channels.demo",
+    "sportello.surveys.demo",
+    "sportello.reports.demo",
+    "sportello.workforce.demo",
+)
 
 # (email, password, role): printed by `sportello demo`.
 LOGINS: list[tuple[str, str, str]] = [
@@ -906,7 +918,27 @@ def load(
             )
             .execution_options(synchronize_session=False)
         )
+    load_domains(db, now=now, seed=seed)
     return list(LOGINS)
+
+
+def _present(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # the parent package itself is missing
+        return False
+
+
+def load_domains(db: Database, *, now: datetime, seed: int) -> list[str]:
+    """Call each present loader of ``DOMAIN_DEMOS`` in order; returns the names called."""
+    called = []
+    for name in DOMAIN_DEMOS:
+        if not _present(name):
+            continue
+        module = importlib.import_module(name)
+        module.load(db, now=now, seed=seed)
+        called.append(name)
+    return called
 
 
 def _ids(staff: Staff) -> dict[str, Any]:
@@ -1171,4 +1203,4 @@ def _play(
     return conv().status in (Status.NEW, Status.OPEN, Status.PENDING)
 
 
-__all__ = ["LOGINS", "clear", "is_loaded", "load"]
+__all__ = ["DOMAIN_DEMOS", "LOGINS", "clear", "is_loaded", "load", "load_domains"]
