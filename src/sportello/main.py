@@ -50,6 +50,8 @@ ROUTERS = (
     "sportello.web.docs",
     "sportello.channels.chat.routes",
     "sportello.demo_pages",
+    "sportello.search.pages",
+    "sportello.search.api",
 )
 
 

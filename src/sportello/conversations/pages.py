@@ -23,7 +23,6 @@ from sportello.core.db import SessionDep, utcnow
 from sportello.core.errors import InvalidInput, NotFound
 from sportello.core.html import sanitize_html
 from sportello.core.writer import WriterDep, group_commit, write_through
-from sportello.customers import service as customers_service
 from sportello.routing import service as routing_service
 from sportello.web.auth import CsrfChecked, CurrentUser
 from sportello.web.helpers import is_htmx, see_other, user_errors
@@ -444,22 +443,4 @@ def conversation_attachment(
         filename=attachment.filename,
         content_disposition_type="inline" if inline else "attachment",
         headers={"Cache-Control": "private, max-age=3600"},
-    )
-
-
-# --- search --------------------------------------------------------------------------------------
-
-
-@router.get("/search", response_class=HTMLResponse, include_in_schema=False)
-def search(request: Request, session: SessionDep, user: CurrentUser, q: str = "") -> Response:
-    q = q.strip()[:200]
-    return render(
-        request,
-        "conversations/search.html",
-        {
-            "q": q,
-            "conversations": service.search(session, user, q),
-            "customers": customers_service.search(session, user, q),
-            "current_path": "",
-        },
     )

@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import User
@@ -183,32 +183,6 @@ def customer_conversations(
 def _like(term: str) -> str:
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
-
-
-def search(session: Session, user: User, q: str, *, limit: int = 50) -> list[Conversation]:
-    """Conversations whose number, subject or any message text matches (LIKE; scoped)."""
-    term = q.strip()
-    if not term:
-        return []
-    pattern = _like(term)
-    matches = [
-        Conversation.subject.ilike(pattern, escape="\\"),
-        exists().where(
-            Message.conversation_id == Conversation.id,
-            Message.text.ilike(pattern, escape="\\"),
-        ),
-    ]
-    digits = term.lstrip("#")
-    if digits.isdigit() and len(digits) < 12:
-        matches.insert(0, Conversation.number == int(digits))
-    return list(
-        session.scalars(
-            access.conversations_query(session, user)
-            .where(or_(*matches))
-            .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
-            .limit(limit)
-        ).unique()
-    )
 
 
 def assignable_users(session: Session) -> list[User]:
