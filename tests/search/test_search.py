@@ -134,6 +134,7 @@ def test_results_are_scoped_to_what_the_user_may_see(db, personas, corpus):
     # Sara (Assistenza) sees the API channel's queue; Luca (Vendite) the web form's.
     customers, conversations, messages = _search(db, personas.sara, "rimborso")
     assert corpus.bruno not in conversations and corpus.nicolo in conversations
+    assert "Bruno Neri" not in customers and _search(db, personas.sara, "Bruno")[0] == []
     assert all(number != corpus.bruno for number, _ in messages)
     _customers, conversations, messages = _search(db, personas.luca, "rimborso")
     assert conversations == [corpus.bruno] and [n for n, _ in messages] == [corpus.bruno]
