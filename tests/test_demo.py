@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -54,13 +54,14 @@ def test_promised_counts(loaded):
         assert roles == {"admin": 1, "supervisor": 1, "agent": 3}
         assert {t.name for t in s.scalars(select(Team))} == {"Assistenza", "Vendite"}
         assert _count(s, Queue) == 2
-        assert sorted(c.kind for c in s.scalars(select(Channel))) == ["api", "webform"]
-        assert 190 <= _count(s, Customer) <= 210
-        assert _count(s, Conversation) == demo.CONVERSATIONS == 500
-        assert _count(s, Message) > 3 * 500
+        kinds = sorted(c.kind for c in s.scalars(select(Channel)))
+        assert kinds == ["api", "chat", "email", "webform"]
+        assert demo.CUSTOMERS - 10 <= _count(s, Customer) <= demo.CUSTOMERS + 10
+        assert _count(s, Conversation) == demo.CONVERSATIONS == 1400
+        assert _count(s, Message) > 3 * demo.CONVERSATIONS
 
 
-def test_dates_lie_in_the_last_60_days_in_order(loaded):
+def test_dates_lie_in_the_last_90_days_in_order(loaded):
     db, _, before = loaded
     earliest = before - timedelta(days=demo.DAYS, hours=2)
     with db.session() as s:
@@ -81,7 +82,7 @@ def test_dates_lie_in_the_last_60_days_in_order(loaded):
         first, last = s.execute(
             select(func.min(Conversation.created_at), func.max(Conversation.created_at))
         ).one()
-        assert last - first > timedelta(days=50)
+        assert last - first > timedelta(days=85)
         # Within a conversation, a later row is never older (the UI lists messages by id).
         rows = s.execute(
             select(Message.conversation_id, Message.id, Message.created_at).order_by(
@@ -102,11 +103,12 @@ def test_statuses_priorities_tags_and_assignments_are_varied(loaded):
         tags = _count(s, Tag)
         notes = s.scalar(select(func.count()).where(Message.direction == Direction.NOTE))
     assert set(statuses) == set(Status)
-    assert statuses[Status.RESOLVED] + statuses[Status.CLOSED] > 0.75 * 500
+    total = demo.CONVERSATIONS
+    assert statuses[Status.RESOLVED] + statuses[Status.CLOSED] > 0.75 * total
     assert statuses[Status.NEW] + statuses[Status.OPEN] + statuses[Status.PENDING] >= 15
     assert set(priorities) == set(Priority)
     assert tags >= 8 and notes >= 50
-    assert assigned >= 0.9 * 500
+    assert assigned >= 0.9 * total
 
 
 def test_every_conversation_starts_with_a_customer_message(loaded):
@@ -114,7 +116,7 @@ def test_every_conversation_starts_with_a_customer_message(loaded):
     with db.session() as s:
         first_ids = select(func.min(Message.id)).group_by(Message.conversation_id)
         directions = Counter(s.scalars(select(Message.direction).where(Message.id.in_(first_ids))))
-        assert directions == {Direction.INBOUND: 500}
+        assert directions == {Direction.INBOUND: demo.CONVERSATIONS}
         # message_count counts customer messages and replies, as the actions keep it.
         counted = dict(
             s.execute(
@@ -140,6 +142,166 @@ def test_history_is_not_live_traffic(loaded):
         assert states[DeliveryState.DELIVERED] > 300
         assert _count(s, OutboxEvent) == 0
         assert _count(s, Job) == 0
+
+
+def test_knowledge_base_is_on_the_help_center(loaded):
+    from sportello.knowledge.models import Article, ArticleStatus, Category
+
+    db, _, _ = loaded
+    with db.session() as s:
+        statuses = Counter(s.scalars(select(Article.status)))
+        assert statuses[ArticleStatus.PUBLISHED] >= 40
+        assert 1 <= statuses[ArticleStatus.INTERNAL] <= 8
+        names = {c.name for c in s.scalars(select(Category))}
+        assert {"Resi e rimborsi", "Spedizioni e consegne", "Pagamenti", "Fatture"} <= names
+        # Every published article sits in a category, searchable, with a past behind it.
+        for article in s.scalars(select(Article)):
+            assert article.category_id is not None and article.search_body
+            assert article.created_at < loaded[2] - timedelta(days=demo.DAYS)
+
+
+def test_help_center_and_bot_answer_from_the_demo(loaded):
+    from sportello.knowledge import bot
+    from sportello.knowledge import service as kb_service
+
+    db, _, _ = loaded
+    with db.session() as s:
+        chat = s.scalars(select(Channel).where(Channel.kind == "chat")).one()
+        config = bot.BotConfig.from_settings(chat.settings)
+        assert config.enabled and config.name == "Lavandina" and chat.is_active
+        brand_id = chat.brand_id
+        result = kb_service.search_articles(
+            s, brand_id=brand_id, q="quanto costa la spedizione", language="it"
+        )
+        assert result.hits and "spedizione" in result.hits[0].article.title.lower()
+
+
+def test_mailbox_is_paused_and_sends_to_the_local_catcher(loaded):
+    db, _, _ = loaded
+    with db.session() as s:
+        mailbox = s.scalars(select(Channel).where(Channel.kind == "email")).one()
+        assert not mailbox.is_active  # no IMAP server in the demo: nothing to poll
+        assert mailbox.settings["smtp_host"] == demo.CATCHER_HOST
+        assert mailbox.settings["smtp_port"] == demo.CATCHER_PORT
+        assert mailbox.settings["demo_catcher"] is True
+
+
+def test_traffic_has_weekly_and_daily_patterns(loaded):
+    from zoneinfo import ZoneInfo
+
+    db, _, _ = loaded
+    rome = ZoneInfo("Europe/Rome")
+    with db.session() as s:
+        rows = s.execute(
+            select(Conversation.created_at, Channel.kind).join(
+                Channel, Channel.id == Conversation.channel_id
+            )
+        ).all()
+    local = [(at.replace(tzinfo=at.tzinfo or UTC).astimezone(rome), kind) for at, kind in rows]
+    weekdays = Counter(at.weekday() for at, _ in local)
+    assert weekdays[0] == max(weekdays.values())  # the Monday peak
+    assert weekdays[6] == min(weekdays.values()) and weekdays[6] < weekdays[0] / 2.5
+    kinds = Counter(kind for _, kind in local)
+    assert set(kinds) == {"email", "chat", "webform", "api"}
+
+    def share(kind: str, hours: range) -> float:
+        mine = [at for at, k in local if k == kind]
+        return sum(at.hour in hours for at in mine) / len(mine)
+
+    evening, night = range(18, 23), range(0, 7)
+    assert share("chat", evening) > 1.5 * share("email", evening)
+    assert share("email", night) > 3 * share("chat", night)
+    lunch = sum(at.hour == 13 for at, _ in local)
+    assert lunch < sum(at.hour == 11 for at, _ in local) * 0.7  # the lunch dip
+
+
+def test_messages_are_searchable_and_mail_quotes_are_kept_apart(loaded):
+    from sportello.knowledge.models import MessageSearch
+
+    db, _, _ = loaded
+    with db.session() as s:
+        words = s.scalar(
+            select(func.count()).select_from(Message).where(Message.direction != Direction.SYSTEM)
+        )
+        assert _count(s, MessageSearch) == words
+        replies = list(
+            s.scalars(
+                select(Message)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .join(Channel, Channel.id == Conversation.channel_id)
+                .where(Channel.kind == "email", Message.direction == Direction.INBOUND)
+            )
+        )
+        quoted = [m for m in replies if m.meta.get("email", {}).get("visible_text")]
+        assert len(quoted) > 50
+        for message in quoted:
+            visible = message.meta["email"]["visible_text"]
+            assert message.text.startswith(visible) and "ha scritto:" in message.text
+            assert "\n> " in message.text[len(visible) :]
+
+
+def test_demo_shop_page_shows_the_chat_widget(loaded):
+    from fastapi.testclient import TestClient
+
+    from sportello.main import create_app
+
+    db, _, _ = loaded
+    with TestClient(create_app(db=db, run_workers=False)) as client:
+        page = client.get("/demo/shop")
+        assert page.status_code == 200
+        with db.session() as s:
+            chat = s.scalars(select(Channel).where(Channel.kind == "chat")).one()
+        assert f'data-channel="{chat.public_id}"' in page.text
+        assert "Casa Lavanda" in page.text and "/static/widget/widget.js" in page.text
+        assert client.get("/static/demo/shop.css").status_code == 200
+        assert "Linen sheet set" in client.get("/demo/shop?lang=en").text
+
+
+def test_a_reply_on_the_demo_mailbox_reaches_the_catcher(loaded, tmp_path):
+    """The real send path (adapter, SMTP) into the catcher `serve` runs for the demo."""
+    import socket
+    from email import message_from_bytes
+    from email.policy import default
+
+    from sportello.channels import registry
+    from sportello.channels import service as channels_service
+    from sportello.conversations import actions as conversations_actions
+    from sportello.demo_pages import start_catcher
+
+    db, _, _ = loaded
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = start_catcher("127.0.0.1", port, tmp_path)
+    assert controller is not None
+    try:
+        with db.transaction() as s:
+            mailbox = s.scalars(select(Channel).where(Channel.kind == "email")).one()
+            mailbox.settings = {**mailbox.settings, "smtp_port": port}
+            conversation = s.scalars(
+                select(Conversation)
+                .where(Conversation.channel_id == mailbox.id, Conversation.status != Status.CLOSED)
+                .limit(1)
+            ).one()
+            agent = s.scalars(select(User).where(User.email.startswith("chiara@"))).one()
+            reply = conversations_actions.do_send_reply(
+                s, conversation=conversation, author=agent, text="Gentile cliente, eccoci."
+            )
+            reply_id = reply.id
+        registry.load_builtin()
+        assert channels_service.deliver_messages(db, [reply_id]) == []
+        with db.session() as s:
+            assert s.get_one(Message, reply_id).delivery_state == DeliveryState.SENT
+        caught = list(tmp_path.glob("*.eml"))
+        assert len(caught) == 1
+        mail = message_from_bytes(caught[0].read_bytes(), policy=default)
+        assert mail["From"].endswith(f"<{demo.MAILBOX}>")
+        assert "eccoci" in mail.get_body().get_content()
+    finally:
+        controller.stop()
+        with db.transaction() as s:
+            mailbox = s.scalars(select(Channel).where(Channel.kind == "email")).one()
+            mailbox.settings = {**mailbox.settings, "smtp_port": demo.CATCHER_PORT}
 
 
 def test_second_load_without_force_adds_nothing(loaded):
@@ -168,6 +330,8 @@ def test_force_reloads_from_empty_and_is_deterministic(db, monkeypatch):
     monkeypatch.setattr(demo, "CUSTOMERS", 15)
     monkeypatch.setattr(demo, "BATCH", 15)
     now = utcnow().replace(microsecond=0) - timedelta(hours=1)
+    domains: list[tuple] = []
+    monkeypatch.setattr(demo, "load_domains", lambda d, *, now, seed: domains.append((now, seed)))
 
     def snapshot() -> list[tuple]:
         with db.session() as s:
@@ -179,10 +343,57 @@ def test_force_reloads_from_empty_and_is_deterministic(db, monkeypatch):
     assert demo.load(db, seed=3, now=now) is not None
     first = snapshot()
     assert len(first) == 40
+    assert domains == [(now, 3)]  # the domain loaders run after the core load
     assert demo.load(db, seed=3, now=now) is None
+    assert domains == [(now, 3)]  # and not when nothing was loaded
     assert demo.load(db, seed=3, now=now, force=True) == demo.LOGINS
     assert snapshot() == first
     with db.session() as s:
         assert _count(s, User) == 5 and _count(s, Conversation) == 40
     assert demo.load(db, seed=4, now=now, force=True) is not None
     assert snapshot() != first
+
+
+def test_domain_loaders_run_in_order_and_missing_ones_are_skipped(tmp_path, monkeypatch):
+    """Each present ``<package>.demo`` gets ``load(db, now=, seed=)``, in DOMAIN_DEMOS order."""
+    import sys
+
+    package = tmp_path / "fakedomains"
+    for name in ("alpha", "beta", "nodemo"):
+        (package / name).mkdir(parents=True)
+        (package / name / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("CALLS = []\n")
+    for name in ("alpha", "beta"):
+        (package / name / "demo.py").write_text(
+            "import fakedomains\n"
+            "def load(db, *, now, seed):\n"
+            f"    fakedomains.CALLS.append(({name!r}, db, now, seed))\n"
+        )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(
+        demo,
+        "DOMAIN_DEMOS",
+        (
+            "fakedomains.beta.demo",
+            "fakedomains.missing.demo",  # the package is not there
+            "fakedomains.nodemo.demo",  # the package has no demo
+            "fakedomains.alpha.demo",
+        ),
+    )
+    now = utcnow()
+    db = object()
+    called = demo.load_domains(db, now=now, seed=9)  # type: ignore[arg-type]
+    assert called == ["fakedomains.beta.demo", "fakedomains.alpha.demo"]
+    calls = sys.modules["fakedomains"].CALLS
+    assert calls == [("beta", db, now, 9), ("alpha", db, now, 9)]
+
+
+def test_domain_demos_list_the_six_domains():
+    assert demo.DOMAIN_DEMOS == (
+        "sportello.routing.demo",
+        "sportello.replies.demo",
+        "sportello.channels.demo",
+        "sportello.surveys.demo",
+        "sportello.reports.demo",
+        "sportello.workforce.demo",
+    )

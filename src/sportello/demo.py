@@ -18,6 +18,9 @@ releases, while the demo must be the same for a given seed. Customer addresses u
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import importlib.util
 import random
 import unicodedata
 from collections.abc import Callable
@@ -52,11 +55,21 @@ from sportello.routing.models import Queue
 
 SHOP = "Casa Lavanda"
 DOMAIN = "casalavanda.example"
-DAYS = 60
-CUSTOMERS = 200
-CONVERSATIONS = 500
-BATCH = 125  # conversations per transaction
+DAYS = 90
+CUSTOMERS = 450
+CONVERSATIONS = 1400
+BATCH = 200  # conversations per transaction
 ROME = ZoneInfo("Europe/Rome")
+# Domain loaders, called in this order after the core demo with ``load(db, now=now, seed=seed)``.
+# A module not installed (yet) is skipped: each domain ships its own ``<package>/demo.py``.
+DOMAIN_DEMOS: tuple[str, ...] = (
+    "sportello.routing.demo",
+    "sportello.replies.demo",
+    "sportello.channels.demo",
+    "sportello.surveys.demo",
+    "sportello.reports.demo",
+    "sportello.workforce.demo",
+)
 
 # (email, password, role): printed by `sportello demo`.
 LOGINS: list[tuple[str, str, str]] = [
@@ -153,6 +166,21 @@ COURIERS = ("BRT", "GLS", "SDA", "Poste Italiane")
 MONTHS = _words(
     "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre"
 )
+# The channels a story can start on: (key, share of conversations, hourly weights, Rome time).
+# Mail arrives around the clock (written at night, read in the morning); chat peaks in the
+# evening after work; every channel dips at lunch.
+CHANNEL_MIX: tuple[tuple[str, float, tuple[int, ...]], ...] = (
+    ("email", 0.38, (3, 3, 2, 2, 2, 2, 3, 5, 8, 9, 9, 8, 5, 5, 8, 8, 8, 7, 6, 5, 5, 5, 4, 3)),
+    ("chat", 0.30, (1, 0, 0, 0, 0, 0, 0, 1, 3, 6, 8, 8, 3, 3, 6, 7, 7, 8, 10, 12, 13, 12, 8, 3)),
+    ("webform", 0.16, (1, 1, 0, 0, 0, 0, 1, 2, 5, 8, 9, 9, 4, 4, 8, 9, 8, 7, 7, 8, 8, 7, 4, 2)),
+    ("api", 0.16, (1, 1, 0, 0, 0, 0, 1, 3, 6, 8, 9, 9, 4, 4, 8, 9, 8, 7, 8, 9, 9, 8, 5, 2)),
+)
+# Monday's backlog from the weekend, a quiet Saturday afternoon and a quieter Sunday.
+WEEKDAY_WEIGHTS = (1.45, 1.15, 1.05, 1.0, 0.92, 0.6, 0.42)
+MAILBOX = f"assistenza@{DOMAIN}"
+# The demo mailbox sends to a local mail catcher (demo_pages.py), started by `sportello serve`.
+CATCHER_HOST = "127.0.0.1"
+CATCHER_PORT = 2525
 GREETINGS = ("Buongiorno", "Salve", "Buonasera", "Gentili signori", "Ciao")
 SIGN_OFFS = ("Grazie", "Grazie mille", "Cordiali saluti", "Saluti", "Grazie in anticipo")
 
@@ -570,6 +598,34 @@ THANKS = (
     "Gentilissimi, grazie!",
     "Ok grazie, buona giornata.",
 )
+_MAILBOX_FORM = {
+    "address": MAILBOX,
+    "display_name": f"{SHOP} – Assistenza",
+    "imap_host": "imap.casalavanda.example",
+    "imap_security": "tls",
+    "imap_password": "demo-non-usata",
+    "smtp_host": CATCHER_HOST,
+    "smtp_port": str(CATCHER_PORT),
+    "smtp_security": "none",
+    "language": "it",
+}
+_CHAT_FORM = {
+    "color": "#6b4f9e",
+    "title": f"{SHOP} · Assistenza",
+    "greeting_it": "Ciao! Sono l'assistente di Casa Lavanda: chiedimi di spedizioni, resi, "
+    "pagamenti o come lavare il lino.",
+    "greeting_en": "Hi! I'm Casa Lavanda's assistant: ask me about shipping, returns, payments "
+    "or linen care.",
+    "prechat": "off",
+    "topics": "Ordini e spedizioni,Resi e rimborsi,Prodotti",
+}
+BOT_SETTINGS: dict[str, Any] = {
+    "enabled": True,
+    "name": "Lavandina",
+    "greeting": "Ciao! Sono Lavandina, l'assistente virtuale di Casa Lavanda. Come posso aiutarti?",
+    "threshold": 0.35,
+    "blocked_topics": ["avvocato", "denuncia"],
+}
 SIGNATURE = "\n\nUn saluto,\n{agente} – " + SHOP
 NO_ANSWER_NOTES = (
     "Nessuna risposta dal cliente da giorni: risolvo, si riapre se scrive.",
@@ -690,6 +746,11 @@ class Person:
     email: str
     phone: str | None
 
+    @property
+    def visitor(self) -> str:
+        """The chat widget's id of this person's browser."""
+        return "v_" + hashlib.sha256(self.email.encode()).hexdigest()[:24]
+
 
 @dataclass
 class Staff:
@@ -766,16 +827,12 @@ def _business(at: datetime, rng: random.Random) -> datetime:
     return local.astimezone(UTC)
 
 
-def _customer_time(day: datetime, rng: random.Random) -> datetime:
-    """A moment on ``day`` when people write: mostly daytime and evening, Italian time."""
-    hour = rng.choices(
-        range(24),
-        weights=[1, 1, 0, 0, 0, 0, 1, 3, 6, 9, 10, 9, 8, 7, 8, 9, 9, 8, 8, 9, 10, 9, 6, 3],
-    )[0]
-    local = day.astimezone(ROME).replace(
-        hour=hour, minute=rng.randint(0, 59), second=rng.randint(0, 59), microsecond=0
-    )
-    return local.astimezone(UTC)
+def _quote(text: str, at: datetime, author: str) -> str:
+    """What a mail client appends to a reply: an attribution line and the quoted message."""
+    local = at.astimezone(ROME)
+    when = f"{local.day} {MONTHS[local.month - 1]} {local.year} alle ore {local:%H:%M}"
+    lines = "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
+    return f"\n\nIl giorno {when} {author} – {SHOP} <{MAILBOX}> ha scritto:\n\n{lines}"
 
 
 def _after(at: datetime, rng: random.Random, low_min: float, high_min: float) -> datetime:
@@ -838,7 +895,8 @@ def load(
     with db.transaction() as session:
         staff, channels = _setup(session, now)
         staff_ids = _ids(staff)
-        channel_ids = [c.id for c in channels]
+        channel_ids = {key: c.id for key, c in channels.items()}
+        _knowledge_base(session, staff, now)
 
     people = make_people(rng, min(CUSTOMERS, CONVERSATIONS))
     # Every customer writes at least once; a few loyal ones write several times.
@@ -846,31 +904,23 @@ def load(
     weights = [1.0 / (1 + i) ** 0.7 for i in range(len(people))]
     picks += rng.choices(range(len(people)), weights=weights, k=CONVERSATIONS - len(people))
     rng.shuffle(picks)
-    start = now - timedelta(days=DAYS)
-    # More conversations in recent weeks (a growing shop), none in the last few minutes.
-    days = sorted(rng.triangular(0, DAYS, DAYS) for _ in range(CONVERSATIONS))
-    starts = sorted(
-        min(_customer_time(start + timedelta(days=d), rng), now - timedelta(minutes=10))
-        for d in days
-    )
+    starts = _schedule(rng, now, CONVERSATIONS)
 
-    active: set[tuple[int, int]] = set()  # (person, channel) with an active conversation
+    active: set[tuple[int, str]] = set()  # (person, channel) with an active conversation
     counter = 0
     for batch_start in range(0, CONVERSATIONS, BATCH):
         with db.transaction() as session:
             clock = DemoClock(session, cutoff)
             staff = _reload(session, staff_ids)
-            chans = [session.get_one(Channel, cid) for cid in channel_ids]
+            chans = {key: session.get_one(Channel, cid) for key, cid in channel_ids.items()}
             for i in range(batch_start, min(batch_start + BATCH, CONVERSATIONS)):
+                at, key = starts[i]
                 person_index = picks[i]
-                channel_index = 0 if rng.random() < 0.55 else 1
-                if (person_index, channel_index) in active:
-                    channel_index = 1 - channel_index
-                if (person_index, channel_index) in active:
+                if (person_index, key) in active:
                     person_index = next(
                         p
                         for p in rng.sample(range(len(people)), len(people))
-                        if (p, channel_index) not in active
+                        if (p, key) not in active
                     )
                 counter += 1
                 still_active = _play(
@@ -878,14 +928,14 @@ def load(
                     clock,
                     rng,
                     staff,
-                    chans[channel_index],
+                    chans[key],
                     people[person_index],
-                    starts[i],
+                    at,
                     now,
                     f"demo-{seed}-{counter}",
                 )
                 if still_active:
-                    active.add((person_index, channel_index))
+                    active.add((person_index, key))
             clock.close()
 
     with db.transaction() as session:
@@ -906,7 +956,68 @@ def load(
             )
             .execution_options(synchronize_session=False)
         )
+    _index_messages(db)
+    load_domains(db, now=now, seed=seed)
     return list(LOGINS)
+
+
+def _schedule(rng: random.Random, now: datetime, count: int) -> list[tuple[datetime, str]]:
+    """When each story starts and on which channel, oldest first.
+
+    A growing shop (a third more traffic at the end of the span than at its start), Monday's
+    peak and quiet Sundays (``WEEKDAY_WEIGHTS``), each channel's hours (``CHANNEL_MIX``); none
+    in the last ten minutes."""
+    start = now - timedelta(days=DAYS)
+    top = max(WEEKDAY_WEIGHTS)
+    keys = [key for key, _, _ in CHANNEL_MIX]
+    shares = [share for _, share, _ in CHANNEL_MIX]
+    hours = {key: weights for key, _, weights in CHANNEL_MIX}
+    found: list[tuple[datetime, str]] = []
+    while len(found) < count:
+        offset = rng.uniform(0, DAYS)
+        day = (start + timedelta(days=offset)).astimezone(ROME)
+        growth = 0.75 + 0.25 * offset / DAYS
+        if rng.random() > growth * WEEKDAY_WEIGHTS[day.weekday()] / top:
+            continue
+        key = rng.choices(keys, weights=shares)[0]
+        hour = rng.choices(range(24), weights=hours[key])[0]
+        local = day.replace(
+            hour=hour, minute=rng.randint(0, 59), second=rng.randint(0, 59), microsecond=0
+        )
+        at = local.astimezone(UTC)
+        if start <= at < now - timedelta(minutes=10):
+            found.append((at, key))
+    return sorted(found)
+
+
+def _index_messages(db: Database) -> None:
+    """The search index of every message, as the ``message.received`` handler keeps it live
+    (the demo's events are silenced, so the handler never saw them)."""
+    from sportello.knowledge.indexing import index_messages
+
+    with db.session() as session:
+        ids = list(session.scalars(select(Message.id).order_by(Message.id)))
+    for at in range(0, len(ids), 2000):
+        index_messages(db, [("message.received", {"message_id": i}) for i in ids[at : at + 2000]])
+
+
+def _present(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # the parent package itself is missing
+        return False
+
+
+def load_domains(db: Database, *, now: datetime, seed: int) -> list[str]:
+    """Call each present loader of ``DOMAIN_DEMOS`` in order; returns the names called."""
+    called = []
+    for name in DOMAIN_DEMOS:
+        if not _present(name):
+            continue
+        module = importlib.import_module(name)
+        module.load(db, now=now, seed=seed)
+        called.append(name)
+    return called
 
 
 def _ids(staff: Staff) -> dict[str, Any]:
@@ -927,7 +1038,7 @@ def _reload(session: Session, ids: dict[str, Any]) -> Staff:
     )
 
 
-def _setup(session: Session, now: datetime) -> tuple[Staff, list[Channel]]:
+def _setup(session: Session, now: datetime) -> tuple[Staff, dict[str, Channel]]:
     brand = session.scalars(select(Brand).order_by(Brand.id)).first()
     if brand is None:
         raise RuntimeError("no brand: run 'sportello db upgrade' first")
@@ -967,10 +1078,13 @@ def _setup(session: Session, now: datetime) -> tuple[Staff, list[Channel]]:
         queues[key] = queue
     session.flush()
     kinds = registry.kinds()
-    channels = []
-    for kind, name, queue_key, data in (
-        ("api", "App mobile", "assistenza", {"reply_url": ""}),
+    channels: dict[str, Channel] = {}
+    for key, kind, name, queue_key, data in (
+        ("email", "email", "Email assistenza", "assistenza", _MAILBOX_FORM),
+        ("chat", "chat", "Chat del sito", "assistenza", _CHAT_FORM),
+        ("api", "api", "App mobile", "assistenza", {"reply_url": ""}),
         (
+            "webform",
             "webform",
             "Modulo contatti",
             "vendite",
@@ -988,12 +1102,65 @@ def _setup(session: Session, now: datetime) -> tuple[Staff, list[Channel]]:
             session, brand_id=brand.id, kind=kind, name=name, queue=queues[queue_key], data=data
         )
         channel.created_at = now - timedelta(days=DAYS + 20)
-        channels.append(channel)
+        channels[key] = channel
+    # The bot answers the chat first, from the help center, and hands over to the team; the
+    # page /demo/shop shows this channel's widget on a product page of the shop.
+    channels_actions.do_update_channel(
+        session, channel=channels["chat"], settings={"bot": BOT_SETTINGS, "demo_shop": True}
+    )
+    # No IMAP server comes with the demo: the mailbox is paused (nothing to poll), and its
+    # replies go out over SMTP to the mail catcher `sportello serve` runs for it.
+    channels_actions.do_update_channel(
+        session, channel=channels["email"], is_active=False, settings={"demo_catcher": True}
+    )
     agents = {
         "assistenza": [users["chiara"], users["davide"]],
         "vendite": [users["francesca"], users["davide"]],
     }
     return Staff(users["elena"], users["paolo"], agents, queues), channels
+
+
+def _knowledge_base(session: Session, staff: Staff, now: datetime) -> None:
+    """The help center: categories and articles written over the months before the demo's
+    span, with the views and votes a few months online give them."""
+    from sportello.demo_articles import ARTICLES, CATEGORIES
+    from sportello.knowledge import actions as kb_actions
+    from sportello.knowledge.models import ArticleStatus
+
+    rng = random.Random(len(ARTICLES))
+    brand_id = staff.queues["assistenza"].brand_id
+    categories = {
+        key: kb_actions.do_create_category(
+            session,
+            brand_id=brand_id,
+            by=staff.admin,
+            name=name,
+            description=description,
+            position=position,
+        )
+        for position, (key, name, description) in enumerate(CATEGORIES)
+    }
+    for index, (key, title, tags, body, status) in enumerate(ARTICLES):
+        author = staff.admin if index % 3 else staff.supervisor
+        article = kb_actions.do_create_article(
+            session,
+            brand_id=brand_id,
+            by=author,
+            title=title,
+            body_md=body,
+            category=categories[key],
+            tags=tags,
+            status=ArticleStatus(status),
+        )
+        written = now - timedelta(days=DAYS + rng.uniform(10, 200))
+        article.created_at = article.updated_at = written
+        if article.published_at is not None:
+            article.published_at = written
+        if status == "published":
+            article.views = int(rng.paretovariate(1.3) * 40)
+            article.helpful_yes = int(article.views * rng.uniform(0.05, 0.2))
+            article.helpful_no = int(article.views * rng.uniform(0.0, 0.04))
+    session.flush()
 
 
 def _play(
@@ -1034,21 +1201,47 @@ def _play(
     state: dict[str, Any] = {}
     inbound_count = [0]
 
+    kind = channel.kind
+
     def inbound(text: str, *, first: bool = False) -> Callable[[], None]:
         def run() -> None:
             inbound_count[0] += 1
+            extra = [Identity("phone", person.phone)] if person.phone else []
+            identity = Identity("email", person.email)
+            body, provider_id = text, None
+            meta: dict[str, Any] = {}
+            if kind == "chat":  # a visitor of the site who gave their email in the chat
+                extra = [Identity("visitor", person.visitor), *extra]
+            elif kind == "api":
+                provider_id = f"{message_id}-{inbound_count[0]}"
+            elif kind == "webform" and first:
+                meta = {"topic": subject}
+            elif kind == "email":
+                domain = person.email.rsplit("@", 1)[1]
+                provider_id = f"<{message_id}.{inbound_count[0]}@{domain}>"
+                if "reply" in state:  # a mail client quotes what it answers
+                    body = text + _quote(*state["reply"])
+                meta = {
+                    "email": {
+                        "from": person.email,
+                        "to": [MAILBOX],
+                        "visible_text": text if body != text else None,
+                    }
+                }
+            if first:
+                title = "" if kind == "chat" else subject
+            else:
+                title = "Re: " + subject if kind == "email" else ""
             message = InboundMessage(
-                identity=Identity("email", person.email),
+                identity=identity,
                 sender_name=person.name,
-                text=text,
-                subject=subject if first else "",
-                provider_message_id=(
-                    f"{message_id}-{inbound_count[0]}" if channel.kind == "api" else None
-                ),
+                text=body,
+                subject=title,
+                provider_message_id=provider_id,
                 conversation_number=None if first else state["conversation"].number,
-                extra_identities=[Identity("phone", person.phone)] if person.phone else [],
+                extra_identities=extra,
                 received_at=clock.now,
-                meta={"topic": subject} if channel.kind == "webform" and first else {},
+                meta=meta,
             )
             # The one door itself; channels.service.receive only adds a SAVEPOINT against two
             # concurrent copies of one delivery, which a single loader cannot produce.
@@ -1093,6 +1286,7 @@ def _play(
             message = conversations_actions.do_send_reply(
                 session, conversation=conv(), author=agent, text=fill(text) + fill(SIGNATURE)
             )
+            state["reply"] = (message.text, clock.now, agent.name)
             # History, not traffic: the clock stores it as delivered (see DemoClock).
             assert message.delivery_state == DeliveryState.DELIVERED
 
@@ -1171,4 +1365,4 @@ def _play(
     return conv().status in (Status.NEW, Status.OPEN, Status.PENDING)
 
 
-__all__ = ["LOGINS", "clear", "is_loaded", "load"]
+__all__ = ["DOMAIN_DEMOS", "LOGINS", "clear", "is_loaded", "load", "load_domains"]

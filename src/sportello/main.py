@@ -59,6 +59,9 @@ ROUTERS = (
     "sportello.channels.chat.routes",
     "sportello.surveys.pages",
     "sportello.surveys.api",
+    "sportello.demo_pages",
+    "sportello.search.pages",
+    "sportello.search.api",
 )
 
 

@@ -312,6 +312,7 @@ def test_search_by_number_subject_text_and_customer(client, personas, db):
     sara_conversation(
         db, personas, "Vorrei la fattura", provider_id="b", email="anna@example.it", name="Anna Blu"
     )
+    Dispatcher(db).drain()  # the message search index is kept by a dispatcher handler
     login(client, personas.sara)
     number = first.conversation.number
     for q in (str(number), f"#{number}", "reclamo", "danneggiato"):

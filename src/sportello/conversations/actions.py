@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -197,6 +198,8 @@ class _Door:
         .where(
             m.channel_id == bindparam("channel_id"),
             m.provider_message_id.in_(bindparam("refs", expanding=True)),
+            # Knowing a message id is not being its customer: a stranger starts their own case.
+            c.customer_id == bindparam("customer_id"),
         )
         .order_by(m.id.desc())
         .limit(1)
@@ -209,7 +212,7 @@ class _Door:
         )
     )
     open_thread = Prepared(
-        select(*thread_columns)
+        select(*thread_columns, c.subject)
         .where(
             c.customer_id == bindparam("customer_id"),
             c.channel_id == bindparam("channel_id"),
@@ -238,7 +241,12 @@ def _find_thread(
 ) -> Row[Any] | None:
     if inbound.in_reply_to:
         row = conn.execute(
-            _Door.by_reference, {"channel_id": channel.id, "refs": inbound.in_reply_to[:50]}
+            _Door.by_reference,
+            {
+                "channel_id": channel.id,
+                "refs": inbound.in_reply_to[:50],
+                "customer_id": customer_id,
+            },
         ).first()
         if row is not None:
             return row
@@ -253,7 +261,34 @@ def _find_thread(
         if row is not None:
             return row
     row = _Door.open_thread.first(conn, customer_id=customer_id, channel_id=channel.id)
+    # Mail as Zendesk and Zammad thread it: with no reply headers, a message about another
+    # subject is a new case even while the customer has one open (a chat goes on as is).
+    if (
+        row is not None
+        and inbound.subject
+        and not inbound.in_reply_to
+        and _subject_key(inbound.subject) != _subject_key(row.subject)
+    ):
+        return None
     return row  # type: ignore[no-any-return]
+
+
+_SUBJECT_PREFIX = re.compile(
+    r"^\s*(?:(?:re|r|rif|fw|fwd|i|inoltra|inoltrato|tr|aw|wg|sv|vs|antw)\s*(?:\[\d+\])?\s*:|"
+    r"\[#?\d+\])\s*",
+    re.IGNORECASE,
+)
+
+
+def _subject_key(subject: str) -> str:
+    """A subject without reply/forward prefixes, tags, case and spacing ("R: Re: [#12] Ordine")."""
+    key = subject.strip()
+    while True:
+        shorter = _SUBJECT_PREFIX.sub("", key, count=1)
+        if shorter == key:
+            break
+        key = shorter
+    return " ".join(key.casefold().split())
 
 
 def check_inbound(inbound: InboundMessage) -> None:

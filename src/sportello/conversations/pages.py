@@ -25,7 +25,6 @@ from sportello.core.db import SessionDep, utcnow
 from sportello.core.errors import InvalidInput, NotFound
 from sportello.core.html import sanitize_html
 from sportello.core.writer import WriterDep, group_commit, write_through
-from sportello.customers import service as customers_service
 from sportello.replies import actions as replies_actions
 from sportello.replies import people
 from sportello.replies import service as replies_service
@@ -645,22 +644,4 @@ def conversation_attachment(
         filename=attachment.filename,
         content_disposition_type="inline" if inline else "attachment",
         headers={"Cache-Control": "private, max-age=3600"},
-    )
-
-
-# --- search --------------------------------------------------------------------------------------
-
-
-@router.get("/search", response_class=HTMLResponse, include_in_schema=False)
-def search(request: Request, session: SessionDep, user: CurrentUser, q: str = "") -> Response:
-    q = q.strip()[:200]
-    return render(
-        request,
-        "conversations/search.html",
-        {
-            "q": q,
-            "conversations": service.search(session, user, q),
-            "customers": customers_service.search(session, user, q),
-            "current_path": "",
-        },
     )

@@ -432,32 +432,6 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
-def search(session: Session, user: User, q: str, *, limit: int = 50) -> list[Conversation]:
-    """Conversations whose number, subject or any message text matches (LIKE; scoped)."""
-    term = q.strip()
-    if not term:
-        return []
-    pattern = _like(term)
-    matches = [
-        Conversation.subject.ilike(pattern, escape="\\"),
-        exists().where(
-            Message.conversation_id == Conversation.id,
-            Message.text.ilike(pattern, escape="\\"),
-        ),
-    ]
-    digits = term.lstrip("#")
-    if digits.isdigit() and len(digits) < 12:
-        matches.insert(0, Conversation.number == int(digits))
-    return list(
-        session.scalars(
-            access.conversations_query(session, user)
-            .where(or_(*matches))
-            .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
-            .limit(limit)
-        ).unique()
-    )
-
-
 def assignable_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).where(User.is_active.is_(True)).order_by(User.name)))
 

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session, defer, lazyload
 
 from sportello.accounts.models import User
 from sportello.conversations.models import Conversation, Direction, Message, Status
-from sportello.core import access
 from sportello.core.db import utcnow
 from sportello.core.errors import NotFound
 from sportello.knowledge import markdown, semantic, text
@@ -346,47 +345,12 @@ def suggestions_for(
 def search_conversations(
     session: Session, user: User, q: str, *, limit: int = 50
 ) -> list[Conversation]:
-    """Conversations whose messages match, best first, within what the user may see."""
-    clipped = text.clip_query(q)
-    words = text.words(clipped, limit=text.MAX_QUERY_TERMS)
-    stems: list[str] = []
-    for word in words:
-        for language in text.LANGUAGES:
-            if word in text.STOP[language]:
-                continue
-            stem = text.stem(word, language)
-            if stem not in stems:
-                stems.append(stem)
-    if not stems:
-        return []
-    if _dialect(session) == "postgresql":
-        rows = session.execute(
-            sql(
-                "SELECT m.conversation_id, max(ts_rank(m.search_vector, q)) AS r "
-                "FROM kb_message_search m, to_tsquery('simple', :q) q "
-                "WHERE m.search_vector @@ q GROUP BY m.conversation_id ORDER BY r DESC LIMIT 500"
-            ),
-            {"q": " | ".join(stems)},
-        ).all()
-    else:
-        match = " OR ".join(f'"{s}"' for s in stems)
-        rows = session.execute(
-            sql(
-                "SELECT m.conversation_id, min(f.r) AS best FROM ("
-                "SELECT rowid AS id, bm25(kb_message_fts) AS r FROM kb_message_fts "
-                "WHERE kb_message_fts MATCH :q ORDER BY r LIMIT 5000) f "
-                "JOIN kb_message_search m ON m.message_id = f.id "
-                "GROUP BY m.conversation_id ORDER BY best LIMIT 500"
-            ),
-            {"q": match},
-        ).all()
-    order = {int(r[0]): i for i, r in enumerate(rows)}
-    if not order:
-        return []
-    found = session.scalars(
-        access.conversations_query(session, user).where(Conversation.id.in_(list(order)))
-    ).unique()
-    return sorted(found, key=lambda c: order[c.id])[:limit]
+    """Conversations whose number, subject or messages match, best first, within what the user
+    may see: the console's search (``sportello.search``), which analyses words as articles are."""
+    from sportello.search import service as search_service
+
+    found = search_service.search(session, user, q, groups=("conversations",), limit=limit)
+    return list(found.conversations.items)
 
 
 # --- listings ----------------------------------------------------------------------------------

@@ -567,6 +567,22 @@ def terms(text: str, language: str = "it") -> list[str]:
     return [stem(w, language) for w in content_words(text, language)]
 
 
+# Italian nouns of action keep their verb's root before -izione/-azione, which the Snowball stem
+# keeps ("spedizioni" → "spedizion", "spedito" → "sped"): the two forms, for a search to find both.
+_IT_ACTION_ENDINGS = ("izion", "azion")
+
+
+def related_stems(stem: str, language: str = "it") -> list[str]:
+    """Stems of the same family as ``stem``: the verb's for a noun of action, and back."""
+    if language != "it" or len(stem) < 4 or stem.isdigit():
+        return []
+    for ending in _IT_ACTION_ENDINGS:
+        if stem.endswith(ending):
+            root = stem[: -len(ending)]
+            return [root] if len(root) >= 4 else []
+    return [stem + ending for ending in _IT_ACTION_ENDINGS]
+
+
 def index_text(text: str, language: str = "it") -> str:
     return " ".join(terms(text, language))
 

@@ -1,0 +1,1 @@
+"""Search across customers, conversations and messages for the console and the API."""

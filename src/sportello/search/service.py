@@ -1,0 +1,400 @@
+"""One search box over customers, conversations and messages, scoped to what the user may see.
+
+The words go through the knowledge base's analysis (``knowledge/query.py``, ``knowledge/text.py``):
+the same accent folding, Italian/English Snowball stems and typo fixes against the shop's
+vocabulary, and the same message index (``kb_message_search`` with FTS5 on SQLite, a ``tsvector``
+with GIN on PostgreSQL, ``knowledge/search_ddl.py``). Nothing is analysed twice in two ways.
+
+- **customers**: every word of the name (accents and one or two typos forgiven: "nicolo",
+  "Colombi" find "Nicolò Colombo"), an email or part of one, a phone number in any format
+  ("333 1234567", "0039 333-123 4567" find +393331234567);
+- **conversations**: the number ("#1042" or "1042"), the subject (stems), or any message in it;
+- **messages**: the matching messages themselves, best first, with the conversation they are in.
+
+Every group pages on its own (``offset``/``limit``) and says whether there is more.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+from sqlalchemy import ColumnElement, and_, column, false, func, literal_column, or_, select, table
+from sqlalchemy import text as sql
+from sqlalchemy.orm import Session, lazyload
+
+from sportello.accounts.models import Brand, User
+from sportello.conversations.models import Conversation, Message
+from sportello.core import access
+from sportello.customers.models import Customer, CustomerIdentity, IdentityKind
+from sportello.knowledge import query as kbquery
+from sportello.knowledge import text
+from sportello.knowledge.models import MessageSearch
+
+GroupName = Literal["customers", "conversations", "messages"]
+GROUPS: tuple[GroupName, ...] = ("customers", "conversations", "messages")
+MAX_LIMIT = 100
+NAME_VOCAB_TTL = 60.0
+_NUMBER = re.compile(r"^#?\s*(\d{1,9})$")
+_EMAILISH = re.compile(r"^[\w.+\-]*@[\w.\-]*$|^[\w.+\-]+\.[a-z]{2,}$", re.IGNORECASE)
+
+
+@dataclass
+class Page:
+    items: list[Any] = field(default_factory=list)
+    offset: int = 0
+    more: bool = False
+
+
+@dataclass
+class MessageHit:
+    message: Message
+    conversation: Conversation
+    snippet: str
+
+
+@dataclass
+class Results:
+    q: str
+    corrections: dict[str, str]
+    customers: Page
+    conversations: Page
+    messages: Page
+
+    def group(self, name: GroupName) -> Page:
+        page: Page = getattr(self, name)
+        return page
+
+    @property
+    def empty(self) -> bool:
+        return not (self.customers.items or self.conversations.items or self.messages.items)
+
+
+# --- the analysis, once --------------------------------------------------------------------------
+
+
+@dataclass
+class Analysis:
+    parsed: kbquery.ParsedQuery
+    number: int | None
+    phone_digits: str | None
+    email_part: str | None
+    name_words: list[str]  # folded words of the query (for names)
+
+
+def _brand_id(session: Session) -> int:
+    return int(session.scalar(select(Brand.id).order_by(Brand.id).limit(1)) or 0)
+
+
+def analyse(session: Session, q: str) -> Analysis:
+    clipped = text.clip_query(q)
+    parsed = kbquery.parse(session, clipped, brand_id=_brand_id(session))
+    for group in parsed.groups:  # "spedizioni" finds "spedito", and back
+        for alternative in list(group.alternatives):
+            if len(alternative.stems) == 1 and not alternative.prefix:
+                for related in text.related_stems(alternative.stems[0], parsed.language):
+                    group.add(kbquery.Alternative((related,), factor=kbquery.SYNONYM_FACTOR))
+    stripped = clipped.strip()
+    number_match = _NUMBER.match(stripped)
+    digits = re.sub(r"\D", "", stripped)
+    phone = None
+    if len(digits) >= 6 and re.fullmatch(r"[\d\s()+./\-]+", stripped):
+        if digits.startswith("00"):
+            digits = digits[2:]
+        if digits.startswith("39") and len(digits) > 10:
+            digits = digits[2:]
+        phone = digits
+    email = stripped.lower() if " " not in stripped and _EMAILISH.match(stripped) else None
+    return Analysis(
+        parsed=parsed,
+        number=int(number_match.group(1)) if number_match else None,
+        phone_digits=phone,
+        email_part=email,
+        name_words=[w for w in text.words(clipped, limit=text.MAX_QUERY_TERMS) if len(w) >= 2],
+    )
+
+
+# --- customers' names: a folded vocabulary, for accents and typos --------------------------------
+
+
+@dataclass
+class _Names:
+    forms: dict[str, set[str]]  # folded word -> the lower-case spellings stored
+    keys: list[str]
+    loaded_at: float
+
+
+_names_lock = threading.Lock()
+_names: dict[str, _Names] = {}
+
+
+def _name_vocabulary(session: Session) -> _Names:
+    """Cached per database while no customer is added or changed (one cheap query checks)."""
+    stamp = session.execute(
+        select(func.count(Customer.id), func.max(Customer.id), func.max(Customer.updated_at))
+    ).one()
+    key = f"{session.get_bind().engine.url}|{tuple(stamp)}"
+    now = time.monotonic()
+    cached = _names.get(key)
+    if cached is not None and now - cached.loaded_at < NAME_VOCAB_TTL:
+        return cached
+    forms: dict[str, set[str]] = {}
+    for name in session.scalars(select(Customer.name).where(Customer.merged_into_id.is_(None))):
+        for word in re.findall(r"[^\W_]+", (name or "").lower()):
+            forms.setdefault(text.fold(word), set()).add(word)
+    names = _Names(forms, list(forms), now)
+    with _names_lock:
+        _names.clear()
+        _names[key] = names
+    return names
+
+
+def invalidate_names() -> None:
+    with _names_lock:
+        _names.clear()
+
+
+def _word_spellings(word: str, names: _Names) -> set[str]:
+    """The stored spellings a query word may mean: itself, its accented forms, near misses."""
+    folded = text.fold(word)
+    found = set(names.forms.get(folded, ())) | {word}
+    if len(folded) >= 4:
+        distance = 1 if len(folded) <= 6 else 2
+        for key, _score, _i in process.extract(
+            folded, names.keys, scorer=Levenshtein.distance, score_cutoff=distance, limit=8
+        ):
+            found |= names.forms[key]
+    return found
+
+
+def _customer_condition(session: Session, analysis: Analysis) -> ColumnElement[bool]:
+    parts: list[ColumnElement[bool]] = []
+    identity = select(CustomerIdentity.customer_id)
+    if analysis.phone_digits:
+        parts.append(
+            Customer.id.in_(
+                identity.where(
+                    CustomerIdentity.kind == IdentityKind.PHONE,
+                    CustomerIdentity.value.like(f"%{analysis.phone_digits}"),
+                )
+            )
+        )
+    if analysis.email_part:
+        parts.append(
+            Customer.id.in_(
+                identity.where(
+                    CustomerIdentity.kind == IdentityKind.EMAIL,
+                    CustomerIdentity.value.like(f"%{_escape(analysis.email_part)}%", escape="\\"),
+                )
+            )
+        )
+    if analysis.name_words and not analysis.phone_digits:
+        names = _name_vocabulary(session)
+        name = func.lower(Customer.name)
+        every_word = []
+        for word in analysis.name_words:
+            spellings = _word_spellings(word, names)
+            every_word.append(
+                or_(*(name.like(f"%{_escape(s)}%", escape="\\") for s in sorted(spellings)))
+            )
+        parts.append(and_(*every_word))
+    return or_(*parts) if parts else false()
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_customers(
+    session: Session, user: User, analysis: Analysis, *, offset: int = 0, limit: int = 10
+) -> Page:
+    rows = list(
+        session.scalars(
+            access.customers_query(session, user)
+            .where(_customer_condition(session, analysis))
+            .order_by(Customer.name, Customer.id)
+            .offset(offset)
+            .limit(limit + 1)
+        ).unique()
+    )
+    return Page(rows[:limit], offset, len(rows) > limit)
+
+
+# --- messages, through the shared index ----------------------------------------------------------
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _message_match(session: Session, analysis: Analysis) -> tuple[Any, Any, Any] | None:
+    """(from clause, match condition, rank expression best-first) over the message index."""
+    parsed = analysis.parsed
+    if parsed.empty:
+        return None
+    if _dialect(session) == "postgresql":
+        query = func.to_tsquery(literal_column("'simple'::regconfig"), parsed.tsquery())
+        vector: Any = literal_column("kb_message_search.search_vector")
+        return MessageSearch, vector.op("@@")(query), func.ts_rank(vector, query).desc()
+    fts = table("kb_message_fts", column("rowid"))
+    source = fts.join(MessageSearch, MessageSearch.message_id == fts.c.rowid)
+    match = sql("kb_message_fts MATCH :kbq").bindparams(kbq=parsed.fts5())
+    return source, match, literal_column("bm25(kb_message_fts)").asc()
+
+
+def search_messages(
+    session: Session, user: User, analysis: Analysis, *, offset: int = 0, limit: int = 10
+) -> Page:
+    found = _message_match(session, analysis)
+    if found is None:
+        return Page([], offset)
+    source, match, rank = found
+    rows = session.execute(
+        select(MessageSearch.message_id)
+        .select_from(source)
+        .join(Conversation, Conversation.id == MessageSearch.conversation_id)
+        .where(match, access.conversation_scope(session, user))
+        .order_by(rank, MessageSearch.message_id.desc())
+        .offset(offset)
+        .limit(limit + 1)
+    ).all()
+    ids = [int(r[0]) for r in rows[:limit]]
+    messages = {
+        m.id: m
+        for m in session.scalars(select(Message).options(lazyload("*")).where(Message.id.in_(ids)))
+    }
+    conversations = {
+        c.id: c
+        for c in session.scalars(
+            select(Conversation).where(
+                Conversation.id.in_({m.conversation_id for m in messages.values()})
+            )
+        ).unique()
+    }
+    items = [
+        MessageHit(
+            messages[i],
+            conversations[messages[i].conversation_id],
+            snippet(_shown_text(messages[i]), analysis),
+        )
+        for i in ids
+        if i in messages
+    ]
+    return Page(items, offset, len(rows) > limit)
+
+
+def _shown_text(message: Message) -> str:
+    visible = (message.meta or {}).get("email", {}).get("visible_text")
+    return str(visible or message.text or "")
+
+
+def snippet(body: str, analysis: Analysis, width: int = 180) -> str:
+    """The part of ``body`` around the first word whose stem the query asked for."""
+    stems = {s for g in analysis.parsed.groups for a in g.alternatives for s in a.stems}
+    flat = " ".join(body.split())
+    for match in re.finditer(r"[^\W_]+", flat):
+        word = text.fold(match.group().lower())
+        if any(word.startswith(s) or text.stem(word) == s for s in stems):
+            start = max(0, match.start() - width // 3)
+            piece = flat[start : start + width]
+            return ("…" if start else "") + piece + ("…" if start + width < len(flat) else "")
+    return flat[:width] + ("…" if len(flat) > width else "")
+
+
+# --- conversations -------------------------------------------------------------------------------
+
+
+def search_conversations(
+    session: Session, user: User, analysis: Analysis, *, offset: int = 0, limit: int = 10
+) -> Page:
+    """By number first, then by subject, then by their best matching message."""
+    wanted = offset + limit + 1
+    order: list[int] = []
+    scope = access.conversation_scope(session, user)
+    if analysis.number is not None:
+        order += session.scalars(
+            select(Conversation.id).where(scope, Conversation.number == analysis.number)
+        ).all()
+    groups = [g for g in analysis.parsed.groups if g.alternatives]
+    if groups:
+        subject = func.lower(Conversation.subject)
+        every = [
+            or_(
+                *(
+                    subject.like(f"%{_escape(' '.join(a.stems))}%", escape="\\")
+                    for a in g.alternatives
+                )
+            )
+            for g in groups
+        ]
+        order += [
+            i
+            for i in session.scalars(
+                select(Conversation.id)
+                .where(scope, and_(*every))
+                .order_by(Conversation.last_message_at.desc())
+                .limit(wanted)
+            )
+            if i not in order
+        ]
+    found = _message_match(session, analysis)
+    if found is not None and len(order) < wanted:
+        source, match, rank = found
+        rows = session.execute(
+            select(MessageSearch.conversation_id, MessageSearch.message_id)
+            .select_from(source)
+            .join(Conversation, Conversation.id == MessageSearch.conversation_id)
+            .where(match, scope)
+            .order_by(rank, MessageSearch.message_id.desc())
+            .limit(max(wanted * 8, 200))
+        ).all()
+        seen = set(order)
+        for conversation_id, _message_id in rows:
+            if conversation_id not in seen:
+                seen.add(conversation_id)
+                order.append(int(conversation_id))
+    page_ids = order[offset : offset + limit]
+    loaded = {
+        c.id: c
+        for c in session.scalars(select(Conversation).where(Conversation.id.in_(page_ids))).unique()
+    }
+    return Page([loaded[i] for i in page_ids if i in loaded], offset, len(order) > offset + limit)
+
+
+# --- all of it ----------------------------------------------------------------------------------
+
+
+def search(
+    session: Session,
+    user: User,
+    q: str,
+    *,
+    groups: Sequence[GroupName] = GROUPS,
+    offset: int = 0,
+    limit: int = 10,
+) -> Results:
+    limit = max(1, min(limit, MAX_LIMIT))
+    offset = max(0, offset)
+    analysis = analyse(session, q)
+    pages = {name: Page([], 0) for name in GROUPS}
+    if q.strip():
+        finders = {
+            "customers": search_customers,
+            "conversations": search_conversations,
+            "messages": search_messages,
+        }
+        for name in groups:
+            pages[name] = finders[name](session, user, analysis, offset=offset, limit=limit)
+    return Results(
+        q=q,
+        corrections=analysis.parsed.corrections,
+        customers=pages["customers"],
+        conversations=pages["conversations"],
+        messages=pages["messages"],
+    )
