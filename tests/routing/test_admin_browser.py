@@ -174,6 +174,19 @@ def test_new_admin_configures_routing_from_scratch(db, new_page, console):  # no
         assert (policy.first_response_seconds, policy.resolution_seconds) == (1800, 14400)
         assert (policy.queue_id, policy.calendar_id) == (queue.id, calendar.id)
 
+    # Capacity as a table, and pause reasons.
+    page.goto("/admin/capacity")
+    chiara = people["Chiara Greco"]
+    page.fill(f"input[form=agent-{chiara}][name=chat]", "2")
+    page.click(f"#agent-{chiara} button[type=submit]")
+    page.wait_for_selector(f"input[form=agent-{chiara}][name=chat][value='2']")
+    shot(page, "admin-capacity.png")
+    page.goto("/admin/pause-reasons")
+    for reason in ("Pranzo", "Formazione"):
+        page.fill("input[name=name]", reason)
+        page.click("form.row-form button[type=submit]")
+        page.wait_for_selector(f"#pause-reasons td:has-text('{reason}')")
+
     # The same pages in English.
     en = new_page(english, locale="en-US")
     en.goto(f"/admin/queues/{queue.id}")
