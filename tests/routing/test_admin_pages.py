@@ -363,3 +363,31 @@ def test_sla_policy_created_and_bad_targets_refused(client, personas, db):
     client.post(f"/admin/sla/{policy.id}/retire", data={"csrf_token": token})
     with db.session() as s:
         assert not s.get(SlaPolicy, policy.id).is_active
+
+
+def test_calendar_hours_are_read_as_times_not_text(client, personas, db):
+    login(client, personas.admin)
+    token = _token(client, "/admin/calendars")
+    url = client.post(
+        "/admin/calendars", data={"csrf_token": token, "name": "Turni"}, follow_redirects=False
+    ).headers["location"]
+    saved = client.post(
+        url,
+        data={
+            "csrf_token": token,
+            "name": "Turni",
+            **_week(mon=[("9:00", "13:00"), ("22:00", "24:00")]),
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    with db.session() as s:
+        row = s.scalar(select(BusinessCalendarRow))
+        assert row.config["weekly"]["mon"] == [["09:00", "13:00"], ["22:00", "24:00"]]
+    for start, end in (("13:00", "9:00"), ("nove", "13:00"), ("09:00", "")):
+        page = client.post(
+            url, data={"csrf_token": token, "name": "Turni", **_week(mon=[(start, end)])}
+        )
+        assert page.status_code == 422 and 'id="err-weekly"' in page.text, (start, end)
+    nothing = client.post(url, data={"csrf_token": token, "name": "Turni"})
+    assert "apri almeno una fascia oraria" in nothing.text

@@ -686,6 +686,15 @@ def calendar_page(
     return _calendar_page(request, session, service.get_calendar(session, calendar_id), year=year)
 
 
+def _clock(value: str) -> int:
+    """Minutes after midnight of ``9:00`` / ``09:00`` / ``24:00``; ``ValueError`` otherwise."""
+    hours_s, minutes_s = value.replace(".", ":").split(":")
+    hours, minutes = int(hours_s), int(minutes_s)
+    if not (0 <= hours <= 24 and 0 <= minutes < 60) or (hours == 24 and minutes):
+        raise ValueError(value)
+    return hours * 60 + minutes
+
+
 def weekly_from_form(form: Any) -> dict[str, list[list[str]]]:
     """``mon_0_start`` / ``mon_0_end`` ... into ``{"mon": [["09:00", "13:00"], ...]}``; a range
     with only one end filled in is an error (nothing is guessed)."""
@@ -702,14 +711,24 @@ def weekly_from_form(form: Any) -> dict[str, list[list[str]]]:
                     messages._("give both the opening and the closing time of each range"),
                     field="weekly",
                 )
-            if end != "24:00" and end <= start and end != "00:00":
+            try:
+                opens, closes = _clock(start), _clock(end)
+            except ValueError:
+                raise messages.invalid(
+                    messages._("write times as hours:minutes, e.g. 9:00 or 18:30"),
+                    field="weekly",
+                ) from None
+            closes = closes or 24 * 60  # 00:00 as an end is midnight
+            if closes <= opens:
                 raise messages.invalid(
                     messages._("a range closes after it opens (%(start)s–%(end)s)"),
                     field="weekly",
                     start=start,
                     end=end,
                 )
-            ranges.append([start, end])
+            ranges.append(
+                [f"{opens // 60:02d}:{opens % 60:02d}", f"{closes // 60:02d}:{closes % 60:02d}"]
+            )
         if ranges:
             weekly[day] = ranges
     if not weekly:
