@@ -338,6 +338,8 @@ def test_sla_policy_created_and_bad_targets_refused(client, personas, db):
         "channel_id": str(personas.api_channel.id),
         "first_response": "5",
         "first_response_unit": "minutes",
+        "next_response": "10",
+        "next_response_unit": "minutes",
         "resolution": "4",
         "resolution_unit": "hours",
         "warning_percent": "75",
@@ -353,6 +355,7 @@ def test_sla_policy_created_and_bad_targets_refused(client, personas, db):
     with db.session() as s:
         policy = s.scalar(select(SlaPolicy))
         assert (policy.first_response_seconds, policy.resolution_seconds) == (300, 14400)
+        assert policy.next_response_seconds == 600
         assert (policy.priority, policy.channel_id, policy.warning_fraction) == (
             "urgent",
             personas.api_channel.id,

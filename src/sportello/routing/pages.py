@@ -840,6 +840,7 @@ def calendar_closure_delete(
 SLA_FIELDS = (
     "name",
     "first_response_seconds",
+    "next_response_seconds",
     "resolution_seconds",
     "targets",
     "warning",
@@ -889,6 +890,7 @@ def sla_form_values(policy: SlaPolicy) -> dict[str, str]:
         return str(max(1, seconds // 60)), "minutes"
 
     first, first_unit = split(policy.first_response_seconds)
+    following, following_unit = split(policy.next_response_seconds)
     resolution, resolution_unit = split(policy.resolution_seconds)
     return {
         "name": policy.name,
@@ -897,6 +899,8 @@ def sla_form_values(policy: SlaPolicy) -> dict[str, str]:
         "priority": policy.priority or "",
         "first_response": first,
         "first_response_unit": first_unit,
+        "next_response": following,
+        "next_response_unit": following_unit,
         "resolution": resolution,
         "resolution_unit": resolution_unit,
         "calendar_id": str(policy.calendar_id or ""),
@@ -922,6 +926,7 @@ def sla_fields_from_form(form: dict[str, str]) -> dict[str, Any]:
         "channel_id": _opt_int(form.get("channel_id", ""), "channel_id"),
         "priority": form.get("priority") or None,
         "first_response_seconds": target("first_response"),
+        "next_response_seconds": target("next_response"),
         "resolution_seconds": target("resolution"),
         "calendar_id": _opt_int(form.get("calendar_id", ""), "calendar_id"),
         "warning_fraction": percent / 100,
