@@ -163,6 +163,7 @@ def test_new_admin_configures_routing_from_scratch(db, new_page, console):  # no
     page.click("#policy-form button[type=submit]")
     page.wait_for_selector("#err-first_response_seconds")
     page.fill("#policy-form input[name=first_response]", "30")
+    page.fill("#policy-form input[name=next_response]", "15")
     page.fill("#policy-form input[name=resolution]", "4")
     page.select_option("#policy-form select[name=resolution_unit]", "hours")
     page.select_option("#policy-form select[name=calendar_id]", label="Orari negozio")
@@ -172,6 +173,7 @@ def test_new_admin_configures_routing_from_scratch(db, new_page, console):  # no
     with db.session() as s:
         policy = s.scalar(select(SlaPolicy))
         assert (policy.first_response_seconds, policy.resolution_seconds) == (1800, 14400)
+        assert policy.next_response_seconds == 900
         assert (policy.queue_id, policy.calendar_id) == (queue.id, calendar.id)
 
     # Capacity as a table, and pause reasons.
