@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from sportello.accounts.models import User
 from sportello.routing import presence, skills, sla
 from sportello.routing.models import (
     AgentSkill,
@@ -231,6 +232,12 @@ def test_capacity_table(client, personas, db):
             "email": 10,
         }
         assert s.get(AgentState, personas.sara.id).capacity == {"chat": 5}
+    with db.transaction() as s:
+        reason = presence.do_create_pause_reason(s, brand_id=personas.brand_id, name="Pranzo")
+        presence.do_set_presence(
+            s, user=s.get_one(User, personas.sara.id), presence="break", reason_id=reason.id
+        )
+    assert "In pausa · Pranzo" in client.get("/admin/capacity").text
     bad = client.post(
         f"/admin/capacity/agents/{personas.sara.id}", data={"csrf_token": token, "chat": "-1"}
     )

@@ -430,6 +430,8 @@ def _capacity_page(
             "own": own,
             "effective": effective,
             "active": service.active_counts(session),
+            "states": service.agent_states(session),
+            "reasons": {r.id: r.name for r in service.pause_reasons(session, _brand_id(session))},
             "classes": CLASSES,
             "defaults": capacity.DEFAULT_CAPACITY,
             "max_per_class": capacity.MAX_PER_CLASS,
