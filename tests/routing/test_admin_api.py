@@ -190,6 +190,12 @@ def test_sla_policies(client, db, personas, admin):
         "/api/v1/sla-policies", json={**body, "first_response_seconds": -60}, headers=admin
     )
     assert negative.status_code == 422
+    next_zero = client.post(
+        "/api/v1/sla-policies",
+        json={**body, "first_response_seconds": 600, "next_response_seconds": 0},
+        headers=admin,
+    )
+    assert next_zero.json()["errors"][0]["field"] == "next_response_seconds"
     created = client.post(
         "/api/v1/sla-policies",
         json={**body, "first_response_seconds": 600, "channel_id": personas.api_channel.id},
@@ -200,10 +206,16 @@ def test_sla_policies(client, db, personas, admin):
     assert policy["channel_id"] == personas.api_channel.id
     changed = client.put(
         f"/api/v1/sla-policies/{policy['id']}",
-        json={**body, "first_response_seconds": 900, "resolution_seconds": 86400},
+        json={
+            **body,
+            "first_response_seconds": 900,
+            "next_response_seconds": 1800,
+            "resolution_seconds": 86400,
+        },
         headers=admin,
     )
     assert changed.json()["resolution_seconds"] == 86400
+    assert changed.json()["next_response_seconds"] == 1800
     assert client.delete(f"/api/v1/sla-policies/{policy['id']}", headers=admin).status_code == 204
     with db.session() as s:
         assert not s.get(SlaPolicy, policy["id"]).is_active

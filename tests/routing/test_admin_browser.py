@@ -163,6 +163,7 @@ def test_new_admin_configures_routing_from_scratch(db, new_page, console):  # no
     page.click("#policy-form button[type=submit]")
     page.wait_for_selector("#err-first_response_seconds")
     page.fill("#policy-form input[name=first_response]", "30")
+    page.fill("#policy-form input[name=next_response]", "15")
     page.fill("#policy-form input[name=resolution]", "4")
     page.select_option("#policy-form select[name=resolution_unit]", "hours")
     page.select_option("#policy-form select[name=calendar_id]", label="Orari negozio")
@@ -172,7 +173,21 @@ def test_new_admin_configures_routing_from_scratch(db, new_page, console):  # no
     with db.session() as s:
         policy = s.scalar(select(SlaPolicy))
         assert (policy.first_response_seconds, policy.resolution_seconds) == (1800, 14400)
+        assert policy.next_response_seconds == 900
         assert (policy.queue_id, policy.calendar_id) == (queue.id, calendar.id)
+
+    # Capacity as a table, and pause reasons.
+    page.goto("/admin/capacity")
+    chiara = people["Chiara Greco"]
+    page.fill(f"input[form=agent-{chiara}][name=chat]", "2")
+    page.click(f"#agent-{chiara} button[type=submit]")
+    page.wait_for_selector(f"input[form=agent-{chiara}][name=chat][value='2']")
+    shot(page, "admin-capacity.png")
+    page.goto("/admin/pause-reasons")
+    for reason in ("Pranzo", "Formazione"):
+        page.fill("input[name=name]", reason)
+        page.click("form.row-form button[type=submit]")
+        page.wait_for_selector(f"#pause-reasons td:has-text('{reason}')")
 
     # The same pages in English.
     en = new_page(english, locale="en-US")

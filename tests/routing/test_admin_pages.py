@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from sportello.accounts.models import User
 from sportello.routing import presence, skills, sla
 from sportello.routing.models import (
     AgentSkill,
@@ -231,6 +232,12 @@ def test_capacity_table(client, personas, db):
             "email": 10,
         }
         assert s.get(AgentState, personas.sara.id).capacity == {"chat": 5}
+    with db.transaction() as s:
+        reason = presence.do_create_pause_reason(s, brand_id=personas.brand_id, name="Pranzo")
+        presence.do_set_presence(
+            s, user=s.get_one(User, personas.sara.id), presence="break", reason_id=reason.id
+        )
+    assert "In pausa · Pranzo" in client.get("/admin/capacity").text
     bad = client.post(
         f"/admin/capacity/agents/{personas.sara.id}", data={"csrf_token": token, "chat": "-1"}
     )
@@ -338,6 +345,8 @@ def test_sla_policy_created_and_bad_targets_refused(client, personas, db):
         "channel_id": str(personas.api_channel.id),
         "first_response": "5",
         "first_response_unit": "minutes",
+        "next_response": "10",
+        "next_response_unit": "minutes",
         "resolution": "4",
         "resolution_unit": "hours",
         "warning_percent": "75",
@@ -353,6 +362,7 @@ def test_sla_policy_created_and_bad_targets_refused(client, personas, db):
     with db.session() as s:
         policy = s.scalar(select(SlaPolicy))
         assert (policy.first_response_seconds, policy.resolution_seconds) == (300, 14400)
+        assert policy.next_response_seconds == 600
         assert (policy.priority, policy.channel_id, policy.warning_fraction) == (
             "urgent",
             personas.api_channel.id,
@@ -363,3 +373,31 @@ def test_sla_policy_created_and_bad_targets_refused(client, personas, db):
     client.post(f"/admin/sla/{policy.id}/retire", data={"csrf_token": token})
     with db.session() as s:
         assert not s.get(SlaPolicy, policy.id).is_active
+
+
+def test_calendar_hours_are_read_as_times_not_text(client, personas, db):
+    login(client, personas.admin)
+    token = _token(client, "/admin/calendars")
+    url = client.post(
+        "/admin/calendars", data={"csrf_token": token, "name": "Turni"}, follow_redirects=False
+    ).headers["location"]
+    saved = client.post(
+        url,
+        data={
+            "csrf_token": token,
+            "name": "Turni",
+            **_week(mon=[("9:00", "13:00"), ("22:00", "24:00")]),
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    with db.session() as s:
+        row = s.scalar(select(BusinessCalendarRow))
+        assert row.config["weekly"]["mon"] == [["09:00", "13:00"], ["22:00", "24:00"]]
+    for start, end in (("13:00", "9:00"), ("nove", "13:00"), ("09:00", "")):
+        page = client.post(
+            url, data={"csrf_token": token, "name": "Turni", **_week(mon=[(start, end)])}
+        )
+        assert page.status_code == 422 and 'id="err-weekly"' in page.text, (start, end)
+    nothing = client.post(url, data={"csrf_token": token, "name": "Turni"})
+    assert "apri almeno una fascia oraria" in nothing.text

@@ -44,12 +44,12 @@ TEAM_CAPACITY = {
     "Assistenza": {"voice": 1, "chat": 3, "messaging": 6, "email": 10},
     "Vendite": {"voice": 1, "chat": 4, "messaging": 8, "email": 12},
 }
-# name, priority, first response, resolution (business seconds)
+# name, priority, first response, next response, resolution (business seconds)
 SLA_POLICIES = (
-    ("Urgente", "urgent", 30 * 60, 4 * 3600),
-    ("Alta priorità", "high", 3600, 8 * 3600),
-    ("Normale", "normal", 4 * 3600, 2 * 9 * 3600),
-    ("Bassa priorità", "low", 8 * 3600, 5 * 9 * 3600),
+    ("Urgente", "urgent", 30 * 60, 30 * 60, 4 * 3600),
+    ("Alta priorità", "high", 3600, 2 * 3600, 8 * 3600),
+    ("Normale", "normal", 4 * 3600, 4 * 3600, 2 * 9 * 3600),
+    ("Bassa priorità", "low", 8 * 3600, 8 * 3600, 5 * 9 * 3600),
 )
 
 
@@ -128,13 +128,14 @@ def load(db: Database, *, now: datetime, seed: int) -> None:
                 members=[people[p] for p in ("francesca", "davide") if p in people],
                 requirements={},
             )
-        for position, (name, priority, first, resolution) in enumerate(SLA_POLICIES):
+        for position, (name, priority, first, following, resolution) in enumerate(SLA_POLICIES):
             sla.do_create_sla_policy(
                 session,
                 brand_id=brand_id,
                 name=name,
                 priority=priority,
                 first_response_seconds=first,
+                next_response_seconds=following,
                 resolution_seconds=resolution,
                 calendar_id=calendar.id,
                 warning_fraction=0.75 if priority in ("urgent", "high") else 0.8,

@@ -228,6 +228,8 @@ class SlaPolicy(Base):
         ForeignKey("business_calendar.id", ondelete="SET NULL")
     )
     first_response_seconds: Mapped[int | None]
+    # After the first reply: how soon each new message of the customer is answered.
+    next_response_seconds: Mapped[int | None]
     resolution_seconds: Mapped[int | None]
     warning_fraction: Mapped[float] = mapped_column(default=0.8)
     escalate_priority: Mapped[bool] = mapped_column(default=True)
@@ -240,7 +242,7 @@ class SlaPolicy(Base):
 
 
 class SlaClockRow(Base):
-    """One SLA clock of a conversation (``first_response`` or ``resolution``).
+    """One SLA clock of a conversation (``first_response``, ``next_response`` or ``resolution``).
 
     ``state`` is ``SlaClock.to_dict(include_calendar=False)``; ``due_at`` / ``warning_at`` are
     denormalised for the console and the jobs (NULL while paused).

@@ -430,6 +430,8 @@ def _capacity_page(
             "own": own,
             "effective": effective,
             "active": service.active_counts(session),
+            "states": service.agent_states(session),
+            "reasons": {r.id: r.name for r in service.pause_reasons(session, _brand_id(session))},
             "classes": CLASSES,
             "defaults": capacity.DEFAULT_CAPACITY,
             "max_per_class": capacity.MAX_PER_CLASS,
@@ -686,6 +688,15 @@ def calendar_page(
     return _calendar_page(request, session, service.get_calendar(session, calendar_id), year=year)
 
 
+def _clock(value: str) -> int:
+    """Minutes after midnight of ``9:00`` / ``09:00`` / ``24:00``; ``ValueError`` otherwise."""
+    hours_s, minutes_s = value.replace(".", ":").split(":")
+    hours, minutes = int(hours_s), int(minutes_s)
+    if not (0 <= hours <= 24 and 0 <= minutes < 60) or (hours == 24 and minutes):
+        raise ValueError(value)
+    return hours * 60 + minutes
+
+
 def weekly_from_form(form: Any) -> dict[str, list[list[str]]]:
     """``mon_0_start`` / ``mon_0_end`` ... into ``{"mon": [["09:00", "13:00"], ...]}``; a range
     with only one end filled in is an error (nothing is guessed)."""
@@ -702,14 +713,24 @@ def weekly_from_form(form: Any) -> dict[str, list[list[str]]]:
                     messages._("give both the opening and the closing time of each range"),
                     field="weekly",
                 )
-            if end != "24:00" and end <= start and end != "00:00":
+            try:
+                opens, closes = _clock(start), _clock(end)
+            except ValueError:
+                raise messages.invalid(
+                    messages._("write times as hours:minutes, e.g. 9:00 or 18:30"),
+                    field="weekly",
+                ) from None
+            closes = closes or 24 * 60  # 00:00 as an end is midnight
+            if closes <= opens:
                 raise messages.invalid(
                     messages._("a range closes after it opens (%(start)s–%(end)s)"),
                     field="weekly",
                     start=start,
                     end=end,
                 )
-            ranges.append([start, end])
+            ranges.append(
+                [f"{opens // 60:02d}:{opens % 60:02d}", f"{closes // 60:02d}:{closes % 60:02d}"]
+            )
         if ranges:
             weekly[day] = ranges
     if not weekly:
@@ -821,6 +842,7 @@ def calendar_closure_delete(
 SLA_FIELDS = (
     "name",
     "first_response_seconds",
+    "next_response_seconds",
     "resolution_seconds",
     "targets",
     "warning",
@@ -870,6 +892,7 @@ def sla_form_values(policy: SlaPolicy) -> dict[str, str]:
         return str(max(1, seconds // 60)), "minutes"
 
     first, first_unit = split(policy.first_response_seconds)
+    following, following_unit = split(policy.next_response_seconds)
     resolution, resolution_unit = split(policy.resolution_seconds)
     return {
         "name": policy.name,
@@ -878,6 +901,8 @@ def sla_form_values(policy: SlaPolicy) -> dict[str, str]:
         "priority": policy.priority or "",
         "first_response": first,
         "first_response_unit": first_unit,
+        "next_response": following,
+        "next_response_unit": following_unit,
         "resolution": resolution,
         "resolution_unit": resolution_unit,
         "calendar_id": str(policy.calendar_id or ""),
@@ -903,6 +928,7 @@ def sla_fields_from_form(form: dict[str, str]) -> dict[str, Any]:
         "channel_id": _opt_int(form.get("channel_id", ""), "channel_id"),
         "priority": form.get("priority") or None,
         "first_response_seconds": target("first_response"),
+        "next_response_seconds": target("next_response"),
         "resolution_seconds": target("resolution"),
         "calendar_id": _opt_int(form.get("calendar_id", ""), "calendar_id"),
         "warning_fraction": percent / 100,

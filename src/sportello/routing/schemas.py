@@ -130,6 +130,9 @@ class SlaPolicyWrite(BaseModel):
     channel_id: int | None = None
     priority: Literal["low", "normal", "high", "urgent"] | None = None
     first_response_seconds: int | None = Field(default=None, description="> 0, or null")
+    next_response_seconds: int | None = Field(
+        default=None, description="After the first reply, each new customer message: > 0, or null"
+    )
     resolution_seconds: int | None = Field(default=None, description="> 0, or null")
     calendar_id: int | None = Field(
         default=None, description="null: the queue's calendar, else its team's, else 24/7"

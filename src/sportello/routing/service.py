@@ -233,3 +233,8 @@ def channels(session: Session, brand_id: int) -> list[Channel]:
     return list(
         session.scalars(select(Channel).where(Channel.brand_id == brand_id).order_by(Channel.name))
     )
+
+
+def agent_states(session: Session) -> dict[int, AgentState]:
+    """User id -> routing state (presence, pause reason) of everyone who has one."""
+    return {row.user_id: row for row in session.scalars(select(AgentState))}

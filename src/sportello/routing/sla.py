@@ -25,11 +25,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from sportello.conversations import actions as conversations_actions
-from sportello.conversations.models import Conversation, Priority, Status
+from sportello.conversations.models import Conversation, Direction, Message, Priority, Status
 from sportello.core import jobs
 from sportello.core.db import Database, utcnow
 from sportello.core.dispatcher import subscribe_batch
@@ -46,7 +46,7 @@ from sportello.routing.models import (
     TeamRouting,
 )
 
-KINDS: Final = ("first_response", "resolution")
+KINDS: Final = ("first_response", "next_response", "resolution")
 MAX_TARGET: Final = 365 * 86_400
 ESCALATE: Final = {
     Priority.LOW: Priority.NORMAL,
@@ -209,6 +209,7 @@ def check_sla_policy(
     priority: str | None = None,
     tag: str | None = None,
     first_response_seconds: int | None = None,
+    next_response_seconds: int | None = None,
     resolution_seconds: int | None = None,
     calendar_id: int | None = None,
     warning_fraction: float = 0.8,
@@ -224,6 +225,7 @@ def check_sla_policy(
     if not name:
         raise InvalidInput("a policy needs a name", field="name")
     check_target(first_response_seconds, "first_response_seconds")
+    check_target(next_response_seconds, "next_response_seconds")
     check_target(resolution_seconds, "resolution_seconds")
     if first_response_seconds is None and resolution_seconds is None:
         raise InvalidInput("set a first response or a resolution target", field="targets")
@@ -251,6 +253,7 @@ def check_sla_policy(
         "priority": priority,
         "tag": " ".join(tag.strip().lower().split())[:60] if tag else None,
         "first_response_seconds": first_response_seconds,
+        "next_response_seconds": next_response_seconds,
         "resolution_seconds": resolution_seconds,
         "calendar_id": calendar_id,
         "warning_fraction": warning_fraction,
@@ -386,14 +389,17 @@ def reconcile(session: Session, *, conversation: Conversation, now: datetime | N
     now = now or utcnow()
     status = conversation.status
     at = conversation.updated_at or now
-    for row in session.scalars(
-        select(SlaClockRow).where(SlaClockRow.conversation_id == conversation.id)
-    ):
-        if row.kind == "first_response" and row.stopped_at is not None:
+    rows = list(
+        session.scalars(select(SlaClockRow).where(SlaClockRow.conversation_id == conversation.id))
+    )
+    for row in rows:
+        if row.kind in ("first_response", "next_response") and row.stopped_at is not None:
             continue
         clock = _clock(row)
         if row.kind == "first_response" and conversation.first_response_at is not None:
             _stop(row, clock, conversation.first_response_at)
+        elif row.kind == "next_response" and status in (Status.RESOLVED, Status.CLOSED):
+            _stop(row, clock, conversation.resolved_at or conversation.closed_at or at)
         elif row.kind == "resolution" and status in (Status.RESOLVED, Status.CLOSED):
             if row.stopped_at is None:
                 _stop(row, clock, conversation.resolved_at or conversation.closed_at or at)
@@ -408,6 +414,59 @@ def reconcile(session: Session, *, conversation: Conversation, now: datetime | N
                 clock.pause(max(at, clock.running_since or clock.started_at))
         elif clock.is_paused:
             clock.resume(max(at, clock.paused_at or at))
+        _store(session, row, clock)
+    _next_response(session, conversation, rows)
+
+
+def _next_response(session: Session, conversation: Conversation, rows: list[SlaClockRow]) -> None:
+    """After the first reply, each time the customer writes again a ``next_response`` clock runs
+    from their first new message until the next reply (one row a conversation, reused)."""
+    if conversation.first_response_at is None or conversation.last_inbound_at is None:
+        return
+    if conversation.status in (Status.RESOLVED, Status.CLOSED):
+        return
+    policy_id = next((r.policy_id for r in rows if r.policy_id is not None), None)
+    policy = session.get(SlaPolicy, policy_id) if policy_id is not None else None
+    if policy is None or policy.next_response_seconds is None:
+        return
+    last_reply = session.scalar(
+        select(func.max(Message.created_at)).where(
+            Message.conversation_id == conversation.id, Message.direction == Direction.OUTBOUND
+        )
+    )
+    row = next((r for r in rows if r.kind == "next_response"), None)
+    if row is not None and row.stopped_at is None:
+        clock = _clock(row)
+        if last_reply is not None and last_reply >= clock.started_at:
+            _stop(row, clock, last_reply)
+            _store(session, row, clock)
+        return
+    waiting_since = conversation.last_inbound_at
+    if last_reply is None or waiting_since <= last_reply:
+        return  # nobody is waiting for an answer
+    if row is not None and row.stopped_at is not None and row.stopped_at >= waiting_since:
+        return
+    first = next((r for r in rows if r.kind != "next_response"), None)
+    calendar = (
+        BusinessCalendar.from_dict(first.calendar)
+        if first is not None
+        else calendar_for(session, conversation.queue_id, calendar_id=policy.calendar_id)
+    )
+    clock = SlaClock(
+        target=timedelta(seconds=policy.next_response_seconds),
+        calendar=calendar,
+        started_at=waiting_since,
+    )
+    if row is None:
+        row = SlaClockRow(conversation_id=conversation.id, kind="next_response")
+        session.add(row)
+    row.policy_id = policy.id
+    row.calendar = calendar.to_dict()
+    row.warning_fraction = policy.warning_fraction
+    row.stopped_at = row.met = row.warned_at = row.breached_at = None
+    _store(session, row, clock)
+    if conversation.status == Status.PENDING:
+        clock.pause(max(waiting_since, clock.started_at))
         _store(session, row, clock)
 
 
@@ -550,7 +609,7 @@ def on_created(db: Database, batch: list[tuple[str, dict[str, Any]]]) -> None:
             start_clocks(session, conversation=conversation)
 
 
-@subscribe_batch("conversation.updated", "message.created")
+@subscribe_batch("conversation.updated", "message.created", "message.received")
 def on_changed(db: Database, batch: list[tuple[str, dict[str, Any]]]) -> None:
     """Reconcile the clocks of the conversations this round touched, once each; start clocks
     for an updated conversation that has none (a policy may match it now). A message in a

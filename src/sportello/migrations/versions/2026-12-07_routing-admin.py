@@ -1,4 +1,5 @@
-"""routing admin: an SLA policy may match a channel and count in a calendar of its own
+"""routing admin: an SLA policy may match a channel, count in a calendar of its own, and set a
+next-response target
 
 Revision ID: routing_admin
 Revises: lead_two_factor
@@ -20,6 +21,7 @@ def upgrade() -> None:
     with op.batch_alter_table("sla_policy") as batch:
         batch.add_column(sa.Column("channel_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("calendar_id", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("next_response_seconds", sa.Integer(), nullable=True))
         batch.create_foreign_key(
             batch.f("fk_sla_policy_channel_id_channel"),
             "channel",
@@ -42,5 +44,6 @@ def downgrade() -> None:
             batch.f("fk_sla_policy_calendar_id_business_calendar"), type_="foreignkey"
         )
         batch.drop_constraint(batch.f("fk_sla_policy_channel_id_channel"), type_="foreignkey")
+        batch.drop_column("next_response_seconds")
         batch.drop_column("calendar_id")
         batch.drop_column("channel_id")
