@@ -393,7 +393,7 @@ def failed_reply(client, personas, db):  # type: ignore[no-untyped-def]
 def test_a_failed_reply_is_retried_after_the_fix_and_delivered(client, personas, db, monkeypatch):
     number, message_id = failed_reply(client, personas, db)
     page = client.get(f"/c/{number}").text
-    assert "Non consegnato" in page and "questo canale API non ha un URL di risposta" in page
+    assert "Non consegnato" in page and "Questo canale API non ha un URL di risposta" in page
     assert f'data-retry="{message_id}"' in page
     received: list[tuple[bytes, str]] = []
 
