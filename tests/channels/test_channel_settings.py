@@ -114,6 +114,7 @@ def test_the_chats_look_and_sites_are_editable(client, personas, db):
         allowed_origins="https://www.casalavanda.example",
         prechat="required",
         offline_when_no_agent="off",
+        position="left",
     )
     assert ok.status_code == 303
     settings, _, secrets, _ = settings_of(db, chat.id)
@@ -121,6 +122,8 @@ def test_the_chats_look_and_sites_are_editable(client, personas, db):
     assert settings["allowed_origins"] == ["https://www.casalavanda.example"]
     assert settings["greeting"]["it"] == "Ciao! Come possiamo aiutarti?"
     assert settings["offline_when_no_agent"] is False
+    assert settings["position"] == "left"
+    assert client.get(f"/chat/config/{chat.public_id}").json()["position"] == "left"
     assert "identity_secret" in secrets  # kept
     edit = client.get(f"/admin/channels/{chat.id}").text
     assert 'value="#7b4fa0"' in edit and "https://www.casalavanda.example</textarea>" in edit
