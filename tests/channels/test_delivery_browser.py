@@ -69,7 +69,7 @@ def test_mailbox_settings_with_a_translated_connection_test(db, personas, new_pa
     page.click("#state button[type=submit]")  # test connection
     checks = page.wait_for_selector("#checks")
     text = checks.inner_text()
-    assert "il server di posta ha rifiutato la connessione: la porta è corretta?" in text
+    assert "Il server di posta ha rifiutato la connessione: la porta è corretta?" in text
     assert "refused" not in text
     page.goto("/admin/channels")
     assert page.is_visible("#quarantine-link")

@@ -178,6 +178,6 @@ def test_the_api_lists_the_reply_options_in_the_callers_language(client, persona
     assert options[mailbox.id]["can_deliver"] and options[mailbox.id]["default"]
     sara = {"Authorization": f"Bearer {make_token(db, personas.sara, ('read',))}"}
     other = client.get(
-        f"/api/v1/conversations/{result.conversation.id}/reply-options", headers=luca
+        f"/api/v1/conversations/{result.conversation.id}/reply-options", headers=sara
     )
     assert other.status_code == 404  # Sara is not in Vendite
