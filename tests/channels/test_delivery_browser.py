@@ -82,7 +82,13 @@ def test_mailbox_settings_with_a_translated_connection_test(db, personas, new_pa
 
 def test_the_bot_is_switched_on_for_a_channel(db, personas, new_page, console):  # noqa: F811
     page = new_page(personas.admin)
+    page.goto("/admin/channels")
+    screenshot(page, "admin-channels.png")
     page.goto(f"/admin/channels/{personas.api_channel.id}")
+    page.fill("input[name=reply_url]", "https://app.casalavanda.example/sportello/risposte")
+    page.click("#channel-settings button[type=submit]")
+    page.wait_for_selector("#saved")
+    screenshot(page, "admin-channel-api.png")
     page.check("#bot-form input[name=enabled]")
     page.fill("#bot-form input[name=name]", "Lavanda")
     page.fill("#bot-form input[name=threshold]", "cento")
