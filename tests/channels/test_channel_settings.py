@@ -114,6 +114,7 @@ def test_the_chats_look_and_sites_are_editable(client, personas, db):
         allowed_origins="https://www.casalavanda.example",
         prechat="required",
         offline_when_no_agent="off",
+        position="left",
     )
     assert ok.status_code == 303
     settings, _, secrets, _ = settings_of(db, chat.id)
@@ -121,6 +122,8 @@ def test_the_chats_look_and_sites_are_editable(client, personas, db):
     assert settings["allowed_origins"] == ["https://www.casalavanda.example"]
     assert settings["greeting"]["it"] == "Ciao! Come possiamo aiutarti?"
     assert settings["offline_when_no_agent"] is False
+    assert settings["position"] == "left"
+    assert client.get(f"/chat/config/{chat.public_id}").json()["position"] == "left"
     assert "identity_secret" in secrets  # kept
     edit = client.get(f"/admin/channels/{chat.id}").text
     assert 'value="#7b4fa0"' in edit and "https://www.casalavanda.example</textarea>" in edit
@@ -393,7 +396,7 @@ def failed_reply(client, personas, db):  # type: ignore[no-untyped-def]
 def test_a_failed_reply_is_retried_after_the_fix_and_delivered(client, personas, db, monkeypatch):
     number, message_id = failed_reply(client, personas, db)
     page = client.get(f"/c/{number}").text
-    assert "Non consegnato" in page and "questo canale API non ha un URL di risposta" in page
+    assert "Non consegnato" in page and "Questo canale API non ha un URL di risposta" in page
     assert f'data-retry="{message_id}"' in page
     received: list[tuple[bytes, str]] = []
 
@@ -441,3 +444,65 @@ def test_retry_through_the_api_and_only_for_who_may_see_it(client, personas, db)
     sara = bearer(db, personas.sara, ("read", "write"))
     response = client.post(f"/api/v1/messages/{message_id}/retry", headers=sara)
     assert response.status_code == 202 and response.json()["delivery_state"] == "queued"
+
+
+def test_a_mailbox_through_the_api_passwords_write_only(client, personas, db):
+    admin = bearer(db, personas.admin)
+    created = client.post(
+        "/api/v1/channels",
+        headers=admin,
+        json={
+            "kind": "email",
+            "name": "Assistenza",
+            "is_active": False,
+            "settings": {
+                "address": "assistenza@negozio.it",
+                "imap_host": "imap.negozio.it",
+                "imap_password": "segreta-imap",
+                "smtp_host": "smtp.negozio.it",
+            },
+        },
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()["channel"]
+    assert body["is_active"] is False and body["capabilities"]["reaches"] == "email"
+    assert sorted(body["secrets_stored"]) == ["imap_password", "smtp_password"]
+    assert "segreta-imap" not in created.text
+    patched = client.patch(
+        f"/api/v1/channels/{body['id']}",
+        headers=admin,
+        json={"settings": {"folder": "Assistenza", "smtp_port": "587"}},
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["settings"]["folder"] == "Assistenza"
+    assert patched.json()["settings"]["smtp_port"] == 587
+    assert patched.json()["settings"]["imap_host"] == "imap.negozio.it"  # kept
+    assert "segreta-imap" not in patched.text
+    _, _, secrets, _ = settings_of(db, body["id"])
+    assert sorted(secrets) == ["imap_password", "smtp_password"]  # kept, still encrypted
+    bad = client.patch(
+        f"/api/v1/channels/{body['id']}", headers=admin, json={"settings": {"smtp_port": "0"}}
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "smtp_port"
+
+
+def test_a_reply_urls_query_string_stays_out_of_the_failure_reason(
+    client, personas, db, monkeypatch
+):
+    def refused(url, *, content, headers, timeout):  # type: ignore[no-untyped-def]
+        return httpx.Response(403)
+
+    monkeypatch.setattr("sportello.channels.api.adapter.httpx.post", refused)
+    with db.transaction() as s:
+        channel = s.get(Channel, personas.api_channel.id)
+        channels_actions.do_update_channel(
+            s, channel=channel, settings={"reply_url": "https://app.example.it/hook?key=abc123"}
+        )
+    number, message_id = failed_reply(client, personas, db)
+    with db.session() as s:
+        error = s.get(Message, message_id).error
+    assert error.startswith("the reply URL refused the message\n")
+    assert "https://app.example.it/hook: HTTP 403" in error and "abc123" not in error
+    page = client.get(f"/c/{number}").text
+    assert "URL di risposta ha rifiutato il messaggio.</span>" in page
+    assert "(https://app.example.it/hook: HTTP 403)" in page

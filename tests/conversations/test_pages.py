@@ -124,7 +124,7 @@ def test_a_failed_delivery_is_shown_with_its_error(client, personas, db):
     page = client.get(f"/c/{number}").text
     assert "is-failed" in page and "Non consegnato" in page
     # the reason in the agent's language, and a way to send it again
-    assert "questo canale API non ha un URL di risposta" in page
+    assert "Questo canale API non ha un URL di risposta" in page
     assert "this API channel" not in page
     assert "/retry" in page and "Riprova" in page
 

@@ -1,15 +1,18 @@
-"""Admin pages for channels: list (with the public URLs and embed snippets), create, edit.
+"""Admin pages for channels: list, create, edit, the bot, new secrets, delete; and the composer's
+"Reply via" picker and the retry of a failed reply.
 
-The secrets a new channel gets (the api channel's token and signing secret, WhatsApp's verify
-token, Telegram's secret token) are shown once, on the page answering the create request, and
-never again. The providers' credentials an admin types (access tokens, app secret, auth token,
-bot token) are write-only: never put back into a page, and a blank field on the edit form keeps
-the stored value.
+Each kind is a plug-in: its adapter declares its form fields (``form_fields``, ``secret_fields``;
+the fields are in ``web/templates/channels/_fields_<kind>.html``), how stored settings read back
+into the form (``form_values``), what it can do (``capabilities``: replies, bot...), whether its
+generated secrets can be replaced (``rotate``) and whether it has pages of its own (the mailbox's
+``admin_url``). Nothing here tests a kind by name.
 
-Messaging channels (WhatsApp, Telegram, SMS) take the fields their adapter declares
-(``form_fields``, ``secret_fields``); the Telegram page can register the webhook with the Bot API,
-the WhatsApp page can sync the approved message templates from the Graph API. What their
-adapters and provider actions raise is listed for the catalogues in ``web/messages.py``.
+The secrets a channel gets (the api channel's token and signing secret, the chat's identity
+secret, WhatsApp's verify token, Telegram's secret token) are shown once, on the page answering
+the create (or replace) request, and never again. The providers' credentials an admin types
+(access tokens, app secret, auth token, bot token, mailbox passwords) are write-only: never put
+back into a page, and a blank field on the edit form keeps the stored value. What the adapters
+raise is listed for the catalogues in ``channels/messages.py`` and ``web/messages.py``.
 """
 
 from __future__ import annotations

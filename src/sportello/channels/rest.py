@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sportello.accounts import service as accounts_service
-from sportello.channels import actions, registry
+from sportello.channels import actions, registry, replies
 from sportello.channels.base import ConfiguredByForm, ShowsForm
 from sportello.channels.models import Channel
 from sportello.channels.schemas import (
@@ -24,6 +24,7 @@ from sportello.channels.schemas import (
     ChannelCreated,
     ChannelRead,
     ChannelUpdate,
+    ReplyOptionRead,
     SecretsRotated,
 )
 from sportello.conversations.models import Message
@@ -32,7 +33,7 @@ from sportello.core.db import SessionDep
 from sportello.core.errors import Conflict, InvalidInput, NotFound
 from sportello.routing import service as routing_service
 from sportello.routing.models import Queue
-from sportello.web.api import AdminCaller, WriteCaller, api_router, problem_response
+from sportello.web.api import AdminCaller, ReadCaller, WriteCaller, api_router, problem_response
 
 router = APIRouter()
 channels = api_router("channels")
@@ -213,6 +214,35 @@ def delete_channel(channel_id: int, session: SessionDep, caller: AdminCaller) ->
             i18n.current_language.reset(token)
         raise Conflict(message, uses=params) from None
     return Response(status_code=204)
+
+
+@channels.get(
+    "/conversations/{conversation_id}/reply-options",
+    summary="The channels that can carry a reply to this conversation's customer, and why not",
+    response_model=list[ReplyOptionRead],
+)
+def reply_options(
+    conversation_id: int, session: SessionDep, caller: ReadCaller
+) -> list[ReplyOptionRead]:
+    conversation = access.access_conversation_by_id(session, caller.user, conversation_id)
+    options = replies.reply_options(session, conversation)
+    chosen = replies.default_option(options)
+    token = i18n.current_language.set(caller.user.language or i18n.DEFAULT_LANGUAGE)
+    try:
+        return [
+            ReplyOptionRead(
+                channel_id=o.channel_id,
+                name=o.name,
+                kind=o.kind,
+                own=o.own,
+                can_deliver=o.can_deliver,
+                problem=i18n.gettext(o.problem) if o.problem else None,
+                default=chosen is not None and o.channel_id == chosen.channel_id,
+            )
+            for o in options
+        ]
+    finally:
+        i18n.current_language.reset(token)
 
 
 @channels.post(

@@ -79,3 +79,13 @@ class BotRead(BotSettings):
 
 class SecretsRotated(BaseModel):
     secrets: dict[str, str] = Field(description="The new secrets, shown this once only")
+
+
+class ReplyOptionRead(BaseModel):
+    channel_id: int
+    name: str
+    kind: str
+    own: bool = Field(description="The conversation's own channel")
+    can_deliver: bool
+    problem: str | None = Field(description="Why a reply there would not be delivered")
+    default: bool = Field(description="Where the console's composer replies by default")

@@ -160,3 +160,24 @@ def test_an_api_customer_with_an_email_is_offered_the_mailbox(client, personas, 
     # the api channel has no reply URL: the mailbox is the default
     assert f'<option value="{mailbox.id}" selected>' in picker
     assert re.search(r"API · App \(non può recapitare\)", picker)
+
+
+def test_the_api_lists_the_reply_options_in_the_callers_language(client, personas, db, smtp):
+    from tests.api.helpers import make_token
+
+    mailbox = mailbox_for(db, personas, smtp)
+    result = receive(db, personas.webform, inbound("Info", email="bruno@example.it"))
+    headers = {"Authorization": f"Bearer {make_token(db, personas.admin, ('read',))}"}
+    response = client.get(
+        f"/api/v1/conversations/{result.conversation.id}/reply-options", headers=headers
+    )
+    assert response.status_code == 200
+    options = {o["channel_id"]: o for o in response.json()}
+    assert options[personas.webform.id]["own"] and not options[personas.webform.id]["can_deliver"]
+    assert "un modulo web non può portare risposte" in options[personas.webform.id]["problem"]
+    assert options[mailbox.id]["can_deliver"] and options[mailbox.id]["default"]
+    sara = {"Authorization": f"Bearer {make_token(db, personas.sara, ('read',))}"}
+    other = client.get(
+        f"/api/v1/conversations/{result.conversation.id}/reply-options", headers=sara
+    )
+    assert other.status_code == 404  # Sara is not in Vendite

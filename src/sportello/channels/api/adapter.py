@@ -5,6 +5,7 @@ import binascii
 import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from pydantic import BaseModel, Field, ValidationError
@@ -56,6 +57,11 @@ class InboundMessageIn(BaseModel):
     conversation_number: int | None = None
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=20)
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+def _without_query(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
 def _check_url(url: str) -> str:
@@ -171,23 +177,26 @@ class ApiAdapter:
             "Idempotency-Key": f"sportello-message-{message.message_id}",
             SIGNATURE_HEADER: sign_webhook(body, channel.secrets["signing_secret"]),
         }
+        shown = _without_query(url)  # a key in the query string stays out of the stored reason
         try:
             response = httpx.post(url, content=body, headers=headers, timeout=self.timeout)
         except httpx.HTTPError as exc:
             raise ChannelError(
-                "the reply URL could not be reached", permanent=False, detail=f"{url}: {exc}"
+                "the reply URL could not be reached",
+                permanent=False,
+                detail=f"{shown}: {str(exc).replace(url, shown) or type(exc).__name__}",
             ) from exc
         if response.status_code in (408, 425, 429) or response.status_code >= 500:
             raise ChannelError(
                 "the reply URL is not answering right now: it will be retried",
                 permanent=False,
-                detail=f"{url}: HTTP {response.status_code}",
+                detail=f"{shown}: HTTP {response.status_code}",
             )
         if response.status_code >= 400:
             raise ChannelError(
                 "the reply URL refused the message",
                 permanent=True,
-                detail=f"{url}: HTTP {response.status_code}",
+                detail=f"{shown}: HTTP {response.status_code}",
             )
         provider_id: str | None = None
         try:

@@ -40,6 +40,8 @@ from sportello.core.security import new_token
 
 log = logging.getLogger(__name__)
 
+POSITIONS = ("right", "left")
+
 # Identity kinds a widget socket listens on (see hub.py); others (phone...) never reach a widget.
 PUSH_KINDS = ("visitor", "external", "email")
 
@@ -66,6 +68,9 @@ def parse_settings(data: Mapping[str, str]) -> dict[str, Any]:
                 field="allowed_origins",
             )
         origins.append(origin)
+    position = (data.get("position") or "right").strip()
+    if position not in POSITIONS:
+        raise InvalidInput("choose one of the options offered", field="position")
     prechat = (data.get("prechat") or "off").strip()
     if prechat not in PRECHAT_MODES:
         raise InvalidInput("pre-chat form: off, optional or required", field="prechat")
@@ -92,6 +97,7 @@ def parse_settings(data: Mapping[str, str]) -> dict[str, Any]:
     topics = [t.strip()[:100] for t in data.get("topics", "").split(",") if t.strip()][:20]
     return {
         "color": color,
+        "position": position,
         "title": data.get("title", "").strip()[:100],
         "greeting": {
             "it": (data.get("greeting_it") or DEFAULT_GREETING["it"]).strip()[:500],
@@ -115,6 +121,7 @@ class ChatAdapter:
     form_fields: ClassVar[tuple[str, ...]] = (
         "title",
         "color",
+        "position",
         "greeting_it",
         "greeting_en",
         "allowed_origins",
@@ -157,6 +164,7 @@ class ChatAdapter:
         return {
             "title": widget.title,
             "color": widget.color,
+            "position": widget.position,
             "greeting_it": str(widget.greeting.get("it", "")),
             "greeting_en": str(widget.greeting.get("en", "")),
             "allowed_origins": "\n".join(widget.allowed_origins),

@@ -211,6 +211,7 @@ class WidgetSettings:
     offline_when_no_agent: bool = True
     max_upload_bytes: int = 10 * 1024 * 1024
     upload_types: tuple[str, ...] = DEFAULT_TYPES
+    position: str = "right"  # the corner of the page: "right" or "left"
 
     @classmethod
     def from_settings(cls, data: Mapping[str, Any]) -> WidgetSettings:
@@ -227,6 +228,7 @@ class WidgetSettings:
             offline_when_no_agent=bool(data.get("offline_when_no_agent", True)),
             max_upload_bytes=int(data.get("max_upload_bytes") or cls.max_upload_bytes),
             upload_types=tuple(str(t) for t in data.get("upload_types") or DEFAULT_TYPES),
+            position="left" if data.get("position") == "left" else "right",
         )
 
     def origin_allowed(self, origin: str | None, own_host: str | None) -> bool:
@@ -245,6 +247,7 @@ class WidgetSettings:
         """What the widget may know (no origins, no limits it does not need)."""
         return {
             "color": self.color,
+            "position": self.position,
             "title": self.title,
             "greeting": dict(self.greeting),
             "prechat": self.prechat,

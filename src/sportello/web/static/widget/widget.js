@@ -132,7 +132,8 @@
     ".err{color:#b3261e;font-size:13px}",
     ".menu{position:absolute;top:56px;right:10px;background:#fff;border:1px solid #e1e3e8;border-radius:10px;box-shadow:0 6px 20px rgba(0,0,0,.15);padding:10px;width:260px;display:flex;flex-direction:column;gap:8px}",
     ".menu input{border:1px solid #c9ccd3;border-radius:8px;padding:7px 9px}",
-    "@media (max-width:480px){.panel{position:fixed;inset:0;width:auto;max-width:none;height:auto;max-height:none;border-radius:0}}",
+    ":host(.left){right:auto;left:20px}:host(.left) .panel{right:auto;left:0}:host(.left) .badge{right:auto;left:-4px}",
+    "@media (max-width:480px){.panel,:host(.left) .panel{position:fixed;inset:0;width:auto;max-width:none;height:auto;max-height:none;border-radius:0}}",
     "@media (prefers-reduced-motion:no-preference){.panel{transition:opacity .15s}}"
   ].join("\n");
 
@@ -688,6 +689,7 @@
         S.isOpen = config.open;
         S.isOnline = config.online;
         if (/^#[0-9a-fA-F]{6}$/.test(config.color || "")) host.style.setProperty("--c", config.color);
+        if (config.position === "left") host.classList.add("left");
         if (config.title) { title.textContent = config.title; log.setAttribute("aria-label", config.title); }
         setStatus();
         showGreeting();
