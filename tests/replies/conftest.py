@@ -1,3 +1,3 @@
 """The browser fixtures of tests/web, for the agent tools' browser test."""
 
-from tests.web.conftest import browser, console, live_server, new_page  # noqa: F401
+from tests.web.conftest import browser, console, live_server, new_page, reply_receiver  # noqa: F401

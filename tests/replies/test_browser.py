@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from sportello.accounts.models import Brand, User
+from sportello.channels import actions as channels_actions
+from sportello.channels.models import Channel
 from sportello.conversations import actions as conv_actions
 from sportello.conversations.models import Conversation, Priority
 from sportello.replies import actions
@@ -129,8 +131,14 @@ def setup_tools(db, personas):  # type: ignore[no-untyped-def]
     return convs
 
 
-def test_agent_tools_end_to_end(db, personas, new_page, console):
+def test_agent_tools_end_to_end(db, personas, new_page, console, reply_receiver):
     convs = setup_tools(db, personas)
+    with db.transaction() as s:  # the app's replies reach the integrator's server
+        channels_actions.do_update_channel(
+            s,
+            channel=s.get_one(Channel, personas.api_channel.id),
+            settings={"reply_url": reply_receiver},
+        )
     first = convs[0]
 
     # two agents in the same conversation see each other, live

@@ -253,6 +253,10 @@ def test_chat_survey_link_opens_from_the_widget_and_answers(
     screenshot(visitor, "survey-chat-widget.png")
     with db.session() as s:
         stored = s.scalar(select(SurveyResponse))
-        assert (stored.score, stored.answered_via, stored.channel_id) == (5, "link", chat.channel.id)
+        assert (stored.score, stored.answered_via, stored.channel_id) == (
+            5,
+            "link",
+            chat.channel.id,
+        )
     context.close()
     assert console.errors == []

@@ -20,35 +20,6 @@ from tests.web.conftest import screenshot, wait_live
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def reply_receiver() -> Iterator[str]:
-    """A stand-in for the integrator's server: accepts every reply the api channel posts."""
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length", 0)))
-            body = json.dumps({"id": "ext-1"}).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/replies"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
-
-
 def post_api_message(base_url: str, personas, ident: str, text: str, email: str, name: str) -> dict:
     response = httpx.post(
         f"{base_url}/api/v1/channels/{personas.api_channel.public_id}/messages",
