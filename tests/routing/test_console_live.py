@@ -284,7 +284,8 @@ def test_supervisor_reassigns_pins_and_moves_from_the_live_page(db, client, pers
         data={"queue_id": "", "csrf_token": token},
         headers=HTMX,
     )
-    assert no_queue.status_code == 422 and no_queue.json()["detail"] == "choose a queue"
+    assert no_queue.status_code == 422
+    assert no_queue.json()["detail"] == "scegli una coda"  # in the console user's language
 
 
 def test_live_page_lists_every_agent_and_flags_queues_nobody_serves(db, client, personas):
