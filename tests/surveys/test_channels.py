@@ -68,7 +68,7 @@ def test_telegram_survey_has_an_inline_keyboard_and_the_tap_is_the_answer(
     survey = provider.calls("POST", f"/bot{BOT}/sendMessage")[-1].json()
     keyboard = survey["reply_markup"]["inline_keyboard"]
     buttons = [b for row in keyboard for b in row]
-    assert [b["text"] for b in buttons] == ["⭐" * n for n in range(1, 6)]
+    assert [b["text"] for b in buttons] == [f"{n} ★" for n in range(1, 6)]
     assert buttons[0]["callback_data"] == f"sv:{response.code}:1"
     assert "/s/" in survey["text"]  # the link too (for a comment, or another device)
 

@@ -220,7 +220,7 @@ def scale_hint(kind: SurveyKind) -> str:
 
 
 def choice_title(kind: SurveyKind, score: int) -> str:
-    return f"{'⭐' * score}" if kind == SurveyKind.CSAT else str(score)
+    return f"{score} ★" if kind == SurveyKind.CSAT else str(score)
 
 
 def do_send_survey(

@@ -100,6 +100,8 @@ class ChatAdapter:
     kind: ClassVar[str] = "chat"
     label: ClassVar[str] = "Live chat"
     inline_delivery: ClassVar[bool] = True  # send() pokes the widget sockets (DeliversInline)
+    # The widget shows meta["choices"] as buttons; a tap is a "choice" frame (OffersChoices).
+    max_choices: ClassVar[int] = 11
 
     def configure(self, data: Mapping[str, str]) -> ChannelSetup:
         secret = new_token("chid_")

@@ -260,6 +260,7 @@ def _history_statement() -> Prepared:
             m.created_at,
             m.client_id,
             m.delivery_state,
+            m.meta,
             a.id.label("file_id"),
             a.filename,
             a.size,
@@ -301,6 +302,10 @@ def history(
                     "files": [],
                 }
             )
+            if agent and row.meta and row.meta.get("choices"):
+                frames[-1]["choices"] = [
+                    {"id": str(c["id"]), "title": str(c["title"])} for c in row.meta["choices"]
+                ]
         if row.file_id is not None:
             frames[-1]["files"].append(
                 {
