@@ -14,7 +14,6 @@ from tests.channels.email.conftest import (  # noqa: F401  (fixtures)
     smtp,
     smtp_server,
 )
-from tests.web.conftest import browser, console, live_server, new_page  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(autouse=True)

@@ -68,7 +68,7 @@ def test_telegram_survey_has_an_inline_keyboard_and_the_tap_is_the_answer(
     survey = provider.calls("POST", f"/bot{BOT}/sendMessage")[-1].json()
     keyboard = survey["reply_markup"]["inline_keyboard"]
     buttons = [b for row in keyboard for b in row]
-    assert [b["text"] for b in buttons] == ["⭐" * n for n in range(1, 6)]
+    assert [b["text"] for b in buttons] == [f"{n} ★" for n in range(1, 6)]
     assert buttons[0]["callback_data"] == f"sv:{response.code}:1"
     assert "/s/" in survey["text"]  # the link too (for a comment, or another device)
 
@@ -233,3 +233,41 @@ def test_chat_survey_is_a_message_in_the_widget_with_the_link(db, personas, clie
     page = client.get(f"/s/{token}")
     client.post(f"/s/{token}", data={"score": "4", "csrf_token": csrf_from(page.text)})
     assert responses(db)[0].score == 4
+
+
+# ---- SMS -------------------------------------------------------------------------------------
+
+
+def test_sms_survey_is_a_link_and_the_link_answers(db, personas, provider, client):
+    from urllib.parse import parse_qs
+
+    from tests.channels.test_sms import MESSAGES_PATH, SID, created, post_sample
+    from tests.channels.test_sms import TOKEN as SMS_TOKEN
+
+    channel = create_channel(
+        db,
+        personas,
+        "sms",
+        {
+            "account_sid": SID,
+            "auth_token": SMS_TOKEN,
+            "from_number": "+15005550006",
+            "api_base": provider.url,
+            "webhook_url": "https://example.com/twilio/sms",
+        },
+    )
+    provider.on("POST", MESSAGES_PATH, created("SM1"), created("SM2"))
+    configure(db, personas, kind="ces")
+    assert post_sample(client, channel, "inbound_sms_plain").status_code == 200
+    resolve(db, conversations(db)[0].id, personas.sara)
+    drain(db)
+    [response] = responses(db)
+    assert response.status == ResponseStatus.SENT
+    sms = parse_qs(provider.calls("POST", MESSAGES_PATH)[-1].body.decode())
+    body = sms["Body"][0]
+    assert "Rispondi con un tocco qui" in body  # SMS has no buttons: a link
+    token = link_in(body)
+    page = client.get(f"/s/{token}")
+    assert page.status_code == 200 and page.text.count('class="sv-score ') == 7
+    client.post(f"/s/{token}", data={"score": "6", "csrf_token": csrf_from(page.text)})
+    assert responses(db)[0].score == 6

@@ -515,3 +515,28 @@ def test_api_configs_responses_and_follow_ups(db, personas, client):
         f"/api/v1/surveys/followups/{followup['id']}", json={"status": "open"}, headers=headers
     )
     assert again.status_code == 409
+
+
+def test_merged_customers_keep_their_scores_and_opt_out(db, personas, client):
+    from sportello.customers import actions as customers_actions
+
+    configure(db, personas, period_days=0)
+    surveyed(db, personas)
+    token = token_of(db, responses(db)[0].id)
+    answer(client, token, 1)
+    page = client.get(f"/s/{token}/optout")
+    client.post(f"/s/{token}/optout", data={"csrf_token": csrf_from(page.text)})
+    with db.transaction() as s:
+        source = s.get(Customer, responses(db)[0].customer_id)
+        target = customers_actions.do_create_customer(s, name="Mario Rossi (cellulare)")
+        s.flush()
+        target_id = target.id
+        customers_actions.do_merge_customers(
+            s, source=source, target=target, by=s.get(User, personas.supervisor.id)
+        )
+    drain(db)
+    assert responses(db)[0].customer_id == target_id
+    assert followups(db)[0].customer_id == target_id
+    with db.session() as s:
+        assert service.opted_out(s, brand_id=personas.brand_id, customer_id=target_id)
+        assert [p.response.score for p in service.customer_scores(s, target_id)] == [1]

@@ -104,6 +104,12 @@ def on_choice(prefix: str, hook: ChoiceHook) -> None:
     _CHOICE_HOOKS[prefix] = hook
 
 
+def take_choice(session: Session, channel: Any, inbound: InboundMessage) -> bool:
+    """A tap that did not come through a webhook (the chat widget's ``choice`` frame): True
+    when a hook took it. ``channel`` needs an ``id``."""
+    return _taken_by_choice_hook(session, channel, inbound)
+
+
 def _taken_by_choice_hook(session: Session, channel: Channel, inbound: InboundMessage) -> bool:
     choice = inbound.meta.get("choice")
     if not isinstance(choice, str) or ":" not in choice:

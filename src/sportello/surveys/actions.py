@@ -220,7 +220,7 @@ def scale_hint(kind: SurveyKind) -> str:
 
 
 def choice_title(kind: SurveyKind, score: int) -> str:
-    return f"{'⭐' * score}" if kind == SurveyKind.CSAT else str(score)
+    return f"{score} ★" if kind == SurveyKind.CSAT else str(score)
 
 
 def do_send_survey(
@@ -612,3 +612,24 @@ def _close_the_loop(session: Session, followup: SurveyFollowup, *, by: User, now
         i18n.current_language.reset(token)
     if followup.resurvey:
         do_schedule_survey(session, conversation=conversation, now=now, after_followup=followup)
+
+
+def do_move_customer(session: Session, *, source_id: int, target_id: int) -> None:
+    """A customer merged into another: their surveys, follow-ups and opt-out follow them
+    (idempotent: a second run finds nothing left to move)."""
+    from sqlalchemy import delete, update
+
+    for model in (SurveyResponse, SurveyFollowup):
+        session.execute(
+            update(model)
+            .where(model.customer_id == source_id)
+            .values(customer_id=target_id)
+            .execution_options(synchronize_session=False)
+        )
+    for optout in session.scalars(
+        select(SurveyOptout).where(SurveyOptout.customer_id == source_id)
+    ).all():
+        if service.opted_out(session, brand_id=optout.brand_id, customer_id=target_id):
+            session.execute(delete(SurveyOptout).where(SurveyOptout.id == optout.id))
+        else:
+            optout.customer_id = target_id

@@ -51,6 +51,14 @@ def conversation_resolved(db: Database, name: str, payload: dict[str, Any]) -> N
             actions.do_schedule_survey(session, conversation=conversation, now=resolved_at)
 
 
+@subscribe("customer.merged")
+def customer_merged(db: Database, name: str, payload: dict[str, Any]) -> None:
+    with db.transaction() as session:
+        actions.do_move_customer(
+            session, source_id=int(payload["source_id"]), target_id=int(payload["target_id"])
+        )
+
+
 def send_survey(db: Database, payload: dict[str, Any]) -> None:
     with db.transaction() as session:
         response = session.get(SurveyResponse, int(payload["response_id"]))

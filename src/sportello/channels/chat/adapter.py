@@ -134,6 +134,9 @@ class ChatAdapter:
     )
     secret_fields: ClassVar[tuple[str, ...]] = ()
 
+    # The widget shows meta["choices"] as buttons; a tap is a "choice" frame (OffersChoices).
+    max_choices: ClassVar[int] = 11
+
     def configure(self, data: Mapping[str, str]) -> ChannelSetup:
         """At creation a new identity secret, shown once; on the edit form the stored one comes
         back in ``data`` and is kept."""

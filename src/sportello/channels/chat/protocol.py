@@ -6,6 +6,7 @@ Frames (JSON text; ``t`` names the type). Visitor → server::
 
     hello       {token?, last, page, title, lang, user?: {id, hash, name?}}   first frame, once
     msg         {cid, text}                        cid: a uuid the widget made; resent until acked
+    choice      {id}                               a button under a team message (a survey score)
     typing      {on}
     delivered   {ids: [...]}                       agent messages the widget displayed
     read        {up_to}                            the visitor saw agent messages up to this id
@@ -23,6 +24,7 @@ Server → visitor::
     typing      {on, name}
     seen        {up_to}                            the agent saw visitor messages up to this id
     offline_ok  {cid, conv}
+    choice_ok   {id, taken}
     transcript_ok {status}
     error       {code, message}
 """

@@ -31,7 +31,8 @@ from starlette.websockets import (
     WebSocketState,
 )
 
-from sportello.channels.base import InboundAttachment
+from sportello.channels import service as channels_service
+from sportello.channels.base import InboundAttachment, InboundMessage
 from sportello.channels.chat import hub as chat_hub
 from sportello.channels.chat import protocol
 from sportello.channels.chat import service as chat_service
@@ -501,8 +502,24 @@ async def _transcript(conn: Connection, frame: dict[str, Any]) -> None:
     await conn.send({"t": "transcript_ok", "status": status})
 
 
+async def _choice(conn: Connection, frame: dict[str, Any]) -> None:
+    """A button under a team message was tapped (a survey score): taken by the hook that owns
+    the button's prefix, never stored as a message. Unknown choices are dropped."""
+    assert conn.visitor is not None
+    choice = protocol.clip(frame.get("id"), 100)
+    visitor, channel = conn.visitor, conn.channel
+    inbound = InboundMessage(identity=visitor.primary, text="", meta={"choice": choice})
+
+    def write(session: Session) -> bool:
+        return channels_service.take_choice(session, channel, inbound)
+
+    taken = await conn.state.writer.run(write)
+    await conn.send({"t": "choice_ok", "id": choice, "taken": taken})
+
+
 HANDLERS = {
     "msg": _message,
+    "choice": _choice,
     "typing": _typing,
     "prechat": _prechat,
     "offline": _offline,

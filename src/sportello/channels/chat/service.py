@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import String, bindparam, case, cast, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -260,6 +260,9 @@ def _history_statement() -> Prepared:
             m.created_at,
             m.client_id,
             m.delivery_state,
+            # Only the team's messages carry something for the widget (a survey's buttons): their
+            # meta as text, parsed only when it has choices (no JSON decoding per row).
+            case((m.direction == Direction.OUTBOUND.value, cast(m.meta, String))).label("meta"),
             a.id.label("file_id"),
             a.filename,
             a.size,
@@ -301,6 +304,11 @@ def history(
                     "files": [],
                 }
             )
+            if agent and row.meta and '"choices"' in row.meta:
+                frames[-1]["choices"] = [
+                    {"id": str(c["id"]), "title": str(c["title"])}
+                    for c in json.loads(row.meta).get("choices") or []
+                ]
         if row.file_id is not None:
             frames[-1]["files"].append(
                 {

@@ -116,6 +116,10 @@
     ".m .who{display:block;font-size:12px;font-weight:650;margin-bottom:2px;color:#50545c}",
     ".m .meta{display:block;font-size:11px;opacity:.8;margin-top:3px;text-align:right}",
     ".m a{color:inherit;text-decoration:underline}",
+    ".choices{display:flex;flex-wrap:wrap;gap:6px;margin-top:8px}",
+    ".choices button{min-width:44px;min-height:40px;padding:0 10px;border:1px solid var(--c);border-radius:8px;background:#fff;color:#1d2330;font-size:14px;cursor:pointer}",
+    ".choices button:disabled{opacity:.55;cursor:default}",
+    ".choices button[aria-pressed=true]{background:var(--c);color:#fff;opacity:1}",
     ".m.failed{background:#fdecea;color:#8a1c1c}",
     ".typing{font-size:12.5px;color:#50545c;padding:0 14px 4px;min-height:18px}",
     "form.compose{display:flex;gap:6px;align-items:flex-end;border-top:1px solid #e1e3e8;padding:8px}",
@@ -237,6 +241,20 @@
     span.appendChild(document.createTextNode(text.slice(last)));
     return span;
   }
+  // Buttons under a team message (a survey's scores): one tap sends the choice, not a message.
+  function choices(list) {
+    var box = el("div", { "class": "choices", role: "group" });
+    list.forEach(function (c) {
+      var button = el("button", { type: "button", "aria-pressed": "false", text: c.title });
+      button.addEventListener("click", function () {
+        if (!send({ t: "choice", id: c.id })) { connect(); return; }
+        Array.prototype.forEach.call(box.querySelectorAll("button"), function (b) { b.disabled = true; });
+        button.setAttribute("aria-pressed", "true");
+      });
+      box.appendChild(button);
+    });
+    return box;
+  }
   function bubble(m) {
     var who = m.from === "agent" ? (m.name || t("agent")) : t("you");
     var node = el("li", { "class": "m " + m.from, "data-time": m.at ? timeOf(m.at) : "" }, [
@@ -244,6 +262,7 @@
     ]);
     var body = m.from === "agent" ? linked(m.text || "") : el("span", { "class": "text", text: m.text || "" });
     node.appendChild(body);
+    if (m.choices && m.choices.length) node.appendChild(choices(m.choices));
     (m.files || []).forEach(function (f) {
       node.appendChild(el("a", { href: fileUrl(f), target: "_blank", rel: "noopener", text: "📎 " + f.name }));
     });

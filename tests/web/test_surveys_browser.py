@@ -213,7 +213,7 @@ def test_follow_ups_page_and_customer_scores(db, personas, new_page, console):
     assert console.errors == []
 
 
-def test_chat_survey_link_opens_from_the_widget_and_answers(
+def test_chat_survey_buttons_in_the_widget_and_the_link(
     db, personas, browser, live_server, new_page, console, monkeypatch, test_settings
 ):
     from sportello.surveys import links
@@ -223,9 +223,8 @@ def test_chat_survey_link_opens_from_the_widget_and_answers(
     # Links point at this live server (the installation's SPORTELLO_BASE_URL).
     served = test_settings.model_copy(update={"base_url": live_server})
     monkeypatch.setattr(links, "get_settings", lambda: served)
-
     chat = make_chat_channel(db, personas, allowed_origins="")
-    configure(db, personas, kind="csat")
+    configure(db, personas, kind="csat", period_days=0)
     new_page(personas.sara)  # an agent online: the widget offers the chat
     context = browser.new_context(viewport=VIEWPORT, locale="it-IT", base_url=live_server)
     context.set_default_timeout(10_000)
@@ -234,14 +233,48 @@ def test_chat_survey_link_opens_from_the_widget_and_answers(
     visitor.goto(f"/chat-demo/{chat.public_id}")
     visitor.locator("#sportello-chat button.launch").click()
     visitor.wait_for_selector("#sportello-chat #sp-status:has-text('Online')")
-    visitor.locator("#sportello-chat textarea").fill("Il vaso è arrivato rotto")
-    visitor.keyboard.press("Enter")
-    visitor.wait_for_selector("#sportello-chat li.m.visitor[data-state=sent]")
-    with db.session() as s:
-        conversation_id = s.scalar(select(Conversation.id))
+
+    def ask(text: str) -> int:
+        visitor.locator("#sportello-chat textarea").fill(text)
+        visitor.keyboard.press("Enter")
+        visitor.wait_for_selector(f"#sportello-chat li.m.visitor:has-text('{text}')")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with db.session() as s:
+                found = s.scalar(
+                    select(Conversation.id).where(Conversation.preview.contains(text[:20]))
+                )
+            if found is not None:
+                return int(found)
+            time.sleep(0.1)
+        raise AssertionError("the message did not arrive")
+
+    # The scores as buttons under the survey: one tap answers.
+    conversation_id = ask("Il vaso è arrivato rotto")
     resolve(db, conversation_id, personas.sara)
-    wait_sent(db, conversation_id)
-    link = visitor.locator("#sportello-chat li.m.agent a[href*='/s/']").first
+    first = wait_sent(db, conversation_id)
+    stars = visitor.locator("#sportello-chat li.m.agent .choices button")
+    stars.first.wait_for()
+    assert stars.count() == 5
+    stars.nth(3).click()
+    visitor.wait_for_selector("#sportello-chat li.m.agent:has-text('Grazie per la tua risposta')")
+    assert stars.nth(3).get_attribute("aria-pressed") == "true"
+    screenshot(visitor, "survey-chat-widget.png")
+    with db.session() as s:
+        stored = s.get(SurveyResponse, first.id)
+        assert (stored.score, stored.answered_via, stored.channel_id) == (
+            4,
+            "button",
+            chat.channel.id,
+        )
+        # Not a message in the conversation: only the survey and the thank-you went out.
+        assert s.get(Conversation, conversation_id).status == "resolved"
+
+    # Or the link, which opens the survey page with one tap.
+    second = ask("Ancora una domanda sul reso")
+    resolve(db, second, personas.sara)
+    token = link_in(survey_message(db, wait_sent(db, second).id).text)
+    link = visitor.locator(f"#sportello-chat li.m.agent a[href$='/s/{token}']")
     link.wait_for()
     assert link.get_attribute("rel") == "noopener noreferrer"
     with context.expect_page() as opened:
@@ -250,13 +283,8 @@ def test_chat_survey_link_opens_from_the_widget_and_answers(
     survey.wait_for_selector("button.sv-score")
     survey.locator("button.sv-score").nth(4).click()
     survey.wait_for_selector(".sv-ok")
-    screenshot(visitor, "survey-chat-widget.png")
     with db.session() as s:
-        stored = s.scalar(select(SurveyResponse))
-        assert (stored.score, stored.answered_via, stored.channel_id) == (
-            5,
-            "link",
-            chat.channel.id,
-        )
+        scores = [r.score for r in s.scalars(select(SurveyResponse).order_by(SurveyResponse.id))]
+        assert scores == [4, 5]
     context.close()
     assert console.errors == []
