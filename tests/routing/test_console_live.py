@@ -110,6 +110,10 @@ def test_an_offer_toast_says_who_and_what_and_accepting_opens_the_conversation(
     assert 'class="cl-countdown"' in bar and "data-expires=" in bar and "data-offered=" in bar
     assert "Accetta" in bar and "Rifiuta" in bar
     assert 'data-offers="1"' in bar
+    # the same, as JSON, for integrations (a desktop notifier, a CTI bar)
+    me = client.get("/api/v1/routing/me").json()
+    assert me["offers"][0]["customer"] == customer and me["offers"][0]["queue"] == "Vendite"
+    assert me["offers"][0]["channel_kind"] == "chat" and me["offers"][0]["waiting_since"]
 
     accepted = client.post(
         f"/routing/offers/{offer.id}/accept", data={"csrf_token": _token(client)}, headers=HTMX

@@ -95,6 +95,7 @@ class OfferCard:
     customer: str
     channel_kind: str | None
     channel_name: str | None
+    queue_id: int | None
     queue: str | None
     waiting_since: datetime
     offered_at: datetime
@@ -121,6 +122,7 @@ def offer_cards(session: Session, user_id: int) -> list[OfferCard]:
             customer=c.customer.display_name if c.customer else "",
             channel_kind=c.channel.kind if c.channel else None,
             channel_name=c.channel.name if c.channel else None,
+            queue_id=o.queue_id,
             queue=c.queue.name if c.queue else None,
             waiting_since=queued.get(c.id) or c.created_at,
             offered_at=o.offered_at,
@@ -629,6 +631,11 @@ class OfferOut(BaseModel):
     subject: str
     queue_id: int | None
     expires_at: datetime
+    offered_at: datetime | None = None
+    customer: str = ""
+    channel_kind: str | None = None
+    queue: str | None = None
+    waiting_since: datetime | None = None
 
 
 class AgentOut(BaseModel):
@@ -669,14 +676,19 @@ def _me(session: SessionDep, user: User) -> MeOut:
         agent=AgentOut(**vars(lines[0])) if lines else None,
         offers=[
             OfferOut(
-                offer_id=o.id,
-                conversation_id=c.id,
-                number=c.number,
-                subject=c.subject,
+                offer_id=o.offer_id,
+                conversation_id=o.conversation_id,
+                number=o.number,
+                subject=o.subject,
                 queue_id=o.queue_id,
                 expires_at=o.expires_at,
+                offered_at=o.offered_at,
+                customer=o.customer,
+                channel_kind=o.channel_kind,
+                queue=o.queue,
+                waiting_since=o.waiting_since,
             )
-            for o, c in engine.offers_for(session, user.id)
+            for o in offer_cards(session, user.id)
         ],
     )
 
