@@ -231,7 +231,12 @@ def test_supervisor_reassigns_from_the_live_page_and_the_new_owner_sees_it(
         "carla.blu@example.it",
         "Carla Blu",
     )
-    _api_message(
+    boss = new_page(personas.admin)  # Italian
+    boss.goto("/routing/live")
+    wait_live(boss)
+    boss.wait_for_selector("#routing-unstaffed")
+    boss.evaluate("window.__sameDocument = true")
+    second = _api_message(
         live_server,
         personas,
         "wait-2",
@@ -239,10 +244,12 @@ def test_supervisor_reassigns_from_the_live_page_and_the_new_owner_sees_it(
         "paolo.riva@example.it",
         "Paolo Riva",
     )
-    boss = new_page(personas.admin)  # Italian
-    boss.goto("/routing/live")
-    wait_live(boss)
-    boss.wait_for_selector("#routing-unstaffed")
+    # the live page follows without a reload
+    boss.wait_for_selector(
+        f"#routing-waiting tr[data-conversation-id='{second['conversation_id']}']"
+    )
+    assert boss.evaluate("window.__sameDocument") is True
+    assert "2 in attesa" in boss.inner_text("#routing-unstaffed")
     assert "Assistenza clienti" in boss.inner_text("#routing-unstaffed")
     assert "Nessun operatore disponibile" in boss.inner_text("#routing-queues")
     sara_row = boss.locator(f"#routing-agents tr[data-agent-id='{personas.sara.id}']")
