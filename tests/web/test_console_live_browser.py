@@ -258,7 +258,6 @@ def test_supervisor_reassigns_from_the_live_page_and_the_new_owner_sees_it(
     assert "Non connesso" in luca_row.inner_text()  # never logged in, still listed
     row = boss.locator(f"#routing-waiting tr[data-conversation-id='{waiting['conversation_id']}']")
     row.wait_for()
-    screenshot(boss, "live-page.png")
 
     row.locator(".cl-supervise-toggle").click()
     menu = row.locator(".cl-reassign")
@@ -272,6 +271,8 @@ def test_supervisor_reassigns_from_the_live_page_and_the_new_owner_sees_it(
         f"#routing-agents tr[data-agent-id='{personas.sara.id}'] "
         f".live-conv[data-conversation-id='{waiting['conversation_id']}']"
     )
+    boss.wait_for_selector("#routing-unstaffed")
+    screenshot(boss, "live-page.png")
     # Sara sees it in her inbox without reloading
     sara.wait_for_selector(f"[data-row][data-conversation-id='{waiting['conversation_id']}']")
     # The same menu on the conversation's head
