@@ -61,12 +61,6 @@ def _until(check, timeout: float = 10.0) -> None:
         time.sleep(0.1)
 
 
-def _choose_state(page, presence: str) -> None:
-    page.click("#cl-status .cl-status-summary")
-    page.click(f"#cl-status .cl-menu-item[data-presence={presence}]")
-    page.wait_for_selector(f"#cl-status .cl-status-summary .presence-{presence}")
-
-
 def test_agent_gets_an_offer_toast_accepts_it_and_a_missed_one_leaves_a_notice(
     db, personas, new_page, live_server, console
 ):
@@ -222,7 +216,14 @@ def test_supervisor_reassigns_from_the_live_page_and_the_new_owner_sees_it(
     _push(db, personas, timeout=30)
     _sla_policy(db, personas)
     sara = new_page(personas.sara)
-    _choose_state(sara, "busy")  # nobody available: conversations wait
+    # with the keyboard: nobody available, conversations wait
+    sara.wait_for_selector("#cl-status .cl-status-summary")
+    sara.focus("#cl-status .cl-status-summary")
+    sara.keyboard.press("Enter")
+    sara.wait_for_selector("#cl-status-menu:not([hidden])")
+    sara.keyboard.press("ArrowDown")  # from Disponibile to Occupato
+    sara.keyboard.press("Enter")
+    sara.wait_for_selector("#cl-status .cl-status-summary .presence-busy")
     waiting = _api_message(
         live_server,
         personas,

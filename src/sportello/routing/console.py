@@ -1,9 +1,11 @@
 """Routing in the console: the agent's state, offers and load; the supervisors' live view.
 
 HTML/htmx routes under ``/routing``, JSON under ``/api/v1/routing``. Views are thin: they parse,
-check access and call one action from presence.py / router.py. Live: the panels carry
+check access and call one action from presence.py / router.py. Live: the agent panel carries
 ``data-live-url``, which the console's socket refreshes on conversation events; routing.js also
-refreshes them on routing events and ticks the offer countdowns. Importing this module registers
+refreshes it on routing events and ticks its offer countdowns. The supervisors' live panel
+carries ``data-cl-live-url``: console-live.js refreshes it on routing, presence, SLA and
+conversation events, at most once a second, and never under an open routing menu. Importing this module registers
 the routing handlers and jobs (router.py, sla.py); the app's lifespan schedules the sweep.
 
 On every console page (``layout.html``) the top bar loads ``/routing/me/bar``: the agent's status

@@ -156,7 +156,22 @@
     }
     unlockAudio();
   });
+  // Enter on a button of ours presses that button: the console's shortcuts (Enter opens the
+  // selected conversation) must not see it.
+  window.addEventListener("keydown", function (event) {
+    var own = event.target.closest && event.target.closest("#cl-bar, #cl-offers, .cl-supervise");
+    if (own && (event.key === "Enter" || event.key === " ")) event.stopPropagation();
+  }, true);
   document.addEventListener("keydown", function (event) {
+    var status = $("#cl-status.is-open");
+    if (status && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+      var items = $$(".cl-menu-item", status);
+      var at = items.indexOf(document.activeElement);
+      var next = event.key === "ArrowDown" ? at + 1 : at - 1;
+      if (items.length) items[(next + items.length) % items.length].focus();
+      event.preventDefault();
+      return;
+    }
     if (event.key !== "Escape") return;
     openMenus().forEach(function (menu) {
       setOpen(menu, false);
