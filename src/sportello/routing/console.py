@@ -5,8 +5,9 @@ check access and call one action from presence.py / router.py. Live: the agent p
 ``data-live-url``, which the console's socket refreshes on conversation events; routing.js also
 refreshes it on routing events and ticks its offer countdowns. The supervisors' live panel
 carries ``data-cl-live-url``: console-live.js refreshes it on routing, presence, SLA and
-conversation events, at most once a second, and never under an open routing menu. Importing this module registers
-the routing handlers and jobs (router.py, sla.py); the app's lifespan schedules the sweep.
+conversation events, at most once a second, and never under an open routing menu. Importing
+this module registers the routing handlers and jobs (router.py, sla.py); the app's lifespan
+schedules the sweep.
 
 On every console page (``layout.html``) the top bar loads ``/routing/me/bar``: the agent's status
 menu, plus (out of band) the offer toasts and the "an offer timed out" notice. console-live.js
