@@ -9,12 +9,14 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from sportello.accounts.models import User
+from sportello.channels.models import Channel
+from sportello.conversations import actions as conversations_actions
 from sportello.conversations.models import Conversation
 from sportello.core.db import utcnow
 from sportello.core.dispatcher import Dispatcher
 from sportello.routing import presence, router, sla
 from sportello.routing.models import AgentState, Offer, PresenceLog, Queue, RoutingState
-from tests.factories import csrf_from, login
+from tests.factories import csrf_from, inbound, login
 from tests.routing.world import add_channel, assignee_of, new_conversation, set_presence
 
 HTMX = {"HX-Request": "true"}
@@ -110,6 +112,10 @@ def test_an_offer_toast_says_who_and_what_and_accepting_opens_the_conversation(
     assert 'class="cl-countdown"' in bar and "data-expires=" in bar and "data-offered=" in bar
     assert "Accetta" in bar and "Rifiuta" in bar
     assert 'data-offers="1"' in bar
+    # the same, as JSON, for integrations (a desktop notifier, a CTI bar)
+    me = client.get("/api/v1/routing/me").json()
+    assert me["offers"][0]["customer"] == customer and me["offers"][0]["queue"] == "Vendite"
+    assert me["offers"][0]["channel_kind"] == "chat" and me["offers"][0]["waiting_since"]
 
     accepted = client.post(
         f"/routing/offers/{offer.id}/accept", data={"csrf_token": _token(client)}, headers=HTMX
@@ -291,6 +297,12 @@ def test_supervisor_reassigns_pins_and_moves_from_the_live_page(db, client, pers
 def test_live_page_lists_every_agent_and_flags_queues_nobody_serves(db, client, personas):
     channel = _push_channel(db, personas)
     waiting = new_conversation(db, channel, text="C'è qualcuno?")
+    with db.transaction() as s:  # a customer known only by their address
+        nameless = conversations_actions.do_receive_message(
+            s,
+            channel=s.get_one(Channel, channel),
+            inbound=inbound("Salve", email="senza.nome@example.it", name=""),
+        ).conversation.id
     mine = new_conversation(db, channel)
     with db.transaction() as s:
         router.do_reassign(
@@ -311,6 +323,8 @@ def test_live_page_lists_every_agent_and_flags_queues_nobody_serves(db, client, 
     # Vendite has a conversation waiting and nobody available: flagged
     assert 'id="routing-unstaffed"' in page and "No agent available" in page
     assert f'<tr data-conversation-id="{waiting}">' in page
+    assert f'<tr data-conversation-id="{nameless}">' in page
+    assert "<td>senza.nome@example.it</td>" in page
     assert "Chats" in page  # capacity classes have names
 
     set_presence(db, personas.luca.id, "available")

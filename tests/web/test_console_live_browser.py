@@ -61,12 +61,6 @@ def _until(check, timeout: float = 10.0) -> None:
         time.sleep(0.1)
 
 
-def _choose_state(page, presence: str) -> None:
-    page.click("#cl-status .cl-status-summary")
-    page.click(f"#cl-status .cl-menu-item[data-presence={presence}]")
-    page.wait_for_selector(f"#cl-status .cl-status-summary .presence-{presence}")
-
-
 def test_agent_gets_an_offer_toast_accepts_it_and_a_missed_one_leaves_a_notice(
     db, personas, new_page, live_server, console
 ):
@@ -222,7 +216,14 @@ def test_supervisor_reassigns_from_the_live_page_and_the_new_owner_sees_it(
     _push(db, personas, timeout=30)
     _sla_policy(db, personas)
     sara = new_page(personas.sara)
-    _choose_state(sara, "busy")  # nobody available: conversations wait
+    # with the keyboard: nobody available, conversations wait
+    sara.wait_for_selector("#cl-status .cl-status-summary")
+    sara.focus("#cl-status .cl-status-summary")
+    sara.keyboard.press("Enter")
+    sara.wait_for_selector("#cl-status-menu:not([hidden])")
+    sara.keyboard.press("ArrowDown")  # from Disponibile to Occupato
+    sara.keyboard.press("Enter")
+    sara.wait_for_selector("#cl-status .cl-status-summary .presence-busy")
     waiting = _api_message(
         live_server,
         personas,
@@ -231,7 +232,12 @@ def test_supervisor_reassigns_from_the_live_page_and_the_new_owner_sees_it(
         "carla.blu@example.it",
         "Carla Blu",
     )
-    _api_message(
+    boss = new_page(personas.admin)  # Italian
+    boss.goto("/routing/live")
+    wait_live(boss)
+    boss.wait_for_selector("#routing-unstaffed")
+    boss.evaluate("window.__sameDocument = true")
+    second = _api_message(
         live_server,
         personas,
         "wait-2",
@@ -239,10 +245,12 @@ def test_supervisor_reassigns_from_the_live_page_and_the_new_owner_sees_it(
         "paolo.riva@example.it",
         "Paolo Riva",
     )
-    boss = new_page(personas.admin)  # Italian
-    boss.goto("/routing/live")
-    wait_live(boss)
-    boss.wait_for_selector("#routing-unstaffed")
+    # the live page follows without a reload
+    boss.wait_for_selector(
+        f"#routing-waiting tr[data-conversation-id='{second['conversation_id']}']"
+    )
+    assert boss.evaluate("window.__sameDocument") is True
+    assert "2 in attesa" in boss.inner_text("#routing-unstaffed")
     assert "Assistenza clienti" in boss.inner_text("#routing-unstaffed")
     assert "Nessun operatore disponibile" in boss.inner_text("#routing-queues")
     sara_row = boss.locator(f"#routing-agents tr[data-agent-id='{personas.sara.id}']")
@@ -251,7 +259,6 @@ def test_supervisor_reassigns_from_the_live_page_and_the_new_owner_sees_it(
     assert "Non connesso" in luca_row.inner_text()  # never logged in, still listed
     row = boss.locator(f"#routing-waiting tr[data-conversation-id='{waiting['conversation_id']}']")
     row.wait_for()
-    screenshot(boss, "live-page.png")
 
     row.locator(".cl-supervise-toggle").click()
     menu = row.locator(".cl-reassign")
@@ -265,6 +272,8 @@ def test_supervisor_reassigns_from_the_live_page_and_the_new_owner_sees_it(
         f"#routing-agents tr[data-agent-id='{personas.sara.id}'] "
         f".live-conv[data-conversation-id='{waiting['conversation_id']}']"
     )
+    boss.wait_for_selector("#routing-unstaffed")
+    screenshot(boss, "live-page.png")
     # Sara sees it in her inbox without reloading
     sara.wait_for_selector(f"[data-row][data-conversation-id='{waiting['conversation_id']}']")
     # The same menu on the conversation's head

@@ -1,10 +1,13 @@
 """Routing in the console: the agent's state, offers and load; the supervisors' live view.
 
 HTML/htmx routes under ``/routing``, JSON under ``/api/v1/routing``. Views are thin: they parse,
-check access and call one action from presence.py / router.py. Live: the panels carry
+check access and call one action from presence.py / router.py. Live: the agent panel carries
 ``data-live-url``, which the console's socket refreshes on conversation events; routing.js also
-refreshes them on routing events and ticks the offer countdowns. Importing this module registers
-the routing handlers and jobs (router.py, sla.py); the app's lifespan schedules the sweep.
+refreshes it on routing events and ticks its offer countdowns. The supervisors' live panel
+carries ``data-cl-live-url``: console-live.js refreshes it on routing, presence, SLA and
+conversation events, at most once a second, and never under an open routing menu. Importing
+this module registers the routing handlers and jobs (router.py, sla.py); the app's lifespan
+schedules the sweep.
 
 On every console page (``layout.html``) the top bar loads ``/routing/me/bar``: the agent's status
 menu, plus (out of band) the offer toasts and the "an offer timed out" notice. console-live.js
@@ -27,13 +30,14 @@ from fastapi import APIRouter, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, lazyload, object_session
 
 from sportello.accounts.models import Role, User
 from sportello.conversations.models import ACTIVE_STATUSES, Conversation
 from sportello.core import access, i18n
 from sportello.core.db import Database, SessionDep, utcnow
 from sportello.core.errors import InvalidInput, NotFound
+from sportello.customers.models import Customer, CustomerIdentity
 from sportello.routing import capacity, presence, sla
 from sportello.routing import router as engine
 from sportello.routing.capacity import ids_in
@@ -94,6 +98,7 @@ class OfferCard:
     customer: str
     channel_kind: str | None
     channel_name: str | None
+    queue_id: int | None
     queue: str | None
     waiting_since: datetime
     offered_at: datetime
@@ -120,6 +125,7 @@ def offer_cards(session: Session, user_id: int) -> list[OfferCard]:
             customer=c.customer.display_name if c.customer else "",
             channel_kind=c.channel.kind if c.channel else None,
             channel_name=c.channel.name if c.channel else None,
+            queue_id=o.queue_id,
             queue=c.queue.name if c.queue else None,
             waiting_since=queued.get(c.id) or c.created_at,
             offered_at=o.offered_at,
@@ -186,17 +192,71 @@ class LiveAgent:
     load: dict[str, int]
     limits: dict[str, int]
     offers: int
-    conversations: list[Conversation] = field(default_factory=list)
+    conversations: list[ConversationLine] = field(default_factory=list)
     more: int = 0
 
 
-def live_agents(session: Session) -> list[LiveAgent]:
+@dataclass
+class ConversationLine:
+    """What the live page shows of a conversation (read as columns: a Conversation entity
+    would eager-load its customer's identities, assignee, teams and tags)."""
+
+    id: int
+    number: int
+    subject: str
+    customer: str
+    queue: str | None
+    assignee_id: int | None
+
+
+def conversation_lines(session: Session, ids: Iterable[int]) -> dict[int, ConversationLine]:
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(
+            Conversation.id,
+            Conversation.number,
+            Conversation.subject,
+            Conversation.customer_id,
+            Customer.name,
+            Queue.name,
+            Conversation.assignee_id,
+        )
+        .join(Customer, Customer.id == Conversation.customer_id)
+        .outerjoin(Queue, Queue.id == Conversation.queue_id)
+        .where(ids_in(session, Conversation.id, wanted))
+    ).all()
+    nameless = [r[3] for r in rows if not r[4]]
+    first_identity: dict[int, str] = {}
+    if nameless:
+        for customer_id, value in session.execute(
+            select(CustomerIdentity.customer_id, CustomerIdentity.value)
+            .where(ids_in(session, CustomerIdentity.customer_id, nameless))
+            .order_by(CustomerIdentity.id.desc())
+        ):
+            first_identity[customer_id] = value  # the last written is the lowest id
+    return {
+        cid: ConversationLine(
+            id=cid,
+            number=number,
+            subject=subject,
+            customer=name or first_identity.get(customer_id) or f"#{customer_id}",
+            queue=queue,
+            assignee_id=assignee_id,
+        )
+        for cid, number, subject, customer_id, name, queue, assignee_id in rows
+    }
+
+
+def live_agents(session: Session, *, with_conversations: bool = True) -> list[LiveAgent]:
     """Every active agent (and any supervisor or admin who has set a state), with their
     active conversations: those a supervisor may reassign from here."""
     lines = {a.user_id: a for a in engine.agent_overview(session)}
     users = list(
         session.scalars(
             select(User)
+            .options(lazyload("*"))
             .where(User.is_active.is_(True))
             .where((User.role == Role.AGENT) | User.id.in_(list(lines) or [0]))
             .order_by(User.name)
@@ -205,9 +265,9 @@ def live_agents(session: Session) -> list[LiveAgent]:
     ids = [u.id for u in users]
     missing = [uid for uid in ids if uid not in lines]
     limits = capacity.limits_for(session, missing) if missing else {}
-    convs: dict[int, list[Conversation]] = {uid: [] for uid in ids}
+    convs: dict[int, list[ConversationLine]] = {uid: [] for uid in ids}
     counts: dict[int, int] = {}
-    if ids:
+    if ids and with_conversations:
         for uid, count in session.execute(
             select(Conversation.assignee_id, func.count())
             .where(
@@ -236,14 +296,18 @@ def live_agents(session: Session) -> list[LiveAgent]:
                 )
                 .subquery()
             )
-            wanted = select(ranked.c.id).where(ranked.c.n <= LIVE_CONVERSATIONS_PER_AGENT)
-            for conv in session.scalars(
-                select(Conversation)
-                .where(Conversation.id.in_(wanted))
-                .order_by(Conversation.last_message_at.desc())
-            ).unique():
-                assert conv.assignee_id is not None
-                convs[conv.assignee_id].append(conv)
+            wanted = list(
+                session.scalars(
+                    select(ranked.c.id)
+                    .where(ranked.c.n <= LIVE_CONVERSATIONS_PER_AGENT)
+                    .order_by(ranked.c.n)
+                )
+            )
+            found = conversation_lines(session, wanted)
+            for cid in wanted:
+                conv = found.get(cid)
+                if conv is not None and conv.assignee_id is not None:
+                    convs[conv.assignee_id].append(conv)
     out = []
     for u in users:
         line = lines.get(u.id)
@@ -269,7 +333,7 @@ def live_agents(session: Session) -> list[LiveAgent]:
 
 @dataclass
 class WaitingLine:
-    conversation: Conversation
+    conversation: ConversationLine
     waiting_since: datetime
     pinned_to: str | None
 
@@ -280,12 +344,7 @@ def live_waiting(session: Session, *, now: datetime) -> list[WaitingLine]:
     top = waiting[:LIVE_WAITING]
     if not top:
         return []
-    convs = {
-        c.id: c
-        for c in session.scalars(
-            select(Conversation).where(Conversation.id.in_([w.id for w in top]))
-        ).unique()
-    }
+    convs = conversation_lines(session, [w.id for w in top])
     pinned_ids = {w.pinned_user_id for w in top if w.pinned_user_id}
     names = (
         dict(session.execute(select(User.id, User.name).where(User.id.in_(pinned_ids))).all())
@@ -306,11 +365,13 @@ def live_waiting(session: Session, *, now: datetime) -> list[WaitingLine]:
 def _live_context(session: SessionDep) -> dict[str, Any]:
     now = utcnow()
     queues = engine.queue_overview(session, now=now)
+    waiting = live_waiting(session, now=now)
     return {
         "queues": queues,
         "unstaffed": [q for q in queues if q.waiting and not q.agents_available],
         "agents": live_agents(session),
-        "waiting": live_waiting(session, now=now),
+        "waiting": waiting,
+        "sla_map": sla.status_for(session, [w.conversation.id for w in waiting], now=now),
         "classes": capacity.CLASSES,
         "now": now,
     }
@@ -453,7 +514,7 @@ def _user(session: SessionDep, raw: str, field: str) -> User | None:
 
 
 def _choosable_agents(session: Session) -> list[LiveAgent]:
-    return sorted(live_agents(session), key=lambda a: a.name)
+    return sorted(live_agents(session, with_conversations=False), key=lambda a: a.name)
 
 
 @pages.get(
@@ -573,6 +634,11 @@ class OfferOut(BaseModel):
     subject: str
     queue_id: int | None
     expires_at: datetime
+    offered_at: datetime | None = None
+    customer: str = ""
+    channel_kind: str | None = None
+    queue: str | None = None
+    waiting_since: datetime | None = None
 
 
 class AgentOut(BaseModel):
@@ -613,14 +679,19 @@ def _me(session: SessionDep, user: User) -> MeOut:
         agent=AgentOut(**vars(lines[0])) if lines else None,
         offers=[
             OfferOut(
-                offer_id=o.id,
-                conversation_id=c.id,
-                number=c.number,
-                subject=c.subject,
+                offer_id=o.offer_id,
+                conversation_id=o.conversation_id,
+                number=o.number,
+                subject=o.subject,
                 queue_id=o.queue_id,
                 expires_at=o.expires_at,
+                offered_at=o.offered_at,
+                customer=o.customer,
+                channel_kind=o.channel_kind,
+                queue=o.queue,
+                waiting_since=o.waiting_since,
             )
-            for o, c in engine.offers_for(session, user.id)
+            for o in offer_cards(session, user.id)
         ],
     )
 

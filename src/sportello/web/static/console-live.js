@@ -54,6 +54,29 @@
       reload();
     }
   });
+  // The supervisors' live page: refreshed on routing, presence, SLA and conversation events (not
+  // on every message: nothing there changes with one), at most once a second.
+  var LIVE_PAGE_EVENTS = /^(routing\.|agent\.presence_changed$|sla\.|conversation\.(created|updated|assigned)$)/;
+  var livePending = null;
+  var liveLast = 0;
+  function refreshLiveParts() {
+    livePending = null;
+    liveLast = Date.now();
+    $$("[data-cl-live-url]").forEach(function (el) {
+      if (el.id && window.htmx) {
+        window.htmx.ajax("GET", el.getAttribute("data-cl-live-url"), { source: el, target: "#" + el.id, swap: "outerHTML" });
+      }
+    });
+  }
+  function scheduleLiveParts() {
+    if (livePending || !$("[data-cl-live-url]")) return;
+    livePending = setTimeout(refreshLiveParts, Math.max(200, 1000 - (Date.now() - liveLast)));
+  }
+  document.addEventListener("sportello:event", function (event) {
+    var message = event.detail || {};
+    if (LIVE_PAGE_EVENTS.test(message.type || "")) scheduleLiveParts();
+  });
+
   // The socket came back after a drop (app.js marks <html data-live="off"> on a close): events
   // may have been missed. The first connection of the page is not a comeback.
   var wasLive = null;
@@ -63,7 +86,7 @@
   }
   new MutationObserver(function () {
     var live = liveState();
-    if (live && wasLive === false) reload();
+    if (live && wasLive === false) { reload(); scheduleLiveParts(); }
     wasLive = live;
   }).observe(document.documentElement, { attributes: true, attributeFilter: ["data-live"] });
 
@@ -95,7 +118,7 @@
     Object.keys(deferred).forEach(function (id) {
       delete deferred[id];
       var target = document.getElementById(id);
-      var url = target && target.getAttribute("data-live-url");
+      var url = target && (target.getAttribute("data-live-url") || target.getAttribute("data-cl-live-url"));
       if (url && window.htmx) window.htmx.ajax("GET", url, { source: target, target: "#" + id, swap: "outerHTML" });
     });
   }
@@ -133,7 +156,22 @@
     }
     unlockAudio();
   });
+  // Enter on a button of ours presses that button: the console's shortcuts (Enter opens the
+  // selected conversation) must not see it.
+  window.addEventListener("keydown", function (event) {
+    var own = event.target.closest && event.target.closest("#cl-bar, #cl-offers, .cl-supervise");
+    if (own && (event.key === "Enter" || event.key === " ")) event.stopPropagation();
+  }, true);
   document.addEventListener("keydown", function (event) {
+    var status = $("#cl-status.is-open");
+    if (status && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+      var items = $$(".cl-menu-item", status);
+      var at = items.indexOf(document.activeElement);
+      var next = event.key === "ArrowDown" ? at + 1 : at - 1;
+      if (items.length) items[(next + items.length) % items.length].focus();
+      event.preventDefault();
+      return;
+    }
     if (event.key !== "Escape") return;
     openMenus().forEach(function (menu) {
       setOpen(menu, false);
