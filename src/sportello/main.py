@@ -49,6 +49,7 @@ ROUTERS = (
     "sportello.knowledge.api",
     "sportello.web.docs",
     "sportello.channels.chat.routes",
+    "sportello.workforce.api",
 )
 
 
