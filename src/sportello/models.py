@@ -10,6 +10,7 @@ from sportello.core.db import Base
 from sportello.customers import models as customers_models
 from sportello.knowledge import models as knowledge_models
 from sportello.routing import models as routing_models
+from sportello.workforce import models as workforce_models
 
 metadata = Base.metadata
 
@@ -25,4 +26,5 @@ __all__ = [
     "metadata",
     "outbox",
     "routing_models",
+    "workforce_models",
 ]
