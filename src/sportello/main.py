@@ -50,6 +50,7 @@ ROUTERS = (
     "sportello.web.docs",
     "sportello.channels.chat.routes",
     "sportello.workforce.api",
+    "sportello.workforce.pages",
 )
 
 

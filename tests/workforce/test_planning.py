@@ -15,6 +15,7 @@ from sportello.routing import presence as presence_actions
 from sportello.workforce import actions, scheduler, service, staffing
 from sportello.workforce import forecast as forecasting
 from sportello.workforce.models import Shift
+from tests.workforce.world import history_on_webform
 
 TZ = ZoneInfo("Europe/Rome")
 WEEK = np.array([1.0, 0.9, 0.85, 0.85, 0.95, 0.5, 0.2])
@@ -204,31 +205,9 @@ def test_sixty_agents_four_weeks_three_skills_under_a_minute() -> None:
 # --------------------------------------------------------------------------- through actions
 
 
-def _conversations(db, personas, *, days: int, now: datetime) -> None:  # type: ignore[no-untyped-def]
-    """History written through the one door: a few conversations a day on the web form, then
-    dated back to their day."""
-    from sportello.conversations.models import Conversation
-    from tests.factories import inbound, receive
-
-    made: list[tuple[int, datetime]] = []
-    n = 0
-    for d in range(days, 0, -1):
-        for k in range(3 + (d % 7 == 0)):
-            n += 1
-            conv = receive(
-                db, personas.webform, inbound(f"Ordine {n}", email=f"c{n}@example.it")
-            ).conversation
-            made.append((conv.id, now - timedelta(days=d) + timedelta(hours=2 + k)))
-    with db.transaction() as s:
-        for conv_id, at in made:
-            row = s.get(Conversation, conv_id)
-            assert row is not None
-            row.created_at = at
-
-
 def test_forecast_schedule_publish_adherence(db, personas) -> None:  # type: ignore[no-untyped-def]
     now = datetime(2026, 12, 7, 11, 0, tzinfo=UTC)  # Monday, 12:00 in Rome
-    _conversations(db, personas, days=35, now=now)
+    history_on_webform(db, personas, days=35, now=now)
     with db.transaction() as s:
         brand_id = personas.brand_id
         hist = service.history(

@@ -25,6 +25,7 @@ points, where statsmodels' Holt-Winters and OLS fit in milliseconds; both are im
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -102,6 +103,30 @@ def _weekday_dummies(weekdays: npt.NDArray[np.int64]) -> Array:
 
 
 def _fit_daily(
+    model: str,
+    y: Array,
+    weekdays: npt.NDArray[np.int64],
+    is_holiday: npt.NDArray[np.bool_],
+    future_weekdays: npt.NDArray[np.int64],
+    future_holiday: npt.NDArray[np.bool_],
+) -> Array:
+    """Fit ``model`` on the daily totals and forecast; a model that cannot fit this series
+    (statsmodels raises on degenerate data) falls back to the seasonal naive forecast. Fit
+    warnings (a perfect fit's log of zero, slow convergence) are not actionable here: the
+    back-test judges every model on its errors."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            return _fit_daily_raw(model, y, weekdays, is_holiday, future_weekdays, future_holiday)
+        except (ValueError, np.linalg.LinAlgError):
+            if model == "seasonal_naive":
+                raise
+            return _fit_daily_raw(
+                "seasonal_naive", y, weekdays, is_holiday, future_weekdays, future_holiday
+            )
+
+
+def _fit_daily_raw(
     model: str,
     y: Array,
     weekdays: npt.NDArray[np.int64],
