@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from sportello.core.errors import InvalidInput
+from sportello.core.errors import Conflict, InvalidInput
 from sportello.routing import presence as presence_actions
 from sportello.workforce import actions, scheduler, service, staffing
 from sportello.workforce import forecast as forecasting
@@ -103,7 +103,8 @@ def test_staffing_by_channel() -> None:
         contacts=contacts, aht=aht, interval_seconds=900, channel_class="email", plan=_Plan()
     )
     need = (np.convolve(contacts * 300, np.ones(4))[:8] / 3600) / 0.9
-    assert list(email.productive) == list(np.ceil(need - 1e-9).astype(int))
+    assert email.productive == pytest.approx(need)  # fractional: agent-equivalents
+    assert email.scheduled == pytest.approx(need / 0.75)
     assert email.productive[6] > 0 and email.productive[7] == 0  # work still being cleared
     sl = staffing.service_level_with(
         contacts=contacts * 1.3, aht=aht, interval_seconds=900, channel_class="voice",
@@ -219,6 +220,18 @@ def test_forecast_schedule_publish_adherence(db, personas) -> None:  # type: ign
         assert run.summary and run.summary[0]["model"] in forecasting.MODELS
         reqs = service.requirements(s, run)
         assert reqs and reqs[0].channel_class == "email" and reqs[0].model == "backlog"
+        # today is forecast too; nothing came in yet this morning, so the rest of the day is
+        # re-forecast lower than planned
+        today = service.local_midnight(date(2026, 12, 7))
+        todays = service.requirements(s, run, start=today, end=today + timedelta(days=1))
+        assert todays and len(todays[0].starts) == 96
+        evening = now + timedelta(hours=6)  # 18:00: the usual afternoon contacts did not come
+        intraday = service.reforecast_today(s, run, todays, evening)
+        contacts, actual, planned = intraday[(personas.queue_vendite.id, "email")]
+        assert actual == 0 and planned > 0
+        later = np.array([at >= evening for at in todays[0].starts])
+        ratio = 5 / (planned + 5)
+        assert contacts[later] == pytest.approx(todays[0].contacts[later] * ratio)
         for name, a, b, lunch in (
             ("Mattina", "08:00", "14:00", 0),
             ("Giornata", "09:00", "18:00", 60),
@@ -265,7 +278,7 @@ def test_forecast_schedule_publish_adherence(db, personas) -> None:  # type: ign
             channel_class="email",
         )  # fmt: skip
         shift.breaks = []
-        with pytest.raises(Exception, match="already has a shift"):
+        with pytest.raises(Conflict):
             actions.do_add_shift(
                 s, schedule=schedule, user=sara, day=date(2026, 12, 7), template=tmpl,
                 channel_class="email",

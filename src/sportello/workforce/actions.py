@@ -167,8 +167,9 @@ def do_run_forecast(
     history_days: int = HISTORY_DAYS,
     by: User | None = None,
 ) -> ForecastRun:
-    """Forecast every queue and channel with history, from tomorrow (local) for
-    ``horizon_days``; store the points and the back-test of the chosen models."""
+    """Forecast every queue and channel with history, for today (local; the intraday
+    re-forecast corrects it with today's actuals) and the ``horizon_days`` after it; store the
+    points and the back-test of the chosen models."""
     from sportello.workforce import forecast as forecasting
 
     if not 1 <= horizon_days <= MAX_HORIZON_DAYS:
@@ -185,7 +186,7 @@ def do_run_forecast(
         session, brand_id=brand_id, start=start, end=end, interval_minutes=interval_minutes
     )
     adjustments = service.get_adjustments(session, brand_id)
-    f_start = service.local_midnight(today + timedelta(days=1))
+    f_start = service.local_midnight(today)
     f_end = service.local_midnight(today + timedelta(days=1 + horizon_days))
     run = ForecastRun(
         brand_id=brand_id,

@@ -89,7 +89,7 @@ def _chart_payload(
             {
                 "channel": cls,
                 "contacts": [round(float(v), 2) for v in have["contacts"]],
-                "required": [int(v) for v in have["required"]],
+                "required": [round(float(v), 2) for v in have["required"]],
                 "on_shift": [round(float(v), 2) for v in on_shift[cls]],
             }
         )
@@ -129,7 +129,7 @@ def _forecast_context(session: Session, week: date) -> dict[str, Any]:
                             "day": d,
                             "contacts": v[0],
                             "aht": v[1] / v[0] if v[0] else 0,
-                            "peak": int(v[2]),
+                            "peak": v[2],
                         }
                         for d, v in sorted(daily.items())
                     ],
@@ -155,6 +155,7 @@ def _forecast_context(session: Session, week: date) -> dict[str, Any]:
         "classes": CLASSES,
         "intervals": service.INTERVALS,
         "wfm_tab": "forecast",
+        "tz": service.TZ,
     }
 
 
@@ -494,7 +495,8 @@ def _schedule_context(
     session: Session, schedule: Schedule, day: date | None, error: object = None
 ) -> dict[str, Any]:
     days = [schedule.starts_on + timedelta(days=i) for i in range(schedule.days)]
-    day = day if day in days else days[0]
+    if day not in days:
+        day = _today() if _today() in days else days[0]
     shifts = service.schedule_shifts(session, schedule)
     grid: dict[int, dict[date, Shift]] = {}
     people: dict[int, User] = {}
@@ -562,7 +564,7 @@ def schedule_page(
     day: Annotated[str | None, Query(max_length=10)] = None,
 ) -> Response:
     schedule = service.get_schedule(session, schedule_id)
-    ctx = _schedule_context(session, schedule, _parse_day(day, schedule.starts_on))
+    ctx = _schedule_context(session, schedule, _parse_day(day, date.min))
     template = "workforce/_schedule_body.html" if request.headers.get("hx-request") else None
     return render(request, template or "workforce/schedule.html", ctx)
 
@@ -772,9 +774,18 @@ def _whatif(session: Session, day: date, *, volume: float, absent: int) -> list[
     end = service.local_midnight(day + timedelta(days=1))
     out = []
     shifts = service.published_shifts(session, start=start, end=end)
-    for req in service.requirements(session, run, start=start, end=end):
+    reqs = service.requirements(session, run, start=start, end=end)
+    now = utcnow()
+    intraday = service.reforecast_today(session, run, reqs, now) if start <= now < end else {}
+    for req in reqs:
         if not req.starts or req.contacts.sum() <= 0:
             continue
+        planned_total = float(req.contacts.sum())
+        actual_so_far = forecast_so_far = None
+        if (req.queue_id, req.channel_class) in intraday:
+            req.contacts, actual_so_far, forecast_so_far = intraday[
+                (req.queue_id, req.channel_class)
+            ]
         on = service.coverage(shifts, req.starts, run.interval_minutes)[req.channel_class]
         base, scen = (
             staffing.service_level_with(
@@ -793,7 +804,10 @@ def _whatif(session: Session, day: date, *, volume: float, absent: int) -> list[
                 "queue": req.queue_name,
                 "channel": req.channel_class,
                 "model": req.model,
+                "planned": planned_total,
                 "contacts": float(req.contacts.sum()),
+                "actual_so_far": actual_so_far,
+                "forecast_so_far": forecast_so_far,
                 "base": float((base * weights).sum()),
                 "scenario": float((scen * weights).sum()),
                 "worst": float(scen[req.contacts > 0].min()) if (req.contacts > 0).any() else 1.0,

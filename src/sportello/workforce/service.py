@@ -288,6 +288,42 @@ def requirements(
     return out
 
 
+def reforecast_today(
+    session: Session, run: ForecastRun, requirements_today: list[Requirement], now: datetime
+) -> dict[tuple[int, str], tuple[np.ndarray, float, float]]:
+    """Intraday re-forecast: today's remaining intervals scaled by how today is going so far.
+
+    For each series: ``(contacts, actual_so_far, forecast_so_far)`` where ``contacts`` keeps the
+    actuals for the intervals already over and multiplies the rest by
+    ``(actual + 5) / (forecast + 5)`` (the 5 contacts of prior keep one early surprise from
+    doubling the day)."""
+    out: dict[tuple[int, str], tuple[np.ndarray, float, float]] = {}
+    if not requirements_today:
+        return out
+    start = min(r.starts[0] for r in requirements_today if r.starts)
+    hist = history(
+        session,
+        brand_id=run.brand_id,
+        start=start,
+        end=start + timedelta(days=1),
+        interval_minutes=run.interval_minutes,
+    )
+    step = timedelta(minutes=run.interval_minutes)
+    for req in requirements_today:
+        if not req.starts:
+            continue
+        actual = hist.series.get((req.queue_id, req.channel_class), (np.zeros(hist.count),))[0]
+        done = np.array([at + step <= now for at in req.starts])
+        idx = [int((at - hist.start) / step) for at in req.starts]
+        actual_here = np.array([actual[i] if 0 <= i < actual.size else 0.0 for i in idx])
+        so_far = float(actual_here[done].sum())
+        planned = float(req.contacts[done].sum())
+        ratio = (so_far + 5.0) / (planned + 5.0)
+        contacts = np.where(done, actual_here, req.contacts * ratio)
+        out[(req.queue_id, req.channel_class)] = (contacts, so_far, planned)
+    return out
+
+
 # --------------------------------------------------------------------------- shifts
 
 

@@ -6,7 +6,9 @@
   must be done within the SLA (``backlog_sla_seconds``). Spreading each interval's work evenly
   over the SLA window that follows it, the productive agents needed in an interval are the work
   that arrived in the last SLA window divided by the window's length (and by the maximum
-  occupancy). Its "service level" is the share of that need the staffing covers.
+  occupancy). The need stays fractional (0.2 of an agent at night is work one person clears in
+  the morning, not a person awake all night); the scheduler covers fractions like any need.
+  Its "service level" is the share of that need the staffing covers.
 
 Then shrinkage turns productive agents into agents to schedule. Vectorised: a month of
 intervals is one call per series.
@@ -40,8 +42,8 @@ class PlanLike(Protocol):
 
 @dataclass
 class Staffing:
-    productive: npt.NDArray[np.int64]
-    scheduled: npt.NDArray[np.int64]
+    productive: Array  # whole agents for Erlang; fractional (FTE) for backlog channels
+    scheduled: Array
     service_level: Array
     model: str
 
@@ -69,9 +71,9 @@ def required_staff(
     model = model_for(channel_class, plan)
     if model == "backlog":
         sla = float(plan.backlog_sla_seconds or plan.answer_within_seconds or 8 * 3600)
-        need = _backlog_need(contacts * aht, interval_seconds, sla) / plan.max_occupancy
-        productive = np.ceil(need - 1e-9).astype(np.int64)
-        sl = np.ones_like(need)
+        productive = _backlog_need(contacts * aht, interval_seconds, sla) / plan.max_occupancy
+        scheduled = productive / (1.0 - plan.shrinkage)
+        sl = np.ones_like(productive)
     else:
         m = erlang.required(
             calls=contacts,
@@ -84,14 +86,10 @@ def required_staff(
             max_occupancy=plan.max_occupancy,
             concurrency=plan.concurrency if model == "chat" else 1,
         )
-        productive = m.agents
+        productive = m.agents.astype(np.float64)
+        scheduled = erlang.with_shrinkage(m.agents, plan.shrinkage).astype(np.float64)
         sl = m.service_level
-    return Staffing(
-        productive=productive,
-        scheduled=erlang.with_shrinkage(productive, plan.shrinkage),
-        service_level=sl,
-        model=model,
-    )
+    return Staffing(productive=productive, scheduled=scheduled, service_level=sl, model=model)
 
 
 def service_level_with(

@@ -16,6 +16,15 @@
       labels[el.getAttribute("data-channel-label")] = el.textContent;
     });
     var stepped = uPlot.paths.stepped({ align: 1 });
+    var lang = root.getAttribute("data-lang") || "it";
+    var dayFmt = new Intl.DateTimeFormat(lang, { weekday: "short", day: "numeric", month: "numeric", timeZone: "Europe/Rome" });
+    var timeFmt = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit", timeZone: "Europe/Rome" });
+    var fullFmt = new Intl.DateTimeFormat(lang, { weekday: "short", day: "numeric", month: "numeric", hour: "2-digit", minute: "2-digit", timeZone: "Europe/Rome" });
+    function tick(ts) {
+      var parts = timeFmt.formatToParts(new Date(ts * 1e3));
+      var hm = parts.map(function (p) { return p.value; }).join("");
+      return /^0?0\D00$/.test(hm) ? dayFmt.format(new Date(ts * 1e3)) : hm;
+    }
     (data.series || []).forEach(function (s) {
       var box = document.createElement("div");
       box.className = "wfm-chart";
@@ -33,12 +42,12 @@
         scales: { x: { time: true }, n: { range: function (u, min, max) { return [0, Math.max(1, max * 1.15)]; } },
                   a: { range: function (u, min, max) { return [0, Math.max(2, Math.ceil(max * 1.2))]; } } },
         axes: [
-          {},
+          { values: function (u, splits) { return splits.map(tick); } },
           { scale: "n", label: root.getAttribute("data-label-contacts"), size: 50 },
           { scale: "a", side: 1, label: root.getAttribute("data-label-required"), grid: { show: false }, size: 50 },
         ],
         series: [
-          {},
+          { label: root.getAttribute("data-label-time"), value: function (u, ts) { return ts == null ? "–" : fullFmt.format(new Date(ts * 1e3)); } },
           { label: root.getAttribute("data-label-contacts"), scale: "n", stroke: COLORS.contacts,
             fill: "rgba(122,167,217,0.18)", width: 1, value: function (u, v) { return v == null ? "–" : v.toFixed(1); } },
           { label: root.getAttribute("data-label-required"), scale: "a", stroke: COLORS.required, width: 2, paths: stepped },
