@@ -8,7 +8,8 @@ Prints medians of several runs of:
    and the same service level to 1e-9;
 2. a month of 15-minute intervals for 20 queues (57,600 intervals, a daily and weekly profile),
    ours only (pyworkforce's rate gives the time it would take);
-3. the same 10,000 with Erlang A (patience 120 s), ours only.
+3. the same 10,000 with Erlang A (patience 120 s), ours only;
+4. a 60-agent, 4-week, 3-skill schedule (HiGHS MIP; goal: under 60 s).
 
 pyworkforce is NOT a dependency. Install it for the bench only, without its ortools/pandas:
 
@@ -155,6 +156,54 @@ def main() -> None:
 
     t_a, _ = median_time(erlang_a, args.runs)
     print(f"erlang A required x{n:,} (patience 120 s): median {t_a * 1000:.1f} ms")
+
+    plan = schedule_60_agents()
+    print(
+        f"schedule 60 agents x 4 weeks x 3 skills: {plan.seconds:.1f} s, {plan.status}, "
+        f"{len(plan.shifts):,} shifts, shortfall {plan.shortfall:.1f} agent-intervals"
+    )
+
+
+def schedule_60_agents():  # type: ignore[no-untyped-def]
+    from datetime import date, timedelta
+    from zoneinfo import ZoneInfo
+
+    from sportello.workforce import scheduler
+
+    days = [date(2026, 12, 14) + timedelta(days=i) for i in range(28)]
+    rng = np.random.default_rng(0)
+    channels = ["voice", "chat", "email"]
+    agents = [
+        scheduler.Agent(
+            i + 1,
+            20 if i % 6 == 0 else 40,  # every sixth agent part-time
+            5,
+            tuple(sorted(rng.choice(channels, int(rng.integers(1, 4)), replace=False))),
+            days_off=(6,) if i % 2 else (5, 6),
+            preferred_template_ids=(int(rng.integers(1, 4)),),
+        )
+        for i in range(60)
+    ]
+    templates = [
+        scheduler.Template(1, "Mattina", 480, 840, 15, 0),
+        scheduler.Template(2, "Pomeriggio", 780, 1140, 15, 0),
+        scheduler.Template(3, "Giornata", 540, 1080, 15, 60),
+    ]
+    shape = np.zeros(96)
+    shape[32:76] = np.sin(np.linspace(0.2, np.pi - 0.2, 44))
+    week = np.array([1, 0.95, 0.9, 0.9, 1, 0.5, 0.0])
+    requirement = {
+        c: np.array([np.round(peak * week[d.weekday()] * shape) for d in days])
+        for c, peak in zip(channels, [14, 8, 6], strict=True)
+    }
+    return scheduler.solve(
+        days=days,
+        templates=templates,
+        agents=agents,
+        requirement=requirement,
+        interval_minutes=15,
+        tz=ZoneInfo("Europe/Rome"),
+    )
 
 
 if __name__ == "__main__":

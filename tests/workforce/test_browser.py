@@ -9,6 +9,7 @@ from sqlalchemy import update
 
 from sportello import demo as core_demo
 from sportello.accounts.models import User
+from sportello.core import i18n
 from sportello.core.db import utcnow
 from sportello.workforce import demo
 from tests.web.conftest import SCREENSHOTS, VIEWPORT
@@ -17,7 +18,9 @@ pytestmark = pytest.mark.browser
 
 
 def _login(browser: Any, live_server: str, console: Any, email: str, password: str) -> Any:
-    context = browser.new_context(viewport=VIEWPORT, locale="it-IT", base_url=live_server)
+    # taller than the console's usual viewport: the screenshots show the whole page
+    viewport = {**VIEWPORT, "height": 1300}
+    context = browser.new_context(viewport=viewport, locale="it-IT", base_url=live_server)
     context.set_default_timeout(20_000)
     page = context.new_page()
     console.attach(page)
@@ -31,8 +34,10 @@ def _login(browser: Any, live_server: str, console: Any, email: str, password: s
 
 def test_planner_forecast_schedule_and_agent_shifts(db, browser, live_server, console) -> None:  # type: ignore[no-untyped-def]
     now = utcnow()
+    token = i18n.current_language.set("it")  # the demo is written in Italian
     core_demo.load(db, seed=42, now=now)
     demo.load(db, now=now, seed=42)
+    i18n.current_language.reset(token)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     logins = {email: password for email, password, _role in core_demo.LOGINS}
 

@@ -64,3 +64,16 @@ def test_api_erlang(client, db, personas) -> None:  # type: ignore[no-untyped-de
     )
     assert "Unstable queue" in assert_problem(unstable, 422)["detail"]
     assert client.get("/api/v1/wfm/erlang", params={"calls": 1, "aht": 1}).status_code == 401
+
+
+def test_cli_forecast(db, personas) -> None:  # type: ignore[no-untyped-def]
+    from sportello.core.db import utcnow
+    from tests.workforce.world import history_on_webform
+
+    history_on_webform(db, personas, days=21, now=utcnow())
+    result = CliRunner().invoke(cli_app, ["wfm", "forecast", "--days", "7", "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output[result.output.index("{") :])
+    assert body["run_id"] and body["series"][0]["channel_class"] == "email"
+    bad = CliRunner().invoke(cli_app, ["wfm", "forecast", "--days", "99"])
+    assert bad.exit_code == 2

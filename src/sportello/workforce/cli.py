@@ -73,3 +73,46 @@ def erlang_command(
         f"P(wait):             {result['wait_probability']:.4f}\n"
         f"P(abandon):          {result['abandon_probability']:.4f}"
     )
+
+
+@wfm_app.command("forecast")
+def forecast_command(
+    horizon_days: Annotated[int, typer.Option("--days", help="Days to forecast after today.")] = 14,
+    interval: Annotated[int, typer.Option(help="Interval in minutes: 15, 30 or 60.")] = 15,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Forecast contacts per queue, channel and interval from the history (as the planner's
+    "Forecast again" button does), and print the model chosen and its back-test errors."""
+    from sportello.accounts import service as accounts_service
+    from sportello.config import get_settings
+    from sportello.core.db import Database, utcnow
+    from sportello.core.errors import InvalidInput
+    from sportello.workforce import actions
+
+    db = Database(get_settings().database_url)
+    try:
+        with db.transaction() as session:
+            run = actions.do_run_forecast(
+                session,
+                brand_id=accounts_service.default_brand(session).id,
+                now=utcnow(),
+                horizon_days=horizon_days,
+                interval_minutes=interval,
+            )
+            summary = run.summary
+            run_id = run.id
+    except InvalidInput as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        db.dispose()
+    if as_json:
+        typer.echo(json.dumps({"run_id": run_id, "series": summary}, indent=2))
+        return
+    typer.echo(f"forecast {run_id}: {len(summary)} series")
+    for item in summary:
+        week1 = item["backtest"].get(item["model"], {}).get("week 1", {})
+        typer.echo(
+            f"  queue {item['queue_id']} {item['channel_class']}: {item['model']}"
+            f" (WAPE week 1 {week1.get('wape', 0):.1%}, MAPE {week1.get('mape', 0):.1%})"
+        )

@@ -1,5 +1,6 @@
 /* Workforce charts: forecast contacts, agents required and agents on shift per interval, one
-   uPlot chart per channel. Data comes from a JSON script block beside the chart (CSP-clean);
+   uPlot chart per channel. Data comes from the container's data-chart attribute (CSP-clean, and
+   it survives htmx swaps, which drop script elements);
    charts are rebuilt when htmx swaps new content in (the schedule editor). */
 (function () {
   "use strict";
@@ -7,9 +8,7 @@
 
   function build(root) {
     if (!window.uPlot) return;
-    var dataEl = root.querySelector("script.wfm-data");
-    if (!dataEl) return;
-    var data = JSON.parse(dataEl.textContent || "{}");
+    var data = JSON.parse(root.getAttribute("data-chart") || "{}");
     root.querySelectorAll(".wfm-chart").forEach(function (el) { el.remove(); });
     var labels = {};
     root.querySelectorAll("[data-channel-label]").forEach(function (el) {
@@ -20,10 +19,10 @@
     var dayFmt = new Intl.DateTimeFormat(lang, { weekday: "short", day: "numeric", month: "numeric", timeZone: "Europe/Rome" });
     var timeFmt = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit", timeZone: "Europe/Rome" });
     var fullFmt = new Intl.DateTimeFormat(lang, { weekday: "short", day: "numeric", month: "numeric", hour: "2-digit", minute: "2-digit", timeZone: "Europe/Rome" });
+    var clockFmt = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: "Europe/Rome" });
     function tick(ts) {
-      var parts = timeFmt.formatToParts(new Date(ts * 1e3));
-      var hm = parts.map(function (p) { return p.value; }).join("");
-      return /^0?0\D00$/.test(hm) ? dayFmt.format(new Date(ts * 1e3)) : hm;
+      var at = new Date(ts * 1e3);
+      return clockFmt.format(at) === "00:00" ? dayFmt.format(at) : timeFmt.format(at);
     }
     (data.series || []).forEach(function (s) {
       var box = document.createElement("div");
