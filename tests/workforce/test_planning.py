@@ -111,6 +111,18 @@ def test_staffing_by_channel() -> None:
         plan=_Plan(), scheduled_agents=voice.scheduled.astype(float),
     )  # fmt: skip
     assert sl[2] < voice.service_level[2]  # what-if +30%: service level drops
+    # backlog: 1.5 agents' worth of work at 9:00 with one agent from 9:00, SLA one hour
+    work = np.zeros(8)
+    work[0] = 5400.0  # 1.5 hours of work
+    one_agent = np.array([1.0, 1, 1, 1, 1, 1, 1, 1]) / 0.75  # 1 productive after shrinkage
+    plan = _Plan()
+    plan.max_occupancy = 1.0
+    backlog = staffing.service_level_with(
+        contacts=work / 300, aht=np.full(8, 300.0), interval_seconds=900,
+        channel_class="email", plan=plan, scheduled_agents=one_agent,
+    )  # fmt: skip
+    assert backlog[0] == pytest.approx(3600 / 5400)  # two thirds done within the hour
+    assert np.all(backlog[1:] == 1.0)  # nothing else arrived
 
 
 def _templates() -> list[scheduler.Template]:

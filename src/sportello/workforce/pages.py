@@ -746,12 +746,14 @@ def _adherence_context(
     start = service.local_midnight(day)
     end = min(now, service.local_midnight(day + timedelta(days=1)))
     rows = service.adherence(session, start=start, end=end) if end > start else []
+    future = end <= start
     scheduled = sum(r.scheduled_minutes for r in rows)
     adherent = sum(r.adherent_minutes for r in rows)
     whatif = _whatif(session, day, volume=volume, absent=absent)
     return {
         "day": day,
         "is_today": day == _today(),
+        "is_future": future,
         "rows": rows,
         "total": adherent / scheduled if scheduled else None,
         "volume": volume,
@@ -777,16 +779,33 @@ def _whatif(session: Session, day: date, *, volume: float, absent: int) -> list[
     reqs = service.requirements(session, run, start=start, end=end)
     now = utcnow()
     intraday = service.reforecast_today(session, run, reqs, now) if start <= now < end else {}
+    planned: dict[tuple[int, str], float] = {}
+    so_far: dict[tuple[int, str], tuple[float | None, float | None]] = {}
+    for req in reqs:
+        key = (req.queue_id, req.channel_class)
+        planned[key] = float(req.contacts.sum())
+        so_far[key] = (None, None)
+        if key in intraday:
+            req.contacts, actual, expected = intraday[key]
+            so_far[key] = (actual, expected)
+    # agents on a channel serve all its queues: each queue gets its share of the channel's work
+    work_by_class: dict[str, np.ndarray] = {}
+    for req in reqs:
+        if req.starts:
+            total = work_by_class.setdefault(req.channel_class, np.zeros(len(req.starts)))
+            total += req.contacts * req.aht
     for req in reqs:
         if not req.starts or req.contacts.sum() <= 0:
             continue
-        planned_total = float(req.contacts.sum())
-        actual_so_far = forecast_so_far = None
-        if (req.queue_id, req.channel_class) in intraday:
-            req.contacts, actual_so_far, forecast_so_far = intraday[
-                (req.queue_id, req.channel_class)
-            ]
-        on = service.coverage(shifts, req.starts, run.interval_minutes)[req.channel_class]
+        key = (req.queue_id, req.channel_class)
+        planned_total = planned[key]
+        actual_so_far, forecast_so_far = so_far[key]
+        total = work_by_class[req.channel_class]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(total > 0, req.contacts * req.aht / total, 0.0)
+        on_class = service.coverage(shifts, req.starts, run.interval_minutes)[req.channel_class]
+        on = on_class * share
+        absent_share = absent * share
         base, scen = (
             staffing.service_level_with(
                 contacts=req.contacts * factor,
@@ -796,7 +815,7 @@ def _whatif(session: Session, day: date, *, volume: float, absent: int) -> list[
                 plan=req.plan,
                 scheduled_agents=np.maximum(on - away, 0),
             )
-            for factor, away in ((1.0, 0), (volume, absent))
+            for factor, away in ((1.0, 0.0 * share), (volume, absent_share))
         )
         weights = req.contacts / req.contacts.sum()
         out.append(

@@ -17,6 +17,7 @@ intervals is one call per series.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -101,15 +102,25 @@ def service_level_with(
     plan: PlanLike,
     scheduled_agents: Array,
 ) -> Array:
-    """Expected service level per interval with the agents on shift (shrinkage applied)."""
-    productive = np.floor(np.maximum(scheduled_agents, 0) * (1 - plan.shrinkage) + 1e-9)
+    """Expected service level per interval with the agents on shift (shrinkage applied).
+
+    Erlang channels: the service level of each interval's staffing (whole agents). Backlog
+    channels: the work is played through the day first in, first out with the agents' time
+    (fractional agents are fine: it is time), and each interval's value is the share of the work
+    that arrived in it done within the SLA (work whose deadline falls after the day counts as
+    on time: tomorrow's shifts are not in view)."""
     model = model_for(channel_class, plan)
     if model == "backlog":
         sla = float(plan.backlog_sla_seconds or plan.answer_within_seconds or 8 * 3600)
-        need = _backlog_need(contacts * aht, interval_seconds, sla)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            result: Array = np.where(need > 0, np.minimum(productive / need, 1.0), 1.0)
-        return result
+        window = max(1, math.ceil(sla / interval_seconds))
+        capacity = (
+            np.maximum(scheduled_agents, 0)
+            * (1 - plan.shrinkage)
+            * plan.max_occupancy
+            * interval_seconds
+        )
+        return _backlog_service_level(contacts * aht, capacity, window)
+    productive = np.floor(np.maximum(scheduled_agents, 0) * (1 - plan.shrinkage) + 1e-9)
     m = erlang.evaluate(
         calls=contacts,
         aht=aht,
@@ -121,3 +132,37 @@ def service_level_with(
         strict=False,
     )
     return m.service_level
+
+
+def _backlog_service_level(work: Array, capacity: Array, window: int) -> Array:
+    """Share of each interval's work done within ``window`` intervals, first in first out."""
+    n = work.size
+    on_time = np.zeros(n)
+    late = np.zeros(n)
+    queue: deque[list[float]] = deque()  # [arrival interval, work left]
+    for i in range(n):
+        if work[i] > 0:
+            queue.append([float(i), float(work[i])])
+        room = float(capacity[i])
+        while queue and room > 1e-9:
+            item = queue[0]
+            take = min(room, item[1])
+            item[1] -= take
+            room -= take
+            arrival = int(item[0])
+            if i - arrival < window:
+                on_time[arrival] += take
+            else:
+                late[arrival] += take
+            if item[1] <= 1e-9:
+                queue.popleft()
+    for arrival_f, left in queue:  # never done today
+        arrival = int(arrival_f)
+        if arrival + window <= n:
+            late[arrival] += left  # its deadline was today: missed
+        else:
+            on_time[arrival] += left  # due tomorrow: not judged here
+    done = on_time + late
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result: Array = np.where(done > 0, on_time / done, 1.0)
+    return result
