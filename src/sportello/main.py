@@ -62,6 +62,8 @@ ROUTERS = (
     "sportello.demo_pages",
     "sportello.search.pages",
     "sportello.search.api",
+    "sportello.workforce.api",
+    "sportello.workforce.pages",
 )
 
 

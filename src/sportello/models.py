@@ -12,6 +12,7 @@ from sportello.knowledge import models as knowledge_models
 from sportello.replies import models as replies_models
 from sportello.routing import models as routing_models
 from sportello.surveys import models as surveys_models
+from sportello.workforce import models as workforce_models
 
 metadata = Base.metadata
 
@@ -29,4 +30,5 @@ __all__ = [
     "replies_models",
     "routing_models",
     "surveys_models",
+    "workforce_models",
 ]
