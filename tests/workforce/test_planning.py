@@ -341,8 +341,9 @@ def test_demo_loader(db) -> None:  # type: ignore[no-untyped-def]
     from sportello.workforce import demo
 
     now = datetime(2026, 12, 7, 11, 0, tzinfo=UTC)
-    core_demo.load(db, seed=7, now=now)
-    demo.load(db, now=now, seed=7)
+    core_demo.load(db, seed=7, now=now)  # runs the domain loaders, this one included
+    assert "sportello.workforce.demo" in core_demo.DOMAIN_DEMOS
+    demo.load(db, now=now, seed=7)  # again: nothing new, nothing refused
     with db.session() as s:
         brand_id = service.get_schedules(s, 1)[0].brand_id if service.get_schedules(s, 1) else 1
         schedules = service.get_schedules(s, brand_id)

@@ -79,10 +79,13 @@ def _language(request: Request) -> str | None:
 
     from sportello.core import i18n
 
+    asked = request.headers.get("accept-language")
+    if request.url.path.startswith("/api/"):
+        # Integrations get the source (English) unless they ask for a language.
+        return i18n.pick_language(asked) if asked else None
     user = getattr(request.state, "user", None)
     # Read without a lazy load: the failed request's session may be closed already.
     preferred = sa_inspect(user).dict.get("language") if user is not None else None
-    asked = request.headers.get("accept-language")
     if preferred is None and asked is None and not request.headers.get("hx-request"):
         return None
     return i18n.pick_language(asked, preferred)

@@ -42,6 +42,7 @@ from sportello.routing import capacity, presence, sla
 from sportello.routing import router as engine
 from sportello.routing.capacity import ids_in
 from sportello.routing.models import AgentState, PresenceLog, Queue, RoutingState
+from sportello.routing.presence import Presence
 from sportello.web.auth import ApiCallerDep, CsrfChecked, CurrentUser, SupervisorUser
 from sportello.web.helpers import back_to, is_htmx, local_path, user_errors
 from sportello.web.render import env, render
@@ -623,7 +624,7 @@ def move(
 
 
 class PresenceIn(BaseModel):
-    presence: str
+    presence: Presence
     reason_id: int | None = None
 
 

@@ -41,6 +41,8 @@ def load(db: Database, *, now: datetime, seed: int) -> None:
     with db.transaction() as session:
         session.info[SILENCE_EVENTS] = True
         brand_id = accounts_service.default_brand(session).id
+        if service.get_templates(session, brand_id):
+            return  # loaded already (the demo runs each domain's loader once; a rerun adds nothing)
         templates = {}
         for name, start, end, brk, lunch in TEMPLATES:
             templates[name] = actions.do_save_template(

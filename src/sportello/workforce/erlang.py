@@ -112,7 +112,7 @@ def _log_scaled_lower_gamma(a: Array, z: Array) -> Array:
     S(a, z) = sum_k z^k / (a (a+1) ... (a+k)); where scipy's regularised P(a, z) is representable
     it gives S = P Gamma(a) z^-a e^z, elsewhere (z well below a) the series converges fast."""
     sp = _special()
-    with np.errstate(divide="ignore", under="ignore"):
+    with np.errstate(all="ignore"):  # not finite -> NaN -> the series below takes over
         p = sp.gammainc(a, z)
         out = np.log(p) + sp.gammaln(a) - a * np.log(z) + z
     small = ~(p > _TINY)
