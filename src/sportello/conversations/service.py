@@ -197,8 +197,7 @@ def _running_clock(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
     )
 
 
-def sla_breached() -> ColumnElement[bool]:
-    now = utcnow()
+def sla_breached(now: datetime) -> ColumnElement[bool]:
     return or_(
         _running_clock(SlaClockRow.due_at <= now),
         exists().where(SlaClockRow.conversation_id == Conversation.id, SlaClockRow.met.is_(False)),
@@ -206,7 +205,7 @@ def sla_breached() -> ColumnElement[bool]:
 
 
 def _apply_filters(
-    query: Select[Conversation], filters: Filters, user: User
+    query: Select[Conversation], filters: Filters, user: User, now: datetime
 ) -> Select[Conversation]:
     if filters.status == "active":
         query = query.where(Conversation.status.in_(ACTIVE_STATUSES))
@@ -233,8 +232,7 @@ def _apply_filters(
     if filters.priority:
         query = query.where(Conversation.priority == Priority(filters.priority))
     if filters.sla:
-        now = utcnow()
-        breached = sla_breached()
+        breached = sla_breached(now)
         if filters.sla == "breached":
             query = query.where(breached)
         elif filters.sla == "warning":
@@ -277,6 +275,7 @@ def list_inbox(
     *,
     cursor: str | None = None,
     limit: int = PAGE_SIZE,
+    now: datetime | None = None,
 ) -> InboxPage:
     """One page of the inbox with its filters. Newest (or oldest) activity first goes by keyset;
     by priority or by SLA due time, by offset."""
@@ -301,7 +300,7 @@ def list_inbox(
         query = query.where(Conversation.status == inbox.status)
     else:
         raise NotFound("no such inbox view")
-    query = _apply_filters(query, inbox.filters, user)
+    query = _apply_filters(query, inbox.filters, user, now or utcnow())
     sort = inbox.filters.sort
     if sort in ("priority", "sla"):
         start = _offset(cursor)
