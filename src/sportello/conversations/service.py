@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, Subquery, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import User
@@ -189,18 +189,19 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise InvalidInput("invalid page cursor", field="before") from None
 
 
-def _running_clock(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
-    return exists().where(
-        SlaClockRow.conversation_id == Conversation.id,
-        SlaClockRow.stopped_at.is_(None),
-        *conditions,
+def _with_running_clock(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The conversation has a running SLA clock meeting ``conditions``. An uncorrelated IN: the
+    clocks are found once through ``ix_sla_clock_due`` (stopped_at, due_at), not per row."""
+    return Conversation.id.in_(
+        select(SlaClockRow.conversation_id).where(SlaClockRow.stopped_at.is_(None), *conditions)
     )
 
 
 def sla_breached(now: datetime) -> ColumnElement[bool]:
+    """A running clock past its due time, or one that stopped late."""
     return or_(
-        _running_clock(SlaClockRow.due_at <= now),
-        exists().where(SlaClockRow.conversation_id == Conversation.id, SlaClockRow.met.is_(False)),
+        _with_running_clock(SlaClockRow.due_at <= now),
+        Conversation.id.in_(select(SlaClockRow.conversation_id).where(SlaClockRow.met.is_(False))),
     )
 
 
@@ -237,10 +238,11 @@ def _apply_filters(
             query = query.where(breached)
         elif filters.sla == "warning":
             query = query.where(
-                ~breached, _running_clock(SlaClockRow.warning_at <= now, SlaClockRow.due_at > now)
+                ~breached,
+                _with_running_clock(SlaClockRow.warning_at <= now, SlaClockRow.due_at > now),
             )
         else:
-            query = query.where(~breached, _running_clock(SlaClockRow.due_at > now))
+            query = query.where(~breached, _with_running_clock(SlaClockRow.due_at > now))
     return query
 
 
@@ -251,12 +253,13 @@ PRIORITY_ORDER = case(
 )
 
 
-def _sla_due() -> ScalarSelect[datetime | None]:
+def _sla_due() -> Subquery:
+    """Each conversation's soonest running SLA due time, aggregated once (joined, not per row)."""
     return (
-        select(func.min(SlaClockRow.due_at))
-        .where(SlaClockRow.conversation_id == Conversation.id, SlaClockRow.stopped_at.is_(None))
-        .correlate(Conversation)
-        .scalar_subquery()
+        select(SlaClockRow.conversation_id, func.min(SlaClockRow.due_at).label("due_at"))
+        .where(SlaClockRow.stopped_at.is_(None), SlaClockRow.due_at.is_not(None))
+        .group_by(SlaClockRow.conversation_id)
+        .subquery("sla_due")
     )
 
 
@@ -312,7 +315,13 @@ def list_inbox(
             ]
         else:
             due = _sla_due()
-            order = [due.is_(None), due, Conversation.last_message_at.desc(), Conversation.id]
+            query = query.outerjoin(due, due.c.conversation_id == Conversation.id)
+            order = [
+                due.c.due_at.is_(None),
+                due.c.due_at,
+                Conversation.last_message_at.desc(),
+                Conversation.id,
+            ]
         rows = list(session.scalars(query.order_by(*order).offset(start).limit(limit + 1)).unique())
         more = len(rows) > limit
         return InboxPage(rows[:limit], f"o{start + limit}" if more else None)
