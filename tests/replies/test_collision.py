@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from types import SimpleNamespace
 from typing import Any
 
@@ -47,7 +48,10 @@ def test_collision_notices_follow_the_conversations_scope(db, personas, test_set
         await collision.handle(app, marco, "not json")
         await collision.disconnected(app, sara)
 
-    asyncio.run(scenario())
+    # in a thread of its own: a browser test of the same run may hold this thread's loop
+    worker = threading.Thread(target=asyncio.run, args=(scenario(),))
+    worker.start()
+    worker.join(30)
     heard = [(m["data"]["agent_name"], m["data"]["state"]) for m in marco.websocket.sent]
     assert heard == [("Sara Conti", "viewing"), ("Sara Conti", "typing"), ("Sara Conti", "left")]
     assert all(m["type"] == "agent.collision" for m in marco.websocket.sent)
