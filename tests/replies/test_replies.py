@@ -302,6 +302,8 @@ def test_inbox_filters_sort_saved_views_and_bulk_assign(client, db, personas):
     view_page = client.get(saved.headers["location"]).text
     assert f"#{b.number}" in view_page and f"#{a.number}" not in view_page
     assert "Urgenti" in client.get("/inbox/counts").text
+    views_page = client.get("/views").text
+    assert "Urgenti" in views_page and "Priorità: Urgente" in views_page
     bulk = client.post(
         "/inbox/bulk",
         data={"csrf_token": token, "ids": [a.id, b.id], "assignee": "me", "view": "/inbox/mine"},

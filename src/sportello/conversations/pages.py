@@ -312,7 +312,6 @@ def _conversation_context(
         "queues": routing_service.get_all(session),
         "statuses": list(Status),
         "priorities": list(Priority),
-        "macros": replies_service.macros_for(session, user),
         "current_path": "",
     }
 
@@ -400,6 +399,7 @@ def conversation_page(
         {
             **_conversation_context(session, user, conversation),
             **_template_slot(session, conversation),
+            "macros": replies_service.macros_for(session, user),
         },
     )
 

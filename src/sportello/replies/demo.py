@@ -203,7 +203,7 @@ def _load(session: Session) -> None:
                 body=body,
             )
         by_shortcut[shortcut] = reply
-    for name, shortcut, status, priority, tags, assign in MACROS:
+    for name, reply_key, status, priority, tags, assign in MACROS:
         if session.scalar(select(Macro.id).where(Macro.name == name)) is None:
             actions.do_create_macro(
                 session,
@@ -211,7 +211,7 @@ def _load(session: Session) -> None:
                 by=supervisor,
                 shared=True,
                 name=name,
-                canned_reply_id=by_shortcut[shortcut].id if shortcut else None,
+                canned_reply_id=by_shortcut[reply_key].id if reply_key else None,
                 status=status,
                 priority=priority,
                 add_tags=tags,

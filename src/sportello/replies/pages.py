@@ -17,6 +17,7 @@ from sportello.core import access, i18n
 from sportello.core.db import SessionDep
 from sportello.core.errors import InvalidInput, SportelloError
 from sportello.replies import actions, placeholders, service
+from sportello.routing import service as routing_service
 from sportello.web.auth import CsrfChecked, CurrentUser
 from sportello.web.helpers import local_path, see_other, translating, user_errors
 from sportello.web.render import render
@@ -396,6 +397,13 @@ def _views_page(
         {
             "views": service.views_for(session, user),
             "may_manage": lambda v: service.may_manage_view(user, v),
+            "names": {
+                "channel": {str(c.id): c.name for c in conversations_service.channels(session)},
+                "queue": {str(q.id): q.name for q in routing_service.get_all(session)},
+                "assignee": {
+                    str(a.id): a.name for a in conversations_service.assignable_users(session)
+                },
+            },
             "error": error,
             "tools_tab": "views",
             "current_path": "",

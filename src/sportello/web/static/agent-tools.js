@@ -259,11 +259,45 @@
       if (wrap) wrap.classList.toggle("is-checked", box.checked);
     });
   }
-  document.addEventListener("htmx:afterSettle", updateBulk);
+  // A live refresh of the list (a conversation arrived, another agent changed one) keeps what
+  // the agent was doing: the rows ticked, the bulk choices, an open "save view" box.
+  var kept = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "inbox" || event.detail.requestConfig.verb !== "get") return;
+    kept = {
+      ids: $$("[data-pick]:checked").map(function (box) { return box.value; }),
+      fields: $$("#bulk select, #bulk input[type=text], #view-name").map(function (el) { return [el.id, el.value]; }),
+      saveOpen: !!($("#save-view") && $("#save-view").open),
+      focus: document.activeElement && document.activeElement.id
+    };
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (kept && event.detail.target && event.detail.target.id === "inbox") {
+      kept.ids.forEach(function (id) {
+        var box = $('[data-pick][value="' + id + '"]');
+        if (box) box.checked = true;
+      });
+      kept.fields.forEach(function (pair) {
+        var el = pair[0] && document.getElementById(pair[0]);
+        if (el) el.value = pair[1];
+      });
+      if (kept.saveOpen && $("#save-view")) $("#save-view").open = true;
+      if (kept.focus && document.getElementById(kept.focus)) document.getElementById(kept.focus).focus();
+      kept = null;
+    }
+    updateBulk();
+  });
   document.addEventListener("keydown", function (event) {
     var target = event.target;
     if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
-    if (event.ctrlKey || event.metaKey || event.altKey || event.key !== "x") return;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === "m" && $("#macro-select")) {
+      $("#macro-select").focus(); // choose with the arrows, then the Apply button
+      event.preventDefault();
+      return;
+    }
+    if (event.key !== "x") return;
     var row = $("[data-row].is-selected");
     var wrap = row && row.closest(".row-wrap");
     var box = wrap && wrap.querySelector("[data-pick]");
