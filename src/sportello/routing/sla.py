@@ -571,27 +571,31 @@ def status_for(
     out: dict[int, dict[str, Any]] = {}
     if not conversation_ids:
         return out
-    for row in session.scalars(
-        select(SlaClockRow).where(
+    # Plain columns, not ORM rows: an inbox page asks for 50 conversations at every refresh.
+    rows = session.execute(
+        select(
+            SlaClockRow.conversation_id,
+            SlaClockRow.kind,
+            SlaClockRow.due_at,
+            SlaClockRow.warning_at,
+            SlaClockRow.breached_at,
+            SlaClockRow.warned_at,
+        ).where(
             SlaClockRow.conversation_id.in_(list(conversation_ids)),
             SlaClockRow.stopped_at.is_(None),
         )
-    ):
-        if row.breached_at is not None or (row.due_at is not None and row.due_at <= now):
+    )
+    for conversation_id, kind, due_at, warning_at, breached_at, warned_at in rows:
+        if breached_at is not None or (due_at is not None and due_at <= now):
             state = "breached"
-        elif row.warned_at is not None or (row.warning_at is not None and row.warning_at <= now):
+        elif warned_at is not None or (warning_at is not None and warning_at <= now):
             state = "warning"
         else:
             state = "ok"
         rank = {"breached": 2, "warning": 1, "ok": 0}[state]
-        current = out.get(row.conversation_id)
+        current = out.get(conversation_id)
         if current is None or rank > current["rank"]:
-            out[row.conversation_id] = {
-                "kind": row.kind,
-                "state": state,
-                "due_at": row.due_at,
-                "rank": rank,
-            }
+            out[conversation_id] = {"kind": kind, "state": state, "due_at": due_at, "rank": rank}
     return out
 
 
