@@ -618,6 +618,8 @@ _CHAT_FORM = {
     "or linen care.",
     "prechat": "off",
     "topics": "Ordini e spedizioni,Resi e rimborsi,Prodotti",
+    # The bot answers at any hour: the widget stays a live chat when no agent is online.
+    "offline_when_no_agent": "off",
 }
 BOT_SETTINGS: dict[str, Any] = {
     "enabled": True,
