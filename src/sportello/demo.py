@@ -1,9 +1,16 @@
-"""Demo data: "Casa Lavanda", a small Italian online shop for home goods.
+"""Demo data: "Casa Lavanda", a small Italian online shop for home goods, linens and lavender.
 
 ``sportello demo`` calls ``load``: 5 users (admin, supervisor, 3 agents), 2 teams with their
-queues, an api channel ("App mobile") and a web form ("Modulo contatti"), about 200 customers and
-500 conversations over the last 60 days, with replies, notes, tags, priorities, assignments and
-statuses.
+queues, four channels — a mailbox ("Email assistenza", paused: no IMAP server comes with the
+demo; its replies go to the local mail catcher ``sportello serve`` starts, see demo_pages.py), a
+website chat with the bot on ("Chat del sito", shown on ``/demo/shop``), an api channel ("App
+mobile") and a web form ("Modulo contatti") — a help center of 47 articles (43 published, 4
+internal procedures), about 450 customers and 1,400 conversations over the last 90 days, with
+replies, notes, tags, priorities, assignments and statuses. Traffic grows over the span, peaks on
+Mondays, is quiet on Sundays and dips at lunch; chat is busiest in the evening, mail arrives
+overnight too. Email replies quote what they answer (the quote-free text is kept, as ingestion
+does), and every message is in the search index. Then each domain's own loader runs
+(``DOMAIN_DEMOS``).
 
 Everything goes through the real actions (the one door for inbound messages, ``do_send_reply``,
 ``do_assign``...), so the data has the shape the application itself produces. Actions stamp rows
