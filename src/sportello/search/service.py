@@ -333,6 +333,17 @@ def snippet(body: str, analysis: Analysis, width: int = 180) -> str:
 # --- conversations -------------------------------------------------------------------------------
 
 
+def _substrings(group: kbquery.Group) -> list[str]:
+    """The fewest substrings that find a group's alternatives in a subject: "sped" covers
+    "spedizion", so a subject is scanned once per distinct root, not once per variant."""
+    found = sorted({" ".join(a.stems) for a in group.alternatives}, key=len)
+    kept: list[str] = []
+    for candidate in found:
+        if not any(k in candidate for k in kept):
+            kept.append(candidate)
+    return kept
+
+
 def search_conversations(
     session: Session, user: User, analysis: Analysis, *, offset: int = 0, limit: int = 10
 ) -> Page:
@@ -348,12 +359,7 @@ def search_conversations(
     if groups:
         subject = func.lower(Conversation.subject)
         every = [
-            or_(
-                *(
-                    subject.like(f"%{_escape(' '.join(a.stems))}%", escape="\\")
-                    for a in g.alternatives
-                )
-            )
+            or_(*(subject.like(f"%{_escape(p)}%", escape="\\") for p in _substrings(g)))
             for g in groups
         ]
         order += [
