@@ -12,6 +12,7 @@ from sportello.accounts.models import User
 from sportello.channels.models import Channel
 from sportello.conversations.models import Conversation, Direction, Message
 from tests.web.conftest import (  # noqa: F401  (fixtures)
+    SCREENSHOTS,
     VIEWPORT,
     Console,
     browser,
@@ -81,6 +82,9 @@ def test_demo_shop_bot_answers_in_the_widget(small_demo, browser, live_server, c
 @pytest.mark.parametrize("locale", ["it-IT", "en-US"])
 def test_search_over_the_demo(small_demo, new_page, locale):  # noqa: F811
     email = f"paolo@{demo.DOMAIN}"
+    if locale == "en-US":  # the console speaks the user's language
+        with small_demo.transaction() as s:
+            s.scalars(select(User).where(User.email == email)).one().language = "en"
     page = new_page(None, locale=locale)
     login(page, _user(small_demo, email), _password(email))
     page.fill("#search-input", "rimborzo")
@@ -89,7 +93,11 @@ def test_search_over_the_demo(small_demo, new_page, locale):  # noqa: F811
     conversations = page.locator("#result-conversations li[data-row]")
     assert conversations.count() == 10
     assert page.locator("#result-messages li[data-row]").count() >= 5
-    screenshot(page, "search.png" if locale == "it-IT" else "search-en.png")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(
+        path=str(SCREENSHOTS / ("search.png" if locale == "it-IT" else "search-en.png")),
+        full_page=True,
+    )
     page.locator("[data-more=conversations]").click()
     page.wait_for_url("**group=conversations**")
     assert page.locator("#result-conversations li[data-row]").count() > 10
