@@ -634,7 +634,7 @@ THANKS = (
 )
 _MAILBOX_FORM = {
     "address": MAILBOX,
-    "display_name": f"{SHOP} – Assistenza",
+    "display_name": f"{SHOP} Assistenza",
     "imap_host": "imap.casalavanda.example",
     "imap_security": "tls",
     "imap_password": "demo-non-usata",
