@@ -418,3 +418,17 @@ def test_domain_demos_list_the_six_domains():
         "sportello.reports.demo",
         "sportello.workforce.demo",
     )
+
+
+def test_a_busy_catcher_port_is_reported_not_raised(tmp_path, caplog):
+    """Another process (a second `serve`) has the port: no catcher, a warning, serve goes on."""
+    import socket
+
+    from sportello.demo_pages import start_catcher
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert start_catcher("127.0.0.1", port, tmp_path) is None
+    assert f"demo mail catcher not started on 127.0.0.1:{port}" in caplog.text
