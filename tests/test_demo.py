@@ -176,6 +176,27 @@ def test_help_center_and_bot_answer_from_the_demo(loaded):
         assert result.hits and "spedizione" in result.hits[0].article.title.lower()
 
 
+def test_the_bot_has_a_history_worth_a_report(loaded):
+    from sportello.knowledge.models import BotLog, BotSession, BotState
+
+    db, _, before = loaded
+    with db.session() as s:
+        actions = Counter(s.scalars(select(BotLog.action)))
+        assert actions["answer"] >= 60 and actions["feedback_yes"] >= 30
+        assert actions["handover"] >= 10
+        sessions = list(s.scalars(select(BotSession)))
+        earliest = before - timedelta(days=demo.DAYS, hours=2)
+        assert all(earliest <= b.created_at < before for b in sessions)
+        for state in sessions:
+            conversation = s.get_one(Conversation, state.conversation_id)
+            assert conversation.channel.kind == "chat"
+            if state.state == BotState.RESOLVED:  # the bot was enough: nobody took it
+                assert conversation.assignee_id is None
+                assert conversation.status in (Status.RESOLVED, Status.CLOSED)
+            else:
+                assert state.state == BotState.HANDED_OVER and conversation.assignee_id
+
+
 def test_mailbox_is_paused_and_sends_to_the_local_catcher(loaded):
     db, _, _ = loaded
     with db.session() as s:
@@ -397,3 +418,17 @@ def test_domain_demos_list_the_six_domains():
         "sportello.reports.demo",
         "sportello.workforce.demo",
     )
+
+
+def test_a_busy_catcher_port_is_reported_not_raised(tmp_path, caplog):
+    """Another process (a second `serve`) has the port: no catcher, a warning, serve goes on."""
+    import socket
+
+    from sportello.demo_pages import start_catcher
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert start_catcher("127.0.0.1", port, tmp_path) is None
+    assert f"demo mail catcher not started on 127.0.0.1:{port}" in caplog.text

@@ -1,9 +1,16 @@
-"""Demo data: "Casa Lavanda", a small Italian online shop for home goods.
+"""Demo data: "Casa Lavanda", a small Italian online shop for home goods, linens and lavender.
 
 ``sportello demo`` calls ``load``: 5 users (admin, supervisor, 3 agents), 2 teams with their
-queues, an api channel ("App mobile") and a web form ("Modulo contatti"), about 200 customers and
-500 conversations over the last 60 days, with replies, notes, tags, priorities, assignments and
-statuses.
+queues, four channels — a mailbox ("Email assistenza", paused: no IMAP server comes with the
+demo; its replies go to the local mail catcher ``sportello serve`` starts, see demo_pages.py), a
+website chat with the bot on ("Chat del sito", shown on ``/demo/shop``), an api channel ("App
+mobile") and a web form ("Modulo contatti") — a help center of 47 articles (43 published, 4
+internal procedures), about 450 customers and 1,400 conversations over the last 90 days, with
+replies, notes, tags, priorities, assignments and statuses. Traffic grows over the span, peaks on
+Mondays, is quiet on Sundays and dips at lunch; chat is busiest in the evening, mail arrives
+overnight too. Email replies quote what they answer (the quote-free text is kept, as ingestion
+does), and every message is in the search index. Then each domain's own loader runs
+(``DOMAIN_DEMOS``).
 
 Everything goes through the real actions (the one door for inbound messages, ``do_send_reply``,
 ``do_assign``...), so the data has the shape the application itself produces. Actions stamp rows
@@ -51,6 +58,8 @@ from sportello.core.db import Database, utcnow
 from sportello.core.events import SILENCE_EVENTS
 from sportello.core.outbox import OutboxEvent
 from sportello.customers.models import Customer, CustomerIdentity
+from sportello.knowledge import bot
+from sportello.knowledge.models import BotLog, BotSession
 from sportello.routing.models import Queue
 
 SHOP = "Casa Lavanda"
@@ -592,6 +601,31 @@ TOPICS: tuple[Topic, ...] = (
         weight=6,
     ),
 )
+# What website visitors ask the chat (where the bot answers first): (question, topic if a person
+# has to take over). Most are in the help center; the bot hands the rest over.
+BOT_QUESTIONS: tuple[tuple[str, str], ...] = (
+    ("Quanto costa la spedizione?", "spedizione"),
+    ("Ciao, in quanti giorni arriva un ordine?", "spedizione"),
+    ("Come faccio a seguire il mio pacco?", "spedizione"),
+    ("Come faccio un reso?", "reso"),
+    ("Il reso è gratuito?", "reso"),
+    ("Quanto tempo ho per restituire un articolo?", "reso"),
+    ("Quando arriva il rimborso?", "rimborso"),
+    ("Accettate PayPal? E il contrassegno?", "pagamento"),
+    ("Mi hanno addebitato due volte l'ordine, come mai?", "pagamento"),
+    ("Come lavo le lenzuola di lino?", "prodotto"),
+    ("Il plaid di lana merino si può lavare in lavatrice?", "prodotto"),
+    ("Fate la confezione regalo?", "prodotto"),
+    ("Come richiedo la fattura con partita IVA?", "fattura"),
+    ("Il codice sconto BENVENUTO10 non funziona", "sconto"),
+    ("Spedite anche in Svizzera?", "spedizione"),
+    ("Il pacco è arrivato con un vaso rotto, cosa faccio?", "danneggiato"),
+)
+BOT_SATISFIED = ("Sì, grazie!", "sì perfetto grazie", "Sì, era quello che mi serviva.")
+BOT_UNSATISFIED = (
+    "No, vorrei parlare con una persona.",
+    "No, non mi aiuta. Posso parlare con un operatore?",
+)
 THANKS = (
     "Grazie mille, tutto risolto!",
     "Perfetto, grazie per la disponibilità.",
@@ -600,7 +634,7 @@ THANKS = (
 )
 _MAILBOX_FORM = {
     "address": MAILBOX,
-    "display_name": f"{SHOP} – Assistenza",
+    "display_name": f"{SHOP} Assistenza",
     "imap_host": "imap.casalavanda.example",
     "imap_security": "tls",
     "imap_password": "demo-non-usata",
@@ -618,6 +652,8 @@ _CHAT_FORM = {
     "or linen care.",
     "prechat": "off",
     "topics": "Ordini e spedizioni,Resi e rimborsi,Prodotti",
+    # The bot answers at any hour: the widget stays a live chat when no agent is online.
+    "offline_when_no_agent": "off",
 }
 BOT_SETTINGS: dict[str, Any] = {
     "enabled": True,
@@ -665,6 +701,8 @@ class DemoClock:
             ("created_at", "updated_at", "last_message_at"),
             ("last_inbound_at", "first_response_at", "resolved_at", "closed_at"),
         ),
+        BotLog: (("created_at",), ()),
+        BotSession: (("created_at", "updated_at"), ()),
     }
 
     def __init__(self, session: Session, cutoff: datetime) -> None:
@@ -1176,6 +1214,10 @@ def _play(
 ) -> bool:
     """Play one conversation; returns whether it is still active (new, open, pending) at the end."""
     topic = rng.choices(TOPICS, weights=[t.weight for t in TOPICS])[0]
+    # A third of the site's chats start with a question the bot takes first.
+    question = rng.choice(BOT_QUESTIONS) if channel.kind == "chat" and rng.random() < 0.35 else None
+    if question is not None:
+        topic = next(t for t in TOPICS if t.key == question[1])
     product, price = rng.choice(PRODUCTS)
     order_day = (t0 - timedelta(days=rng.randint(2, 12))).astimezone(ROME)
     team_agents = staff.agents[topic.team]
@@ -1251,6 +1293,7 @@ def _play(
             if first and not result.new_conversation:
                 raise RuntimeError("demo: a first message threaded into an older conversation")
             state["conversation"] = result.conversation
+            state["inbound"] = result.message
 
         return run
 
@@ -1308,13 +1351,49 @@ def _play(
 
         return run
 
+    def bot_turn() -> None:
+        """What the ``message.received`` handler does on a bot channel (events are silenced)."""
+        conversation, message = conv(), state["inbound"]
+        config = bot.BotConfig.from_settings(channel.settings)
+        turn = bot.plan_turn(
+            session,
+            conversation=conversation,
+            message=message,
+            config=config,
+            state=session.get(BotSession, conversation.id),
+        )
+        bot.do_bot_turn(
+            session, conversation=conversation, message=message, config=config, plan=turn
+        )
+        state["bot"] = turn.action
+        state["contained"] = turn.action == "feedback_yes"
+
+    def feedback(satisfied: bool) -> Callable[[], None]:
+        def run() -> None:
+            if state.get("bot") != "answer":
+                return  # handed over at once: the customer waits for a person
+            inbound(rng.choice(BOT_SATISFIED if satisfied else BOT_UNSATISFIED))()
+            bot_turn()
+
+        return run
+
     thread = rng.choice(topic.threads)
     plan = Plan()
 
     def add(at: datetime, run: Callable[[], None]) -> None:
-        plan.steps.append(Step(at, run))
+        def unless_contained() -> None:
+            if not state.get("contained"):
+                run()
 
-    add(t0, inbound(fill(rng.choice(topic.openers)), first=True))
+        plan.steps.append(Step(at, unless_contained))
+
+    if question is None:
+        add(t0, inbound(fill(rng.choice(topic.openers)), first=True))
+    else:
+        add(t0, inbound(question[0], first=True))
+        add(t0 + timedelta(seconds=rng.uniform(2, 6)), bot_turn)
+        t0 = _after(t0, rng, 0.5, 3)
+        add(t0, feedback(rng.random() < 0.65))
     # A backlog: some of the last two days' messages nobody has looked at yet.
     delay = (30, 24 * 60) if now - t0 < timedelta(days=2) and rng.random() < 0.4 else (3, 90)
     t = _business(_after(t0, rng, *delay), rng)
@@ -1347,7 +1426,10 @@ def _play(
         t = _business(_after(t, rng, 5, 240), rng)
         add(t, status(Status.RESOLVED, agent))
     # Resolved conversations close by themselves after four days (the shop's policy).
-    add(t + timedelta(days=4, minutes=rng.uniform(0, 60)), status(Status.CLOSED))
+    # (Also those the bot resolved: this step is not skipped when the bot was enough.)
+    plan.steps.append(
+        Step(t + timedelta(days=4, minutes=rng.uniform(0, 60)), status(Status.CLOSED))
+    )
 
     # Within one story nothing read depends on unflushed changes (actions flush what they need
     # to find again), so autoflush is off: the story's updates reach the database in a few

@@ -81,6 +81,10 @@ def start_catcher(host: str, port: int, folder: Path) -> Any | None:
         controller.start()
     except (OSError, RuntimeError) as exc:
         log.warning("demo mail catcher not started on %s:%s: %s", host, port, exc)
+        with contextlib.suppress(Exception):
+            controller.stop(no_assert=True)
+        if not controller.loop.is_closed():
+            controller.loop.close()  # its self-pipe sockets, or they leak
         return None
     log.info("demo mail catcher on %s:%s, mail kept in %s", host, port, folder)
     return controller

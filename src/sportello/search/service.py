@@ -19,15 +19,15 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
-from sqlalchemy import ColumnElement, and_, column, false, func, literal_column, or_, select, table
+from sqlalchemy import ColumnElement, Float, Integer, and_, column, false, func, or_, select
 from sqlalchemy import text as sql
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
 
 from sportello.accounts.models import Brand, User
 from sportello.conversations.models import Conversation, Message
@@ -40,6 +40,7 @@ from sportello.knowledge.models import MessageSearch
 GroupName = Literal["customers", "conversations", "messages"]
 GROUPS: tuple[GroupName, ...] = ("customers", "conversations", "messages")
 MAX_LIMIT = 100
+CANDIDATES = 2000  # the newest matching messages ranked per query (see _candidates)
 NAME_VOCAB_TTL = 60.0
 _NUMBER = re.compile(r"^#?\s*(\d{1,9})$")
 _EMAILISH = re.compile(r"^[\w.+\-]*@[\w.\-]*$|^[\w.+\-]+\.[a-z]{2,}$", re.IGNORECASE)
@@ -217,6 +218,7 @@ def search_customers(
     rows = list(
         session.scalars(
             access.customers_query(session, user)
+            .options(lazyload("*"), selectinload(Customer.identities))
             .where(_customer_condition(session, analysis))
             .order_by(Customer.name, Customer.id)
             .offset(offset)
@@ -233,50 +235,71 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def _message_match(session: Session, analysis: Analysis) -> tuple[Any, Any, Any] | None:
-    """(from clause, match condition, rank expression best-first) over the message index."""
+def _candidates(session: Session, analysis: Analysis) -> Any | None:
+    """The newest ``CANDIDATES`` matching messages with their rank (lower is better), as a
+    subquery ``(mid, r)``: ranking a bounded set keeps a common word as fast as a rare one (the
+    engines would otherwise rank every match; on PostgreSQL ``ts_rank`` detoasts each)."""
     parsed = analysis.parsed
     if parsed.empty:
         return None
     if _dialect(session) == "postgresql":
-        query = func.to_tsquery(literal_column("'simple'::regconfig"), parsed.tsquery())
-        vector: Any = literal_column("kb_message_search.search_vector")
-        return MessageSearch, vector.op("@@")(query), func.ts_rank(vector, query).desc()
-    fts = table("kb_message_fts", column("rowid"))
-    source = fts.join(MessageSearch, MessageSearch.message_id == fts.c.rowid)
-    match = sql("kb_message_fts MATCH :kbq").bindparams(kbq=parsed.fts5())
-    return source, match, literal_column("bm25(kb_message_fts)").asc()
+        statement = sql(
+            "SELECT c.message_id AS mid, -ts_rank(c.search_vector, to_tsquery('simple', :kbq)) AS r"
+            " FROM (SELECT message_id, search_vector FROM kb_message_search"
+            " WHERE search_vector @@ to_tsquery('simple', :kbq)"
+            " ORDER BY message_id DESC LIMIT :cap) c"
+        ).bindparams(kbq=parsed.tsquery(), cap=CANDIDATES)
+    else:
+        statement = sql(
+            "SELECT rowid AS mid, bm25(kb_message_fts) AS r FROM kb_message_fts"
+            " WHERE kb_message_fts MATCH :kbq ORDER BY rowid DESC LIMIT :cap"
+        ).bindparams(kbq=parsed.fts5(), cap=CANDIDATES)
+    return statement.columns(column("mid", Integer), column("r", Float)).subquery("candidate")
+
+
+def _ranked(session: Session, user: User, analysis: Analysis) -> Any | None:
+    """(message id, conversation id) of the candidates the user may see, best first."""
+    candidate = _candidates(session, analysis)
+    if candidate is None:
+        return None
+    return (
+        select(candidate.c.mid, MessageSearch.conversation_id)
+        .join(MessageSearch, MessageSearch.message_id == candidate.c.mid)
+        .join(Conversation, Conversation.id == MessageSearch.conversation_id)
+        .where(access.conversation_scope(session, user))
+        .order_by(candidate.c.r, candidate.c.mid.desc())
+    )
+
+
+def _load_conversations(session: Session, ids: Iterable[int]) -> dict[int, Conversation]:
+    """What a result shows (customer, channel), without the model's eager cascade."""
+    return {
+        c.id: c
+        for c in session.scalars(
+            select(Conversation)
+            .options(
+                lazyload("*"),
+                joinedload(Conversation.customer).lazyload("*"),
+                joinedload(Conversation.channel).lazyload("*"),
+            )
+            .where(Conversation.id.in_(set(ids)))
+        ).unique()
+    }
 
 
 def search_messages(
     session: Session, user: User, analysis: Analysis, *, offset: int = 0, limit: int = 10
 ) -> Page:
-    found = _message_match(session, analysis)
-    if found is None:
+    ranked = _ranked(session, user, analysis)
+    if ranked is None:
         return Page([], offset)
-    source, match, rank = found
-    rows = session.execute(
-        select(MessageSearch.message_id)
-        .select_from(source)
-        .join(Conversation, Conversation.id == MessageSearch.conversation_id)
-        .where(match, access.conversation_scope(session, user))
-        .order_by(rank, MessageSearch.message_id.desc())
-        .offset(offset)
-        .limit(limit + 1)
-    ).all()
+    rows = session.execute(ranked.offset(offset).limit(limit + 1)).all()
     ids = [int(r[0]) for r in rows[:limit]]
     messages = {
         m.id: m
         for m in session.scalars(select(Message).options(lazyload("*")).where(Message.id.in_(ids)))
     }
-    conversations = {
-        c.id: c
-        for c in session.scalars(
-            select(Conversation).where(
-                Conversation.id.in_({m.conversation_id for m in messages.values()})
-            )
-        ).unique()
-    }
+    conversations = _load_conversations(session, (m.conversation_id for m in messages.values()))
     items = [
         MessageHit(
             messages[i],
@@ -310,6 +333,17 @@ def snippet(body: str, analysis: Analysis, width: int = 180) -> str:
 # --- conversations -------------------------------------------------------------------------------
 
 
+def _substrings(group: kbquery.Group) -> list[str]:
+    """The fewest substrings that find a group's alternatives in a subject: "sped" covers
+    "spedizion", so a subject is scanned once per distinct root, not once per variant."""
+    found = sorted({" ".join(a.stems) for a in group.alternatives}, key=len)
+    kept: list[str] = []
+    for candidate in found:
+        if not any(k in candidate for k in kept):
+            kept.append(candidate)
+    return kept
+
+
 def search_conversations(
     session: Session, user: User, analysis: Analysis, *, offset: int = 0, limit: int = 10
 ) -> Page:
@@ -325,12 +359,7 @@ def search_conversations(
     if groups:
         subject = func.lower(Conversation.subject)
         every = [
-            or_(
-                *(
-                    subject.like(f"%{_escape(' '.join(a.stems))}%", escape="\\")
-                    for a in g.alternatives
-                )
-            )
+            or_(*(subject.like(f"%{_escape(p)}%", escape="\\") for p in _substrings(g)))
             for g in groups
         ]
         order += [
@@ -343,27 +372,17 @@ def search_conversations(
             )
             if i not in order
         ]
-    found = _message_match(session, analysis)
-    if found is not None and len(order) < wanted:
-        source, match, rank = found
-        rows = session.execute(
-            select(MessageSearch.conversation_id, MessageSearch.message_id)
-            .select_from(source)
-            .join(Conversation, Conversation.id == MessageSearch.conversation_id)
-            .where(match, scope)
-            .order_by(rank, MessageSearch.message_id.desc())
-            .limit(max(wanted * 8, 200))
-        ).all()
+    ranked = _ranked(session, user, analysis)
+    if ranked is not None and len(order) < wanted:
         seen = set(order)
-        for conversation_id, _message_id in rows:
+        for _message_id, conversation_id in session.execute(ranked):
             if conversation_id not in seen:
                 seen.add(conversation_id)
                 order.append(int(conversation_id))
+                if len(order) >= wanted:
+                    break
     page_ids = order[offset : offset + limit]
-    loaded = {
-        c.id: c
-        for c in session.scalars(select(Conversation).where(Conversation.id.in_(page_ids))).unique()
-    }
+    loaded = _load_conversations(session, page_ids)
     return Page([loaded[i] for i in page_ids if i in loaded], offset, len(order) > offset + limit)
 
 
