@@ -9,6 +9,7 @@ from sportello.core import jobs, outbox
 from sportello.core.db import Base
 from sportello.customers import models as customers_models
 from sportello.knowledge import models as knowledge_models
+from sportello.reports import models as reports_models
 from sportello.routing import models as routing_models
 
 metadata = Base.metadata
@@ -24,5 +25,6 @@ __all__ = [
     "knowledge_models",
     "metadata",
     "outbox",
+    "reports_models",
     "routing_models",
 ]
