@@ -99,7 +99,7 @@ def check_settings(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def do_update_settings(
-    session: Session, *, brand_id: int, values: Mapping[str, Any], by: User
+    session: Session, *, brand_id: int, values: Mapping[str, Any], by: User | None
 ) -> kpis.ReportConfig:
     """Change a brand's report settings (admins). Facts depending on the short-abandon
     threshold or the FCR window follow after ``do_rebuild``."""
@@ -174,6 +174,7 @@ def do_send_weekly_report(
     the brand's mailbox. Returns how many were sent. Raises ``ChannelError`` (retried by the job)
     when the mailbox cannot send."""
     from sportello.accounts import service as accounts_service
+    from sportello.channels import service as channels_service
     from sportello.channels.base import ChannelError
     from sportello.channels.email import smtp
     from sportello.channels.email.mailbox import MailboxSettings
@@ -188,8 +189,9 @@ def do_send_weekly_report(
         channel = weekly.mailbox(session, brand)
         if channel is None:
             raise ChannelError("no mailbox to send the weekly report from", permanent=True)
-        box = MailboxSettings.from_settings(channel.settings)
-        password = str(channel.secrets.get("smtp_password", ""))
+        config = channels_service.config_for(channel)  # the passwords, decrypted
+        box = MailboxSettings.from_settings(config.settings)
+        password = str(config.secrets.get("smtp_password", ""))
         people = [only] if only is not None else weekly.recipients(session)
         mails = [
             weekly.build(session, session.merge(person), now=now, base_url=get_settings().base_url)

@@ -19,6 +19,20 @@ TEXT = "#334155"
 GRID = "#e2e8f0"
 
 
+_STYLE_ELEMENT = re.compile(r"<style[^>]*>.*?</style>|<metadata>.*?</metadata>", re.S)
+_STYLE_ATTR = re.compile(r' style="([^"]*)"')
+
+
+def _presentation(match: re.Match[str]) -> str:
+    out = []
+    for part in match.group(1).split(";"):
+        name, _, value = part.partition(":")
+        name, value = name.strip(), value.strip()
+        if name and value:
+            out.append(f' {name}="{value}"')
+    return "".join(out)
+
+
 def _figure(width: float, height: float) -> tuple[Any, Any]:
     from matplotlib.figure import Figure
 
@@ -43,6 +57,10 @@ def _render(fig: Any, fmt: str) -> bytes | str:
         return data
     text = data.decode("utf-8")
     text = text[text.index("<svg") :]  # no XML prolog / doctype: inlined in HTML
+    # The console's CSP allows no inline styles: matplotlib's style="a: b; c: d" become the
+    # equivalent SVG presentation attributes, and its <style> element goes.
+    text = _STYLE_ELEMENT.sub("", text)
+    text = _STYLE_ATTR.sub(_presentation, text)
     # scale with the container
     text = re.sub(
         r'<svg([^>]*?) width="[^"]+" height="[^"]+"', r'<svg\1 width="100%"', text, count=1
@@ -63,8 +81,19 @@ def trend(
     fig, ax = _figure(7.5, 2.6)
     xs = list(range(len(periods)))
     for i, (name, values) in enumerate(series.items()):
-        ys = [float("nan") if v is None else (v * 100 if percent else v) for v in values]
-        ax.plot(xs, ys, marker="o", markersize=2.5, linewidth=1.6, color=COLORS[i % 6], label=name)
+        # periods without a value (no conversations) are skipped: the line joins its neighbours
+        points = [
+            (x, v * 100 if percent else v) for x, v in zip(xs, values, strict=True) if v is not None
+        ]
+        ax.plot(
+            [x for x, _ in points],
+            [y for _, y in points],
+            marker="o",
+            markersize=2.5,
+            linewidth=1.6,
+            color=COLORS[i % 6],
+            label=name,
+        )
     step = max(1, len(xs) // 10)
     ax.set_xticks(xs[::step], [labels[i] for i in xs[::step]])
     if percent:
@@ -88,7 +117,7 @@ def heatmap(
     conversations when ``links`` is given (SVG only)."""
     from matplotlib.patches import Rectangle
 
-    fig, ax = _figure(7.5, 2.8)
+    fig, ax = _figure(11, 3.2)
     ax.grid(False)
     peak = max((max(row) for row in grid), default=0) or 1
     from matplotlib import colormaps

@@ -187,7 +187,8 @@ KPIS: Final[tuple[Kpi, ...]] = (
         "percent",
         N_(
             "Handle time plus wrap-up of an agent, divided by the time the agent was available or "
-            "busy (from the presence log) in the period."
+            "busy (from the presence log) in the period; not shown when the log does not cover "
+            "the work."
         ),
     ),
 )
@@ -529,6 +530,10 @@ def compute(sums: Mapping[str, int], config: ReportConfig) -> dict[str, float | 
 
 
 def occupancy(work_seconds: float, available_seconds: float) -> float | None:
+    """None when the presence log does not cover the work (more work than time available:
+    the agent worked before presence was recorded)."""
+    if work_seconds > available_seconds:
+        return None
     return _ratio(work_seconds, available_seconds)
 
 

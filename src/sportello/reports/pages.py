@@ -25,7 +25,7 @@ from sportello.reports.models import SL_EDGES
 from sportello.routing.models import Queue
 from sportello.web.auth import AdminUser, CsrfChecked, CurrentUser, SupervisorUser
 from sportello.web.helpers import form_error, see_other
-from sportello.web.render import render
+from sportello.web.render import render, request_language
 
 router = APIRouter(dependencies=[CsrfChecked])
 
@@ -140,6 +140,11 @@ def overview(request: Request, session: SessionDep, user: CurrentUser) -> Respon
     rep = service.report(session, user, f)
     query = f.query()
     league = service.league(session, user, f)  # an agent sees their own line
+    token = i18n.current_language.set(request_language(request))  # the charts' labels
+    try:
+        drawn = _charts(session, user, rep)
+    finally:
+        i18n.current_language.reset(token)
     return render(
         request,
         "reports/overview.html",
@@ -148,7 +153,7 @@ def overview(request: Request, session: SessionDep, user: CurrentUser) -> Respon
             "f": f,
             "query": query,
             "columns": exports.COLUMNS,
-            "charts": _charts(session, user, rep),
+            "charts": drawn,
             "league": league,
             "fmt": weekly.fmt,
             "link": _link,

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from sportello.accounts.models import Brand, Team, User, team_member
+from sportello.accounts.models import Brand, Role, Team, User, team_member
 from sportello.channels.models import Channel
 from sportello.conversations.models import ACTIVE_STATUSES, Conversation, Status, conversation_tag
 from sportello.conversations.models import Tag as TagRow
@@ -712,10 +712,12 @@ def wallboard(
     presence_of: dict[int, str] = {}
     for uid, name, presence, since in session.execute(
         select(User.id, User.name, AgentState.presence, AgentState.presence_since)
-        .join(AgentState, AgentState.user_id == User.id)
-        .where(User.is_active)
+        .outerjoin(AgentState, AgentState.user_id == User.id)
+        .where(User.is_active, or_(User.role == Role.AGENT, AgentState.user_id.is_not(None)))
         .order_by(User.name)
     ):
+        presence = presence or "offline"
+        since = since or now
         presence_of[uid] = presence
         if not scope.sees_agent(uid):
             continue
