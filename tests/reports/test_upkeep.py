@@ -11,6 +11,7 @@ from sportello.accounts.models import User
 from sportello.conversations.models import Conversation, Status
 from sportello.core.db import utcnow
 from sportello.customers import actions as customers_actions
+from sportello.core.outbox import OutboxEvent
 from sportello.customers.models import Customer
 from sportello.reports import actions, handlers
 from sportello.reports.models import ReportFact
@@ -71,8 +72,13 @@ def test_totals_follow_the_actions_and_replays_change_nothing(db, personas):
     # the same events once more (delivery is at least once): nothing changes
     before = interval_rows(db)
     with db.session() as s:
-        ids = list(s.scalars(select(Conversation.id)))
-    handlers.upkeep_handler(db, [("message.created", {"conversation_id": i}) for i in ids] * 2)
+        delivered = [
+            (e.name, e.payload) for e in s.scalars(select(OutboxEvent).order_by(OutboxEvent.id))
+        ]
+    mine = [e for e in delivered if e[0] in handlers.UPKEEP_EVENTS]
+    handlers.upkeep_handler(db, mine)  # all at once
+    for event in mine:  # and one by one
+        handlers.upkeep_handler(db, [event])
     assert interval_rows(db) == before
 
     # a rebuild from the raw tables gives the same table
@@ -165,3 +171,29 @@ def test_survey_answers_count_once_each(db, personas):
     assert mine["csat_n"] == 2 and mine["nps_n"] == 0
     with db.session() as s:
         assert s.scalar(select(ReportFact).limit(1)) is None  # surveys make no facts
+
+
+def test_messages_in_an_open_conversation_are_counted_once_each(db, personas):
+    ch = personas.api_channel
+    cid = contact(db, ch, "mario@example.it")
+    drain(db)
+    for text in ("Ci siete?", "Ho un problema con l'ordine", "Grazie"):
+        contact(db, ch, "mario@example.it", text)
+    reply(db, cid, personas.sara)  # the first response: recomputed, not just counted
+    drain(db)
+    contact(db, ch, "mario@example.it", "Perfetto")  # the fast path: counted by message id
+    drain(db)
+    t = totals(db)
+    assert (t["messages_in"], t["messages_out"], t["responded"]) == (5, 1, 1)
+    before = interval_rows(db)
+    with db.session() as s:
+        delivered = [
+            (e.name, e.payload) for e in s.scalars(select(OutboxEvent).order_by(OutboxEvent.id))
+        ]
+        fact = s.get_one(ReportFact, cid)
+        assert fact.messages_in == 5 and fact.last_message_id > 0
+    handlers.upkeep_handler(db, [e for e in delivered if e[0].startswith("message.")])
+    assert interval_rows(db) == before
+    with db.transaction() as s:
+        actions.do_rebuild(s)
+    assert interval_rows(db) == before

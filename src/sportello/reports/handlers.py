@@ -34,19 +34,28 @@ UPKEEP_EVENTS: Final = (
 
 @subscribe_batch(*UPKEEP_EVENTS)
 def upkeep_handler(db: Database, batch: list[tuple[str, dict[str, Any]]]) -> None:
-    ids: set[int] = set()
+    ids: set[int] = set()  # recomputed from their rows
     created: set[int] = set()
     customers: set[int] = set()
+    messages: list[tuple[int, int, str]] = []  # the fast path: counted by message id
     for name, payload in batch:
         if name == "customer.merged":
             customers.add(int(payload["target_id"]))
             continue
         cid = payload.get("conversation_id")
-        if cid is not None:
-            ids.add(int(cid))
-            if name == "conversation.created":
-                created.add(int(cid))
+        if cid is None:
+            continue
+        if name in ("message.received", "message.created"):
+            messages.append((int(cid), int(payload["message_id"]), str(payload["direction"])))
+            continue
+        ids.add(int(cid))
+        if name == "conversation.created":
+            created.add(int(cid))
     with db.transaction() as session:
+        quick = [m for m in messages if m[0] not in ids]
+        ids |= {m[0] for m in messages if m[0] in ids}
+        if quick:
+            ids |= upkeep.count_messages(session, quick)
         if created:  # a new contact can end an earlier conversation's first-contact resolution
             ids |= upkeep.related_to_new_contacts(session, created)
         if customers:

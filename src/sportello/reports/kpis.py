@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -246,6 +246,7 @@ class RawConversation:
     closed_at: datetime | None
     messages: list[RawMessage] = field(default_factory=list)
     sla: list[bool] = field(default_factory=list)  # stopped or breached clocks: met?
+    last_message_id: int = 0
 
 
 @dataclass
@@ -275,6 +276,7 @@ class Fact:
     messages_out: int = 0
     sla_total: int = 0
     sla_met: int = 0
+    last_message_id: int = 0
 
     def row(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -363,6 +365,7 @@ def derive_fact(
             fact.fcr = fact.reopens == 0 and not any(
                 conv.created_at < t <= horizon for t in later_contacts
             )
+    fact.last_message_id = conv.last_message_id
     fact.sla_total = len(conv.sla)
     fact.sla_met = sum(1 for met in conv.sla if met)
     return fact
@@ -468,6 +471,11 @@ def period_start(bucket: datetime, interval: str) -> datetime:
     elif interval != "day":
         raise ValueError(f"unknown interval {interval!r}")
     return day.replace(tzinfo=ROME)
+
+
+def local_day(at: datetime) -> date:
+    """The day in Rome of an instant."""
+    return at.astimezone(ROME).date()
 
 
 def local_midnight(at: datetime) -> datetime:

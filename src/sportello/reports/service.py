@@ -29,6 +29,7 @@ from sportello.reports.models import (
     INTERVAL_MEASURES,
     SL_EDGES,
     ReportAlert,
+    ReportDay,
     ReportFact,
     ReportInterval,
     ReportSettings,
@@ -203,50 +204,68 @@ def _team_queues(session: Session, team_id: int) -> list[int]:
     return list(session.scalars(select(Queue.id).where(Queue.team_id == team_id)))
 
 
-def _interval_where(session: Session, scope: Scope, f: Filters) -> list[ColumnElement[bool]]:
-    t = ReportInterval
-    where = [
-        t.bucket_at >= f.start_at.astimezone(UTC),
-        t.bucket_at < f.end_at.astimezone(UTC),
-        scope.interval_clause(t),
-    ]
+DAILY = ("day", "week", "month")
+
+
+def _where(session: Session, scope: Scope, f: Filters, table: Any) -> list[ColumnElement[bool]]:
+    if table is ReportDay:
+        where = [table.day >= f.start, table.day <= f.end]
+    else:
+        where = [
+            table.bucket_at >= f.start_at.astimezone(UTC),
+            table.bucket_at < f.end_at.astimezone(UTC),
+        ]
+    where.append(scope.interval_clause(table))
     if f.queue_id is not None:
-        where.append(t.queue_id == f.queue_id)
+        where.append(table.queue_id == f.queue_id)
     if f.team_id is not None:
-        where.append(t.queue_id.in_(_team_queues(session, f.team_id) or [-1]))
+        where.append(table.queue_id.in_(_team_queues(session, f.team_id) or [-1]))
     if f.agent_id is not None:
-        where.append(t.agent_id == f.agent_id)
+        where.append(table.agent_id == f.agent_id)
     if f.channel_id is not None:
-        where.append(t.channel_id == f.channel_id)
+        where.append(table.channel_id == f.channel_id)
     if f.brand_id is not None:
-        where.append(t.brand_id == f.brand_id)
+        where.append(table.brand_id == f.brand_id)
     return where
 
 
-_DIM = {
-    "queue": ReportInterval.queue_id,
-    "team": ReportInterval.queue_id,
-    "agent": ReportInterval.agent_id,
-    "channel": ReportInterval.channel_id,
-    "brand": ReportInterval.brand_id,
+_DIMS = {
+    "queue": "queue_id",
+    "team": "queue_id",
+    "agent": "agent_id",
+    "channel": "channel_id",
+    "brand": "brand_id",
 }
 
 
 def bucket_sums(
-    session: Session, scope: Scope, f: Filters, *, dim: str = "none"
+    session: Session,
+    scope: Scope,
+    f: Filters,
+    *,
+    dim: str = "none",
+    measures: Sequence[str] = INTERVAL_MEASURES,
 ) -> list[tuple[datetime, int, dict[str, int]]]:
-    """Sums of every measure by 15-minute bucket (and one dimension), filtered and scoped."""
-    t = ReportInterval
-    dim_col = _DIM.get(dim)
-    cols: list[Any] = [t.bucket_at]
+    """Sums by period start (a 15-minute bucket, or a local day for day/week/month reports) and
+    one dimension, filtered and scoped: from report_day when whole days are asked for."""
+    table: Any = ReportDay if f.interval in DAILY else ReportInterval
+    time_col = table.day if table is ReportDay else table.bucket_at
+    dim_col = getattr(table, _DIMS[dim]) if dim in _DIMS else None
+    cols: list[Any] = [time_col]
     if dim_col is not None:
         cols.append(dim_col)
-    sums = [func.sum(getattr(t, name)).label(name) for name in INTERVAL_MEASURES]
-    stmt = select(*cols, *sums).where(*_interval_where(session, scope, f)).group_by(*cols)
+    sums = [func.sum(getattr(table, name)).label(name) for name in measures]
+    stmt = select(*cols, *sums).where(*_where(session, scope, f, table)).group_by(*cols)
     out = []
-    for r in session.execute(stmt):
+    for r in session.execute(stmt).all():
+        at = r[0]
+        if table is ReportDay:
+            at = datetime(at.year, at.month, at.day, tzinfo=kpis.ROME)
         key = r[1] if dim_col is not None else 0
-        out.append((r[0], int(key or 0), {n: int(getattr(r, n) or 0) for n in INTERVAL_MEASURES}))
+        values = r[len(cols) :]
+        out.append(
+            (at, int(key or 0), dict(zip(measures, (int(v or 0) for v in values), strict=True)))
+        )
     return out
 
 
@@ -400,7 +419,10 @@ def backlog(session: Session, scope: Scope, f: Filters | None = None) -> dict[st
 def heatmap(session: Session, user: User, f: Filters) -> list[list[int]]:
     """Conversations offered by weekday (Monday first) and hour, in Europe/Rome."""
     grid = [[0] * 24 for _ in range(7)]
-    for bucket, _key, sums in bucket_sums(session, scope_for(session, user), f):
+    quarter = Filters(**{**f.__dict__, "interval": "15min"})
+    for bucket, _key, sums in bucket_sums(
+        session, scope_for(session, user), quarter, measures=("offered",)
+    ):
         local = bucket.astimezone(kpis.ROME)
         grid[local.weekday()][local.hour] += sums["offered"]
     return grid
@@ -641,7 +663,6 @@ def wallboard(
     now = now or utcnow()
     scope = scope_for(session, user) if user is not None else Scope(everything=True)
     cfg = config(session)
-    midnight = kpis.local_midnight(now)
     queues = {
         q.id: Tile(q.id, q.name)
         for q in session.execute(
@@ -674,7 +695,7 @@ def wallboard(
             if wait is not None:
                 tile.longest_wait = max(tile.longest_wait or 0, wait)
     # today, from the interval table
-    t = ReportInterval
+    t = ReportDay
     today = session.execute(
         select(
             t.queue_id,
@@ -682,7 +703,7 @@ def wallboard(
             t.agent_id,
             *[func.sum(getattr(t, n)).label(n) for n in INTERVAL_MEASURES],
         )
-        .where(t.bucket_at >= midnight, scope.interval_clause(t))
+        .where(t.day == kpis.local_day(now), scope.interval_clause(t))
         .group_by(t.queue_id, t.channel_id, t.agent_id)
     ).all()
     agent_sums: dict[int, dict[str, int]] = defaultdict(kpis.empty_sums)

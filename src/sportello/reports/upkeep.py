@@ -11,19 +11,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import JSON, bindparam, delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sportello.conversations.models import Conversation, Message
 from sportello.core.db import utcnow
+from sportello.core.prepared import Prepared
 from sportello.reports import kpis
 from sportello.reports.models import (
     INTERVAL_MEASURES,
+    ReportDay,
     ReportFact,
     ReportInterval,
     ReportSettings,
@@ -31,44 +33,73 @@ from sportello.reports.models import (
 )
 from sportello.routing.models import SlaClockRow
 
-_KEYS = ("bucket_at", "brand_id", "channel_id", "queue_id", "agent_id")
+_DIMS = ("brand_id", "channel_id", "queue_id", "agent_id")
 CHUNK = 500
 
 
 def config_for(session: Session, brand_id: int) -> kpis.ReportConfig:
-    row = session.get(ReportSettings, brand_id)
-    return kpis.ReportConfig.from_dict(row.settings if row else None)
+    """A brand's settings, read once per transaction."""
+    cache = session.info.setdefault("report_configs", {})
+    found = cache.get(brand_id)
+    if found is None:
+        row = session.get(ReportSettings, brand_id)
+        found = cache[brand_id] = kpis.ReportConfig.from_dict(row.settings if row else None)
+    return found  # type: ignore[no-any-return]
 
 
 def apply_deltas(session: Session, deltas: Mapping[kpis.Key, Mapping[str, int]]) -> None:
-    """Add ``deltas`` to report_interval, one upsert for all (rows in key order: two dispatchers
-    updating the same rows on PostgreSQL lock them in the same order and never deadlock)."""
+    """Add ``deltas`` to report_interval and to report_day (the bucket's day in Rome), one
+    upsert each. Rows go in key order: two dispatchers updating the same rows on PostgreSQL
+    lock them in the same order and never deadlock."""
     if not deltas:
         return
+    days: dict[tuple[date, int, int, int, int], dict[str, int]] = {}
     rows = []
     for key in sorted(deltas):
         bucket, brand, channel, queue, agent = key
         measures = deltas[key]
+        at = datetime.fromisoformat(bucket)
         row: dict[str, Any] = {
-            "bucket_at": datetime.fromisoformat(bucket),
+            "bucket_at": at,
             "brand_id": brand,
             "channel_id": channel,
             "queue_id": queue,
             "agent_id": agent,
         }
+        day = days.setdefault((kpis.local_day(at), brand, channel, queue, agent), {})
         for name in INTERVAL_MEASURES:
-            row[name] = int(measures.get(name, 0))
+            value = int(measures.get(name, 0))
+            row[name] = value
+            day[name] = day.get(name, 0) + value
         rows.append(row)
+    day_rows = [
+        {"day": d, "brand_id": b, "channel_id": c, "queue_id": q, "agent_id": a, **m}
+        for (d, b, c, q, a), m in sorted(days.items())
+    ]
+    _upsert(session, ReportInterval, ("bucket_at", *_DIMS), rows)
+    _upsert(session, ReportDay, ("day", *_DIMS), day_rows)
+
+
+_UPSERTS: dict[tuple[str, str], Prepared] = {}
+
+
+def _upsert(
+    session: Session, model: Any, keys: tuple[str, ...], rows: list[dict[str, Any]]
+) -> None:
+    """``INSERT ... ON CONFLICT DO UPDATE SET m = m + excluded.m``, compiled once per dialect
+    and run on the driver (a round of the dispatcher writes a handful of rows)."""
     dialect = session.get_bind().dialect.name
-    ins = pg_insert(ReportInterval) if dialect == "postgresql" else sqlite_insert(ReportInterval)
-    stmt = ins.on_conflict_do_update(
-        index_elements=list(_KEYS),
-        set_={
-            name: getattr(ReportInterval, name) + ins.excluded[name] for name in INTERVAL_MEASURES
-        },
-    )
-    for start in range(0, len(rows), CHUNK):
-        session.execute(stmt, rows[start : start + CHUNK])
+    prepared = _UPSERTS.get((dialect, model.__tablename__))
+    if prepared is None:
+        ins = pg_insert(model) if dialect == "postgresql" else sqlite_insert(model)
+        stmt = ins.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={name: getattr(model, name) + ins.excluded[name] for name in INTERVAL_MEASURES},
+        )
+        prepared = _UPSERTS[(dialect, model.__tablename__)] = Prepared(stmt)
+    conn = session.connection()
+    for row in rows:
+        prepared.execute(conn, **row)
 
 
 def _load_raw(session: Session, ids: Sequence[int]) -> dict[int, kpis.RawConversation]:
@@ -105,14 +136,14 @@ def _load_raw(session: Session, ids: Sequence[int]) -> dict[int, kpis.RawConvers
         return convs
     m = Message.__table__.c
     for mr in conn.execute(
-        select(m.conversation_id, m.direction, m.author_id, m.created_at, m.meta)
+        select(m.id, m.conversation_id, m.direction, m.author_id, m.created_at, m.meta)
         .where(m.conversation_id.in_(list(convs)))
         .order_by(m.conversation_id, m.created_at, m.id)
     ):
         direction = mr.direction.value if hasattr(mr.direction, "value") else str(mr.direction)
-        convs[mr.conversation_id].messages.append(
-            kpis.RawMessage(direction, mr.author_id, mr.created_at, mr.meta or {})
-        )
+        conv = convs[mr.conversation_id]
+        conv.messages.append(kpis.RawMessage(direction, mr.author_id, mr.created_at, mr.meta or {}))
+        conv.last_message_id = max(conv.last_message_id, mr.id)
     s = SlaClockRow.__table__.c
     for sr in conn.execute(
         select(s.conversation_id, s.met, s.breached_at).where(
@@ -184,36 +215,117 @@ def refresh_conversations(session: Session, conversation_ids: Iterable[int]) -> 
         if gone or stale:
             session.execute(delete(ReportFact).where(ReportFact.conversation_id.in_(gone + stale)))
         if new_rows:
-            session.execute(insert(ReportFact), new_rows)
+            session.execute(_FACT.insert(), new_rows)  # type: ignore[attr-defined]
     return changed
+
+
+def count_messages(session: Session, messages: Sequence[tuple[int, int, str]]) -> set[int]:
+    """The per-message fast path, for the busiest events: a message added to a conversation
+    whose fact is up to date and not resolved changes only its message counts. Each
+    ``(conversation_id, message_id, direction)`` newer than the fact's ``last_message_id`` is
+    counted once (keyed by message id: a replayed event adds nothing). Returns the
+    conversations it cannot settle so (no fact yet, resolved, or a first outbound message that
+    may be the first response): the caller recomputes those."""
+    by_conv: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for cid, mid, direction in messages:
+        by_conv[cid].append((mid, direction))
+    query = _FACTS_OF
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()  # the rows the UPDATE below changes, in id order
+    conn = session.connection()
+    facts = {r.conversation_id: r for r in conn.execute(query, {"ids": sorted(by_conv)})}
+    slow: set[int] = set()
+    deltas: dict[kpis.Key, dict[str, int]] = {}
+    updates: list[dict[str, Any]] = []
+    for cid, items in by_conv.items():
+        fact = facts.get(cid)
+        if fact is None or fact.resolved_at is not None or not fact.contribution:
+            slow.add(cid)
+            continue
+        new = [(mid, d) for mid, d in items if mid > fact.last_message_id]
+        if not new:
+            continue
+        if fact.first_response_at is None and any(d == "outbound" for _, d in new):
+            slow.add(cid)
+            continue
+        n_in = sum(1 for _, d in new if d == "inbound")
+        n_out = sum(1 for _, d in new if d == "outbound")
+        contribution = [list(part) for part in fact.contribution]
+        contact = contribution[0]
+        measures = dict(contact[5])
+        for name, n in (("messages_in", n_in), ("messages_out", n_out)):
+            if n:
+                measures[name] = measures.get(name, 0) + n
+        contact[5] = measures
+        key: kpis.Key = (str(contact[0]), *(int(x) for x in contact[1:5]))  # type: ignore[assignment]
+        slot = deltas.setdefault(key, {})
+        slot["messages_in"] = slot.get("messages_in", 0) + n_in
+        slot["messages_out"] = slot.get("messages_out", 0) + n_out
+        updates.append(
+            {
+                "cid": cid,
+                "last": max(mid for mid, _ in new),
+                "contribution": contribution,
+                "n_in": n_in,
+                "n_out": n_out,
+            }
+        )
+    if updates:
+        for update in updates:
+            _COUNT_MESSAGES.execute(conn, **update)
+        apply_deltas(session, {k: v for k, v in deltas.items() if any(v.values())})
+    return slow
+
+
+_FACT = ReportFact.__table__
+_COUNT_MESSAGES = Prepared(
+    _FACT.update()  # type: ignore[attr-defined]
+    .where(_FACT.c.conversation_id == bindparam("cid"))
+    .values(
+        last_message_id=bindparam("last"),
+        contribution=bindparam("contribution", type_=JSON),
+        messages_in=_FACT.c.messages_in + bindparam("n_in"),
+        messages_out=_FACT.c.messages_out + bindparam("n_out"),
+    )
+)
+_FACTS_OF = (
+    select(
+        _FACT.c.conversation_id,
+        _FACT.c.last_message_id,
+        _FACT.c.contribution,
+        _FACT.c.resolved_at,
+        _FACT.c.first_response_at,
+    )
+    .where(_FACT.c.conversation_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_FACT.c.conversation_id)
+)
 
 
 def related_to_new_contacts(session: Session, conversation_ids: Iterable[int]) -> set[int]:
     """Conversations whose first-contact resolution a new conversation may change: the same
     customer's, resolved within the FCR window before it."""
-    ids = list(set(conversation_ids))
+    ids = sorted(set(conversation_ids))
     if not ids:
         return set()
     c = Conversation.__table__.c
-    rows = (
-        session.connection()
-        .execute(select(c.customer_id, c.created_at, c.brand_id).where(c.id.in_(ids)))
-        .all()
-    )
-    out: set[int] = set()
+    conn = session.connection()
+    new = conn.execute(select(c.customer_id, c.created_at, c.brand_id).where(c.id.in_(ids))).all()
+    if not new:
+        return set()
+    window = {r.brand_id: timedelta(days=config_for(session, r.brand_id).fcr_days) for r in new}
+    since = {r.customer_id: r.created_at - window[r.brand_id] for r in new}
     f = ReportFact.__table__.c
-    for r in rows:
-        window = timedelta(days=config_for(session, r.brand_id).fcr_days)
-        out.update(
-            session.connection().scalars(
-                select(f.conversation_id).where(
-                    f.customer_id == r.customer_id,
-                    f.resolved_at >= r.created_at - window,
-                    f.conversation_id.not_in(ids),
-                )
-            )
+    found = conn.execute(
+        select(f.conversation_id, f.customer_id, f.resolved_at).where(
+            f.customer_id.in_(sorted(since)),
+            f.resolved_at >= min(since.values()),
         )
-    return out
+    )
+    return {
+        r.conversation_id
+        for r in found
+        if r.resolved_at >= since[r.customer_id] and r.conversation_id not in ids
+    }
 
 
 def conversations_of_customers(session: Session, customer_ids: Iterable[int]) -> set[int]:
@@ -278,6 +390,7 @@ def rebuild(session: Session, *, batch: int = 5000) -> int:
     """Recompute every aggregate from the raw tables: facts for every conversation, the
     interval table from the facts and the recorded survey answers."""
     session.execute(delete(ReportInterval))
+    session.execute(delete(ReportDay))
     session.execute(delete(ReportFact))
     c = Conversation.__table__.c
     total = 0

@@ -1,4 +1,4 @@
-"""reports: interval aggregates, conversation facts, survey answers, alerts, settings
+"""reports: interval and daily aggregates, conversation facts, survey answers, alerts, settings
 
 Revision ID: reports
 Revises: 0003
@@ -33,6 +33,54 @@ def upgrade() -> None:
         "ix_report_alert_open", "report_alert", ["queue_id", "kind", "cleared_at"], unique=False
     )
     op.create_table(
+        "report_day",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("channel_id", sa.Integer(), nullable=False),
+        sa.Column("queue_id", sa.Integer(), nullable=False),
+        sa.Column("agent_id", sa.Integer(), nullable=False),
+        sa.Column("offered", sa.Integer(), nullable=False),
+        sa.Column("answered", sa.Integer(), nullable=False),
+        sa.Column("wait_sum", sa.BigInteger(), nullable=False),
+        sa.Column("answered_le_15", sa.Integer(), nullable=False),
+        sa.Column("answered_le_30", sa.Integer(), nullable=False),
+        sa.Column("answered_le_60", sa.Integer(), nullable=False),
+        sa.Column("answered_le_120", sa.Integer(), nullable=False),
+        sa.Column("answered_le_300", sa.Integer(), nullable=False),
+        sa.Column("answered_le_900", sa.Integer(), nullable=False),
+        sa.Column("answered_le_3600", sa.Integer(), nullable=False),
+        sa.Column("answered_le_14400", sa.Integer(), nullable=False),
+        sa.Column("answered_le_86400", sa.Integer(), nullable=False),
+        sa.Column("abandoned", sa.Integer(), nullable=False),
+        sa.Column("abandoned_short", sa.Integer(), nullable=False),
+        sa.Column("abandon_wait_sum", sa.BigInteger(), nullable=False),
+        sa.Column("responded", sa.Integer(), nullable=False),
+        sa.Column("frt_sum", sa.BigInteger(), nullable=False),
+        sa.Column("transfers", sa.Integer(), nullable=False),
+        sa.Column("messages_in", sa.Integer(), nullable=False),
+        sa.Column("messages_out", sa.Integer(), nullable=False),
+        sa.Column("sla_total", sa.Integer(), nullable=False),
+        sa.Column("sla_met", sa.Integer(), nullable=False),
+        sa.Column("resolved", sa.Integer(), nullable=False),
+        sa.Column("resolution_sum", sa.BigInteger(), nullable=False),
+        sa.Column("handled", sa.Integer(), nullable=False),
+        sa.Column("handle_sum", sa.BigInteger(), nullable=False),
+        sa.Column("wrap_sum", sa.BigInteger(), nullable=False),
+        sa.Column("reopened", sa.Integer(), nullable=False),
+        sa.Column("fcr", sa.Integer(), nullable=False),
+        sa.Column("csat_n", sa.Integer(), nullable=False),
+        sa.Column("csat_sum", sa.Integer(), nullable=False),
+        sa.Column("csat_good", sa.Integer(), nullable=False),
+        sa.Column("nps_n", sa.Integer(), nullable=False),
+        sa.Column("nps_promoters", sa.Integer(), nullable=False),
+        sa.Column("nps_detractors", sa.Integer(), nullable=False),
+        sa.Column("ces_n", sa.Integer(), nullable=False),
+        sa.Column("ces_sum", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "day", "brand_id", "channel_id", "queue_id", "agent_id", name=op.f("pk_report_day")
+        ),
+    )
+    op.create_table(
         "report_fact",
         sa.Column("conversation_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("brand_id", sa.Integer(), nullable=False),
@@ -59,6 +107,7 @@ def upgrade() -> None:
         sa.Column("messages_out", sa.Integer(), nullable=False),
         sa.Column("sla_total", sa.Integer(), nullable=False),
         sa.Column("sla_met", sa.Integer(), nullable=False),
+        sa.Column("last_message_id", sa.Integer(), nullable=False),
         sa.Column("contribution", sa.JSON(), nullable=False),
         sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("conversation_id", name=op.f("pk_report_fact")),
@@ -154,5 +203,6 @@ def downgrade() -> None:
     op.drop_index("ix_report_fact_customer", table_name="report_fact")
     op.drop_index("ix_report_fact_created", table_name="report_fact")
     op.drop_table("report_fact")
+    op.drop_table("report_day")
     op.drop_index("ix_report_alert_open", table_name="report_alert")
     op.drop_table("report_alert")
