@@ -716,27 +716,29 @@ def wallboard(
         if r.agent_id:
             kpis.add_into(agent_sums[r.agent_id], sums)
     # agents: presence and load
-    load = dict(
-        session.execute(
-            select(c.assignee_id, func.count())
-            .where(c.status.in_(ACTIVE_STATUSES), c.assignee_id.is_not(None))
-            .group_by(c.assignee_id)
-        ).all()
-    )
     members: dict[int, set[int]] = defaultdict(set)
     for team_id, user_id in session.execute(select(team_member.c.team_id, team_member.c.user_id)):
         members[team_id].add(user_id)
     explicit: dict[int, set[int]] = defaultdict(set)
     for queue_id, user_id in session.execute(select(QueueMember.queue_id, QueueMember.user_id)):
         explicit[queue_id].add(user_id)
-    agents = []
-    presence_of: dict[int, str] = {}
-    for uid, name, presence, since in session.execute(
+    staff = session.execute(
         select(User.id, User.name, AgentState.presence, AgentState.presence_since)
         .outerjoin(AgentState, AgentState.user_id == User.id)
         .where(User.is_active, or_(User.role == Role.AGENT, AgentState.user_id.is_not(None)))
         .order_by(User.name)
-    ):
+    ).all()
+    # Open conversations per agent: one index seek per agent and status on (assignee, status).
+    load = dict(
+        session.execute(
+            select(c.assignee_id, func.count())
+            .where(c.assignee_id.in_([row[0] for row in staff]), c.status.in_(ACTIVE_STATUSES))
+            .group_by(c.assignee_id)
+        ).all()
+    )
+    agents = []
+    presence_of: dict[int, str] = {}
+    for uid, name, presence, since in staff:
         presence = presence or "offline"
         since = since or now
         presence_of[uid] = presence
