@@ -10,8 +10,8 @@ from sqlalchemy import delete, select, update
 from sportello.accounts.models import User
 from sportello.conversations.models import Conversation, Status
 from sportello.core.db import utcnow
-from sportello.customers import actions as customers_actions
 from sportello.core.outbox import OutboxEvent
+from sportello.customers import actions as customers_actions
 from sportello.customers.models import Customer
 from sportello.reports import actions, handlers
 from sportello.reports.models import ReportFact
