@@ -80,23 +80,30 @@ def apply_deltas(session: Session, deltas: Mapping[kpis.Key, Mapping[str, int]])
     _upsert(session, ReportDay, ("day", *_DIMS), day_rows)
 
 
-_UPSERTS: dict[tuple[str, str], Prepared] = {}
+_UPSERTS: dict[tuple[str, str], tuple[Any, Prepared]] = {}
+#: From this many rows (a rebuild, a busy round) one executemany beats a statement a row.
+MANY = 20
 
 
 def _upsert(
     session: Session, model: Any, keys: tuple[str, ...], rows: list[dict[str, Any]]
 ) -> None:
-    """``INSERT ... ON CONFLICT DO UPDATE SET m = m + excluded.m``, compiled once per dialect
-    and run on the driver (a round of the dispatcher writes a handful of rows)."""
+    """``INSERT ... ON CONFLICT DO UPDATE SET m = m + excluded.m``, built once per dialect; a
+    few rows (a dispatcher round) run on the driver, many as one executemany."""
     dialect = session.get_bind().dialect.name
-    prepared = _UPSERTS.get((dialect, model.__tablename__))
-    if prepared is None:
+    found = _UPSERTS.get((dialect, model.__tablename__))
+    if found is None:
         ins = pg_insert(model) if dialect == "postgresql" else sqlite_insert(model)
         stmt = ins.on_conflict_do_update(
             index_elements=list(keys),
             set_={name: getattr(model, name) + ins.excluded[name] for name in INTERVAL_MEASURES},
         )
-        prepared = _UPSERTS[(dialect, model.__tablename__)] = Prepared(stmt)
+        found = _UPSERTS[(dialect, model.__tablename__)] = (stmt, Prepared(stmt))
+    stmt, prepared = found
+    if len(rows) >= MANY:
+        for start in range(0, len(rows), CHUNK):
+            session.execute(stmt, rows[start : start + CHUNK])
+        return
     conn = session.connection()
     for row in rows:
         prepared.execute(conn, **row)
