@@ -138,11 +138,13 @@ def worker() -> None:
     registry.load_builtin()
     import sportello.channels.service  # noqa: F401  (registers handlers and jobs)
     from sportello.knowledge import handlers as _kb_handlers  # noqa: F401  (bot, indexer)
+    from sportello.reports import handlers as reports_handlers  # after routing: SLA first
     from sportello.routing import router as routing_router
     from sportello.routing import sla  # noqa: F401  (registers handlers and jobs)
     from sportello.surveys import handlers as _survey_handlers  # noqa: F401  (survey jobs)
 
     routing_router.ensure_sweep(db)  # the periodic routing / SLA sweep (one job a period)
+    reports_handlers.ensure_jobs(db)  # the wallboard alert check, the weekly report e-mail
     _tune_gc()
 
     dispatcher = Dispatcher(db)
@@ -200,6 +202,57 @@ def demo(
     typer.echo("Demo logins (email / password):")
     for email, password, role in logins:
         typer.echo(f"  {role:<10} {email:<32} {password}")
+
+
+reports_app = typer.Typer(help="Reports and their aggregates.", no_args_is_help=True)
+app.add_typer(reports_app, name="reports")
+
+
+@reports_app.command("rebuild")
+def reports_rebuild() -> None:
+    """Recompute the report aggregates from the conversations (after a bulk load or a change of
+    the short-abandon threshold or the FCR window)."""
+    import time
+
+    from sportello.reports import actions as reports_actions
+
+    db = _database()
+    started = time.perf_counter()
+    try:
+        with db.transaction() as session:
+            count = reports_actions.do_rebuild(session)
+    finally:
+        db.dispose()
+    seconds = time.perf_counter() - started
+    typer.echo(f"Rebuilt the report aggregates of {count} conversations in {seconds:.1f}s.")
+
+
+@reports_app.command("send-weekly")
+def reports_send_weekly(
+    to: Annotated[
+        str, typer.Option(help="Only to this user (e-mail); default: every supervisor.")
+    ] = "",
+) -> None:
+    """Send last week's report e-mail now, through the brand's mailbox."""
+    from sqlalchemy import select
+
+    from sportello.accounts.models import User
+    from sportello.reports import actions as reports_actions
+
+    db = _database()
+    try:
+        only = None
+        if to:
+            with db.session() as session:
+                only = session.scalar(select(User).where(User.email == to.strip().lower()))
+                if only is None:
+                    typer.secho(f"Error: no user {to}", fg=typer.colors.RED, err=True)
+                    raise typer.Exit(code=1)
+                session.expunge(only)
+        sent = reports_actions.do_send_weekly_report(db, only=only)
+    finally:
+        db.dispose()
+    typer.echo(f"Sent {sent} weekly report(s).")
 
 
 @user_app.command("create")

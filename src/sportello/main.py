@@ -64,6 +64,8 @@ ROUTERS = (
     "sportello.search.api",
     "sportello.workforce.api",
     "sportello.workforce.pages",
+    "sportello.reports.pages",
+    "sportello.reports.api",
 )
 
 
@@ -80,6 +82,7 @@ def create_app(
     writer = BatchWriter(database)  # group commit for the hot writes (chat, replies)
     registry.load_builtin()
     import_module("sportello.channels.service")  # registers delivery jobs and handlers
+    import_module("sportello.reports.handlers")  # aggregate upkeep, alerts, weekly e-mail
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -10,6 +10,7 @@ from sportello.core.db import Base
 from sportello.customers import models as customers_models
 from sportello.knowledge import models as knowledge_models
 from sportello.replies import models as replies_models
+from sportello.reports import models as reports_models
 from sportello.routing import models as routing_models
 from sportello.surveys import models as surveys_models
 from sportello.workforce import models as workforce_models
@@ -28,6 +29,7 @@ __all__ = [
     "metadata",
     "outbox",
     "replies_models",
+    "reports_models",
     "routing_models",
     "surveys_models",
     "workforce_models",

@@ -60,6 +60,18 @@ def subscribe_batch(*names: str) -> Callable[[BatchHandler], BatchHandler]:
     return decorator
 
 
+def subscribe_batch_when_registered(*names: str) -> Callable[[BatchHandler], BatchHandler]:
+    """``subscribe_batch`` for events that another package declares, perhaps later or not at all
+    in this install (``survey.answered`` for the reports): the names are not checked, and the
+    handler gets such events once something registers and emits them."""
+
+    def decorator(fn: BatchHandler) -> BatchHandler:
+        BATCH_HANDLERS.append((frozenset(names), fn))
+        return fn
+
+    return decorator
+
+
 class Dispatcher:
     def __init__(self, db: Database, *, name: str | None = None) -> None:
         self.db = db

@@ -1,0 +1,163 @@
+"""Report pages, the REST endpoints, exports and scoping by role."""
+
+from __future__ import annotations
+
+import io
+
+from sportello.conversations.models import Status
+from tests.api.helpers import assert_problem, make_token
+from tests.factories import csrf_from, inbound, login, receive
+from tests.reports.world import assign, contact, drain, reply, status
+
+
+def _world(db, personas):
+    """Sara answers two conversations in her queue (Assistenza), Luca one in Vendite."""
+    a1 = contact(db, personas.api_channel, "mario@example.it")
+    assign(db, a1, personas.sara)
+    reply(db, a1, personas.sara)
+    status(db, a1, Status.RESOLVED)
+    a2 = contact(db, personas.api_channel, "anna@example.it")
+    assign(db, a2, personas.sara)
+    reply(db, a2, personas.sara)
+    v1 = receive(
+        db, personas.webform, inbound("Preventivo", email="ditta@example.it")
+    ).conversation_id
+    assign(db, v1, personas.luca)
+    reply(db, v1, personas.luca)
+    status(db, v1, Status.RESOLVED)
+    drain(db)
+    return a1, a2, v1
+
+
+def test_the_overview_renders_charts_and_links_every_number(db, client, personas):
+    _world(db, personas)
+    login(client, personas.admin)
+    page = client.get("/reports")
+    assert page.status_code == 200, page.text
+    assert page.text.count("<svg") >= 7
+    assert 'href="/reports/conversations?' in page.text
+    assert "Volume" in page.text or "Volume" in page.text
+    drill = client.get("/reports/conversations?metric=resolved")
+    assert drill.status_code == 200
+    assert drill.text.count('href="/c/') == 4  # two resolved, number and subject links
+    by_agent = client.get("/reports?group=agent&interval=week")
+    assert by_agent.status_code == 200 and "Sara Conti" in by_agent.text
+
+
+def test_bad_filters_are_a_clear_error(db, client, personas):
+    login(client, personas.admin)
+    page = client.get("/reports?start=ieri")
+    assert page.status_code == 422
+    assert "data" in page.text.lower()
+    token = make_token(db, personas.admin)
+    api = client.get(
+        "/api/v1/reports/kpis?interval=year", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert_problem(api, 422)
+
+
+def test_rest_endpoints_and_exports(db, client, personas):
+    _world(db, personas)
+    token = make_token(db, personas.admin, scopes=("read",))
+    h = {"Authorization": f"Bearer {token}"}
+    body = client.get("/api/v1/reports/kpis?group=queue", headers=h).json()
+    assert body["totals"]["kpis"]["volume"] == 3
+    assert {r["label"] for r in body["rows"]} == {"Assistenza clienti", "Vendite"}
+    for path in ("heatmap", "agents", "scores", "backlog", "definitions", "wallboard"):
+        assert client.get(f"/api/v1/reports/{path}", headers=h).status_code == 200, path
+    assert sum(map(sum, client.get("/api/v1/reports/heatmap", headers=h).json()["grid"])) == 3
+    assert client.get("/api/v1/reports/backlog", headers=h).json()["backlog"] == 1
+    rows = client.get("/api/v1/reports/conversations?metric=answered", headers=h).json()
+    assert len(rows) == 3
+    csv = client.get("/api/v1/reports/kpis?format=csv", headers=h)
+    assert csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text.strip().splitlines()
+    assert len(lines) == 3  # header, today, total
+    xlsx = client.get("/api/v1/reports/kpis?format=xlsx", headers=h)
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet.max_row == 3 and sheet.cell(3, 3).value == 3  # the total volume
+    # read-only tokens cannot rebuild; admins can
+    assert_problem(client.post("/api/v1/reports/rebuild", headers=h), 403)
+    admin = {"Authorization": f"Bearer {make_token(db, personas.admin, scopes=('admin',))}"}
+    assert client.post("/api/v1/reports/rebuild", headers=admin).json() == {"conversations": 3}
+
+
+def test_agents_see_their_own_figures_supervisors_their_teams(db, client, personas):
+    _world(db, personas)
+    sara = {"Authorization": f"Bearer {make_token(db, personas.sara)}"}
+    mine = client.get("/api/v1/reports/kpis", headers=sara).json()["totals"]["kpis"]
+    assert mine["answered"] == 2 and mine["resolved"] == 1
+    luca_rows = client.get(
+        f"/api/v1/reports/conversations?metric=answered&agent_id={personas.luca.id}", headers=sara
+    ).json()
+    assert luca_rows == []
+    assert_problem(client.get("/api/v1/reports/wallboard", headers=sara), 403)
+    # a supervisor of the Vendite team sees Vendite only
+    from sportello.accounts import actions as accounts_actions
+    from sportello.accounts.models import Team, User
+
+    with db.transaction() as s:
+        team = s.get_one(Team, personas.vendite.id)
+        sup = s.get_one(User, personas.supervisor.id)
+        accounts_actions.do_update_team(s, team=team, name=team.name, members=[*team.members, sup])
+    boss = {"Authorization": f"Bearer {make_token(db, personas.supervisor)}"}
+    theirs = client.get("/api/v1/reports/kpis?group=queue", headers=boss).json()
+    assert [r["label"] for r in theirs["rows"]] == ["Vendite"]
+    board = client.get("/api/v1/reports/wallboard", headers=boss).json()
+    assert [q["name"] for q in board["queues"]] == ["Vendite"]
+    assert {a["name"] for a in board["agents"]} <= {"Luca Ferri", "Marco Rossi"}
+    # everything for the admin
+    login(client, personas.admin)
+    assert client.get("/api/v1/reports/kpis").json()["totals"]["kpis"]["volume"] == 3
+
+
+def test_settings_validate_and_save(db, client, personas):
+    login(client, personas.admin)
+    page = client.get("/reports/settings")
+    token = csrf_from(page.text)
+    form = {
+        "csrf_token": token,
+        "sl_seconds": "60",
+        "short_abandon_seconds": "15",
+        "short_abandons": "include",
+        "fcr_days": "3",
+        "sl_warning": "85",
+        "sl_critical": "90",
+        "wait_warning": "60",
+        "wait_critical": "180",
+    }
+    bad = client.post("/reports/settings", data=form)
+    assert bad.status_code == 422 and 'role="alert"' in bad.text
+    form["sl_critical"] = "70"
+    ok = client.post("/reports/settings", data=form)
+    assert ok.status_code == 200, ok.text
+    api = client.get("/api/v1/reports/kpis").json()
+    assert api["filters"]["start"]
+    from sportello.reports import service
+
+    with db.session() as s:
+        cfg = service.config(s)
+    assert (cfg.sl_seconds, cfg.short_abandons, cfg.fcr_days, cfg.sl_critical) == (
+        60,
+        "include",
+        3,
+        0.7,
+    )
+    assert cfg.weekly_email is False  # unchecked box
+
+
+def test_wallboard_page_and_console_panel(db, client, personas):
+    _world(db, personas)
+    login(client, personas.supervisor)
+    page = client.get("/wallboard")
+    assert page.status_code == 200
+    assert 'id="wb-initial"' in page.text and "reports-wallboard.js" in page.text
+    panel = client.get("/reports/live-panel")
+    assert panel.status_code == 200 and "Assistenza clienti" in panel.text
+    inbox = client.get("/inbox/mine")
+    assert 'hx-get="/reports/live-panel"' in inbox.text
+    login(client, personas.sara)
+    assert client.get("/wallboard").status_code == 403
+    assert 'hx-get="/reports/live-panel"' not in client.get("/inbox/mine").text
