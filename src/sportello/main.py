@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIRouter
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
@@ -170,8 +170,7 @@ def create_app(
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     for module in ROUTERS:
-        app.include_router(import_module(module).router)
-    commit_in_view_thread(app)
+        app.include_router(commit_in_view_thread(import_module(module).router))
     install_openapi(app)
 
     @app.get("/healthz", include_in_schema=False)
@@ -181,21 +180,34 @@ def create_app(
     return app
 
 
-def commit_in_view_thread(app: FastAPI) -> None:
+def commit_in_view_thread(router: APIRouter) -> APIRouter:
     """Commit a sync view's session in the view's own thread, as soon as it returns.
 
     ``get_session`` would commit in its teardown, which FastAPI runs after a hop back to the
     event loop and into the thread pool again; on a loop busy with thousands of chat sockets
     that hop takes tens of milliseconds, and on SQLite the request holds the one write lock all
-    that time. The teardown still rolls back on errors and closes the session."""
-    for route in app.routes:
-        dependant = getattr(route, "dependant", None)
-        if not isinstance(route, APIRoute) or dependant is None or dependant.call is None:
+    that time. The teardown still rolls back on errors and closes the session.
+
+    The endpoint itself is wrapped (signature kept), before the router is included: FastAPI
+    0.16x builds the handlers of included routers lazily from each route's endpoint, so a
+    wrapper on an already built dependant would never run."""
+    for route in router.routes:
+        nested = getattr(route, "original_router", None)  # a router included in this one
+        if isinstance(nested, APIRouter):
+            commit_in_view_thread(nested)
             continue
-        call = dependant.call
-        if inspect.iscoroutinefunction(call) or inspect.isgeneratorfunction(call):
+        if not isinstance(route, APIRoute):
             continue
-        dependant.call = _committing(call)
+        call = route.endpoint
+        if (
+            getattr(call, "commits_in_view_thread", False)
+            or inspect.iscoroutinefunction(call)
+            or inspect.isgeneratorfunction(call)
+        ):
+            continue
+        route.endpoint = _committing(call)
+        route.dependant.call = route.endpoint  # routes served without inclusion (older FastAPI)
+    return router
 
 
 def _committing(call: Callable[..., Any]) -> Callable[..., Any]:
@@ -211,4 +223,5 @@ def _committing(call: Callable[..., Any]) -> Callable[..., Any]:
                 value.commit()
         return result
 
+    view.commits_in_view_thread = True  # type: ignore[attr-defined]
     return view
