@@ -130,3 +130,9 @@ def personas(db: Database):  # type: ignore[no-untyped-def]
     from tests.factories import make_personas
 
     return make_personas(db)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last, all together: while Playwright's driver is alive its event loop
+    counts as running in this thread, and a later test's asyncio.run() would fail."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

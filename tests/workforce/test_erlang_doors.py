@@ -66,6 +66,22 @@ def test_api_erlang(client, db, personas) -> None:  # type: ignore[no-untyped-de
     assert client.get("/api/v1/wfm/erlang", params={"calls": 1, "aht": 1}).status_code == 401
 
 
+def test_api_erlang_refuses_loads_no_contact_center_has(client, db, personas) -> None:  # type: ignore[no-untyped-def]
+    """A search for millions of agents would hold a worker for minutes: refused at once."""
+    import time
+
+    headers = {"Authorization": f"Bearer {make_token(db, personas.sara, ['read'])}"}
+    for extra in ({}, {"patience": 60}):
+        started = time.monotonic()
+        r = client.get(
+            "/api/v1/wfm/erlang",
+            params={"calls": 10_000_000, "aht": 86400, "interval": 60, "target": 0.999, **extra},
+            headers=headers,
+        )
+        assert assert_problem(r, 422)["errors"][0]["field"] == "calls"
+        assert time.monotonic() - started < 5
+
+
 def test_cli_forecast(db, personas) -> None:  # type: ignore[no-untyped-def]
     from sportello.core.db import utcnow
     from tests.workforce.world import history_on_webform

@@ -93,7 +93,12 @@ def describe_problems(schema: dict[str, Any]) -> dict[str, Any]:
                 **_PROBLEM_RESPONSE,
             }
             for param in operation.get("parameters", []):
-                _bound_id(param.get("name", ""), param.get("schema", {}))
+                schema_ = param.get("schema", {})
+                _bound_id(param.get("name", ""), schema_)
+                # Every integer in a path or a query ends up compared with a column.
+                for option in [schema_, *schema_.get("anyOf", [])]:
+                    if option.get("type") == "integer":
+                        option.setdefault("maximum", MAX_ID)
     for component in components.values():
         for name, prop in (component.get("properties") or {}).items():
             _bound_id(name, prop)

@@ -416,6 +416,10 @@ def erlangs(calls: float, aht: float, interval: float) -> float:
     return calls * aht / interval if interval > 0 else math.inf
 
 
+# The largest offered load (Erlangs) a single question may ask about: 20,000 agents busy at once.
+MAX_TRAFFIC = 20_000
+
+
 def answer(
     *,
     calls: float,
@@ -433,6 +437,15 @@ def answer(
     """One question, as the CLI and the REST API ask it: the agents required (or, with
     ``agents``, the figures for that staffing), with the agents to schedule after shrinkage."""
     with_shrinkage(0, shrinkage)  # validates shrinkage before any maths
+    if interval > 0 and calls * aht / interval > MAX_TRAFFIC:
+        # Far beyond any contact center, and a search that long would hold a worker.
+        raise InvalidInput(
+            gettext(
+                "More than %(max)s Erlangs of traffic: check the calls, handle time and interval.",
+                max=f"{MAX_TRAFFIC:,}",
+            ),
+            field="calls",
+        )
     if agents is None:
         metrics = required(
             calls=calls,
