@@ -58,6 +58,7 @@ class Words:
     accept: str
     reassign: str
     stranger: str
+    visitor: str
 
 
 ITALIAN = Words(
@@ -76,6 +77,7 @@ ITALIAN = Words(
     accept="Accetta",
     reassign="Riassegna a",
     stranger="cliente",
+    visitor="Visitatore #",
 )
 ENGLISH = Words(
     lang="en",
@@ -93,6 +95,7 @@ ENGLISH = Words(
     accept="Accept",
     reassign="Reassign to",
     stranger="customer",
+    visitor="Visitor #",
 )
 
 
@@ -329,7 +332,10 @@ def test_new_admin_configures_everything_and_customers_are_served(
         if w.lang == "it":
             screenshot(chiara, "new-install-offer.png")
         assert davide.query_selector(".cl-offer") is None
-        _accept_and_answer(chiara, w, "", chat_number, type_name=w.stranger)
+        # an anonymous visitor is "Visitor #<n>", not their random id
+        _accept_and_answer(chiara, w, w.visitor, chat_number, type_name=w.stranger)
+        inbound = chiara.locator("#timeline .msg-inbound strong").first.inner_text()
+        assert inbound.startswith(w.visitor), inbound
         chiara.locator(".msg-outbound", has_text=w.filled.replace("Anna", w.stranger)).wait_for()
         visitor.wait_for_selector("#sportello-chat li.m.agent")
     finally:
