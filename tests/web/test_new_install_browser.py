@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -336,6 +337,13 @@ def test_new_admin_configures_everything_and_customers_are_served(
         _accept_and_answer(chiara, w, w.visitor, chat_number, type_name=w.stranger)
         inbound = chiara.locator("#timeline .msg-inbound strong").first.inner_text()
         assert inbound.startswith(w.visitor), inbound
+        # the visitor panel's "last seen" is in Chiara's time zone, like the timeline's times
+        # (the browser's own zone is the machine's)
+        seen = chiara.locator("#chat-visitor [data-field=last_seen_at]")
+        _until(lambda: re.search(r"\d:\d\d", seen.inner_text()), what="last seen")
+        sent_at = chiara.locator("#timeline .msg-inbound time").first.inner_text()
+        hours = [int(re.search(r"(\d{1,2}):\d\d", t)[1]) for t in (sent_at, seen.inner_text())]
+        assert hours[1] in (hours[0], (hours[0] + 1) % 24, hours[0] % 12 + 1), hours
         chiara.locator(".msg-outbound", has_text=w.filled.replace("Anna", w.stranger)).wait_for()
         visitor.wait_for_selector("#sportello-chat li.m.agent")
     finally:
