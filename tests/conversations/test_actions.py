@@ -55,6 +55,17 @@ def test_reply_records_queued_message_first_response_and_events(db, personas):
         assert names[-2:] == ["message.created", "message.outbound_queued"]
 
 
+def test_an_automatic_reply_is_not_the_first_response(db, personas):
+    """The bot's answer (no author) is sent, but the first response is a person's."""
+    conv = _conversation(db, personas)
+    with db.transaction() as s:
+        c = s.get(Conversation, conv.id)
+        actions.do_send_reply(s, conversation=c, author=None, text="Ti passo a un operatore")
+        assert c.first_response_at is None and c.assignee_id is None
+        actions.do_send_reply(s, conversation=c, author=personas.sara, text="Eccomi")
+        assert c.first_response_at is not None
+
+
 def test_reply_to_closed_conversation_is_refused(db, personas):
     conv = _conversation(db, personas)
     with db.transaction() as s:

@@ -523,8 +523,8 @@ def do_send_reply(
     # The new message's attachments are known: reading them (the reply's API answer) needs no
     # query.
     set_committed_value(message, "attachments", stored)
-    if conversation.first_response_at is None:
-        conversation.first_response_at = now
+    if conversation.first_response_at is None and author is not None:
+        conversation.first_response_at = now  # a person's answer: the bot's or a survey's is not
     if conversation.status == Status.NEW:
         conversation.status = Status.OPEN
     if conversation.assignee_id is None and author is not None:

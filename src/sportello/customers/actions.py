@@ -162,7 +162,9 @@ def find_or_create_customer_id(
         customer = session.get_one(Customer, customer_id)
         for other_kind, other_value in others:
             _attach_if_free(session, customer, other_kind, other_value)
-    return customer_id, customer_name or normalized
+    # a chat visitor's random id is no name to show on their messages
+    shown = "" if identity_kind == IdentityKind.VISITOR else normalized
+    return customer_id, customer_name or shown
 
 
 def do_update_customer(

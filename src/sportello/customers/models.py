@@ -36,10 +36,17 @@ class Customer(Base):
 
     @property
     def display_name(self) -> str:
+        """The name, else an email or number; a chat visitor's random id is no name: "Visitor
+        #<id>" in the reader's language (``core.i18n.current_language``)."""
         if self.name:
             return self.name
         for identity in self.identities:
-            return identity.value
+            if identity.kind != IdentityKind.VISITOR:
+                return identity.value
+        if self.identities:
+            from sportello.core.i18n import gettext
+
+            return gettext("Visitor #%(number)s", number=self.id)
         return f"#{self.id}"
 
     def identity(self, kind: IdentityKind) -> str | None:

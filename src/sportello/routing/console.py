@@ -37,14 +37,14 @@ from sportello.conversations.models import ACTIVE_STATUSES, Conversation
 from sportello.core import access, i18n
 from sportello.core.db import Database, SessionDep, utcnow
 from sportello.core.errors import InvalidInput, NotFound
-from sportello.customers.models import Customer, CustomerIdentity
+from sportello.customers.models import Customer, CustomerIdentity, IdentityKind
 from sportello.routing import capacity, presence, sla
 from sportello.routing import router as engine
 from sportello.routing.capacity import ids_in
 from sportello.routing.models import AgentState, PresenceLog, Queue, RoutingState
 from sportello.routing.presence import Presence
 from sportello.web.auth import ApiCallerDep, CsrfChecked, CurrentUser, SupervisorUser
-from sportello.web.helpers import back_to, is_htmx, local_path, user_errors
+from sportello.web.helpers import back_to, is_htmx, local_path, translating, user_errors
 from sportello.web.render import env, render
 
 __all__ = ["lifespan", "router"]
@@ -231,12 +231,17 @@ def conversation_lines(session: Session, ids: Iterable[int]) -> dict[int, Conver
     nameless = [r[3] for r in rows if not r[4]]
     first_identity: dict[int, str] = {}
     if nameless:
-        for customer_id, value in session.execute(
-            select(CustomerIdentity.customer_id, CustomerIdentity.value)
+        for customer_id, kind, value in session.execute(
+            select(CustomerIdentity.customer_id, CustomerIdentity.kind, CustomerIdentity.value)
             .where(ids_in(session, CustomerIdentity.customer_id, nameless))
             .order_by(CustomerIdentity.id.desc())
         ):
-            first_identity[customer_id] = value  # the last written is the lowest id
+            if kind == IdentityKind.VISITOR:  # a random id is no name: "Visitor #<id>"
+                first_identity.setdefault(
+                    customer_id, i18n.gettext("Visitor #%(number)s", number=customer_id)
+                )
+            else:
+                first_identity[customer_id] = value  # the last written is the lowest id
     return {
         cid: ConversationLine(
             id=cid,
@@ -430,13 +435,17 @@ def agent_panel(request: Request, session: SessionDep, user: CurrentUser) -> Res
 @pages.get("/routing/me/bar", response_class=HTMLResponse, include_in_schema=False)
 def my_bar(request: Request, session: SessionDep, user: CurrentUser) -> Response:
     """The top bar's status menu, with the offer toasts and the timeout notice out of band."""
-    return render(request, "routing/_bar.html", _bar_context(session, user))
+    with translating(request):  # the customer's name of an offer may be words ("Visitor #7")
+        context = _bar_context(session, user)
+    return render(request, "routing/_bar.html", context)
 
 
 def _agent_fragment(request: Request, session: SessionDep, user: User, panel: str) -> Response:
     session.flush()
     if panel == "bar":
-        return render(request, "routing/_bar.html", _bar_context(session, user))
+        with translating(request):
+            context = _bar_context(session, user)
+        return render(request, "routing/_bar.html", context)
     return render(request, "routing/_agent_panel.html", _agent_context(session, user))
 
 
@@ -493,12 +502,16 @@ def decline_offer(
 
 @pages.get("/routing/live", response_class=HTMLResponse, include_in_schema=False)
 def live_page(request: Request, session: SessionDep, user: SupervisorUser) -> Response:
-    return render(request, "routing/live.html", _live_context(session))
+    with translating(request):  # a visitor's name is words ("Visitor #7")
+        context = _live_context(session)
+    return render(request, "routing/live.html", context)
 
 
 @pages.get("/routing/live/panel", response_class=HTMLResponse, include_in_schema=False)
 def live_panel(request: Request, session: SessionDep, user: SupervisorUser) -> Response:
-    return render(request, "routing/_live_panel.html", _live_context(session))
+    with translating(request):
+        context = _live_context(session)
+    return render(request, "routing/_live_panel.html", context)
 
 
 def _conversation(session: SessionDep, user: User, conversation_id: int) -> Conversation:

@@ -431,7 +431,9 @@ def _next_response(session: Session, conversation: Conversation, rows: list[SlaC
         return
     last_reply = session.scalar(
         select(func.max(Message.created_at)).where(
-            Message.conversation_id == conversation.id, Message.direction == Direction.OUTBOUND
+            Message.conversation_id == conversation.id,
+            Message.direction == Direction.OUTBOUND,
+            Message.author_id.is_not(None),  # a person's reply: the bot's does not stop it
         )
     )
     row = next((r for r in rows if r.kind == "next_response"), None)

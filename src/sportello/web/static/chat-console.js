@@ -63,8 +63,10 @@
     var date = new Date(iso);
     if (isNaN(date.getTime())) return "";
     try {
+      // in the agent's time zone (their profile's), as the server writes every other time
       return date.toLocaleString(document.documentElement.lang || undefined, {
         dateStyle: "short", timeStyle: "short",
+        timeZone: document.documentElement.dataset.tz || undefined,
       });
     } catch (e) { return date.toLocaleString(); }
   }
