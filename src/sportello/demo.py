@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, lazyload
 
 from sportello.accounts import actions as accounts_actions
@@ -994,8 +994,19 @@ def load(
             )
             .execution_options(synchronize_session=False)
         )
-    _index_messages(db)
     load_domains(db, now=now, seed=seed)
+    with db.transaction() as session:
+        # A domain's loader that went through an action (a follow-up's note, a survey sent)
+        # stamped its conversation with the real time: back to the conversation's own last moment.
+        session.execute(
+            update(Conversation)
+            .where(Conversation.updated_at >= cutoff)
+            .values(
+                updated_at=func.coalesce(Conversation.last_message_at, Conversation.created_at)
+            )
+            .execution_options(synchronize_session=False)
+        )
+    _index_messages(db)  # last: the domains' loaders add messages too (surveys, follow-ups)
     return list(LOGINS)
 
 

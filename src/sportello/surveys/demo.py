@@ -13,7 +13,7 @@ import random
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import Brand, Team, User
@@ -248,6 +248,17 @@ def _followups(session: Session, rng: random.Random, now: datetime) -> None:
         if by is None:
             continue
         done_at = followup.created_at + timedelta(hours=rng.uniform(1, 30))
+        # The outcome's note comes after everything already in the conversation (the timeline
+        # lists messages in the order they were written).
+        latest = session.scalar(
+            select(func.max(Message.created_at)).where(
+                Message.conversation_id == followup.conversation_id
+            )
+        )
+        if latest is not None and done_at <= latest:
+            done_at = latest + timedelta(minutes=rng.uniform(5, 90))
+        if done_at >= now - HOUR:
+            continue
         actions.do_update_followup(
             session,
             followup=followup,
