@@ -1001,9 +1001,7 @@ def load(
         session.execute(
             update(Conversation)
             .where(Conversation.updated_at >= cutoff)
-            .values(
-                updated_at=func.coalesce(Conversation.last_message_at, Conversation.created_at)
-            )
+            .values(updated_at=func.coalesce(Conversation.last_message_at, Conversation.created_at))
             .execution_options(synchronize_session=False)
         )
     _index_messages(db)  # last: the domains' loaders add messages too (surveys, follow-ups)
