@@ -49,6 +49,18 @@ def _login_page(
     )
 
 
+def _throttled(request: Request, exc: TooManyRequests) -> tuple[int, str]:
+    """The wait a throttled sign-in step must respect, and the sentence that says so."""
+    wait = int(exc.extra.get("retry_after", 1))
+    with translating(request):
+        message = i18n.ngettext(
+            "Too many failed attempts: try again in %(num)d second.",
+            "Too many failed attempts: try again in %(num)d seconds.",
+            wait,
+        )
+    return wait, message
+
+
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
 def login_form(request: Request, user: OptionalUser, next: str = "") -> Response:
     if user is not None:
@@ -77,13 +89,7 @@ def login(
             days=settings.session_days,
         )
     except TooManyRequests as exc:
-        wait = int(exc.extra.get("retry_after", 1))
-        with translating(request):
-            message = i18n.ngettext(
-                "Too many failed attempts: try again in %(num)d second.",
-                "Too many failed attempts: try again in %(num)d seconds.",
-                wait,
-            )
+        wait, message = _throttled(request, exc)
         return _login_page(
             request,
             next_url=next_url,
@@ -140,13 +146,19 @@ def _pending_signer(request: Request) -> URLSafeTimedSerializer:
 
 
 def _code_page(
-    request: Request, *, next_url: str, error: str | None = None, status_code: int = 200
+    request: Request,
+    *,
+    next_url: str,
+    error: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     return render(
         request,
         "accounts/login_code.html",
         {"next": next_url, "error": error},
         status_code=status_code,
+        headers=headers,
     )
 
 
@@ -179,14 +191,14 @@ def login_code(
             days=settings.session_days,
         )
     except TooManyRequests as exc:
-        wait = int(exc.extra.get("retry_after", 1))
-        with translating(request):
-            message = i18n.ngettext(
-                "Too many failed attempts: try again in %(num)d second.",
-                "Too many failed attempts: try again in %(num)d seconds.",
-                wait,
-            )
-        return _code_page(request, next_url=next_url, error=message, status_code=429)
+        wait, message = _throttled(request, exc)
+        return _code_page(
+            request,
+            next_url=next_url,
+            error=message,
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
     except InvalidInput:
         with translating(request):
             message = i18n.gettext("That code is not right. Try the next one from the app.")
