@@ -162,12 +162,25 @@ async def validation_error_handler(request: Request, exc: Exception) -> Response
 async def out_of_range_handler(request: Request, exc: Exception) -> Response:
     """A value the database cannot hold (an id past the column's range: 2^31-1 on PostgreSQL,
     2^63-1 on SQLite, in a path, a filter or a body) is the caller's mistake, not the server's."""
-    message = "a value is out of range"
+    message = translated(request, "a value is out of range")
     if wants_json(request):
-        return problem(422, "Invalid input", message)
+        field = _out_of_range_field(request)
+        extra = {"errors": [{"field": field, "message": message}]} if field else {}
+        return problem(422, "Invalid input", message, **extra)
     from sportello.web.render import render_error
 
     return render_error(request, 422, message)
+
+
+def _out_of_range_field(request: Request) -> str | None:
+    """The parameter that most likely held the value: an integer past 32 bits in the path or
+    the query, else a page cursor (it carries ids)."""
+    params = {**request.path_params, **request.query_params}
+    for name, value in params.items():
+        text = str(value).lstrip("-")
+        if text.isdigit() and int(text) > 2**31 - 1:
+            return str(name)
+    return "cursor" if "cursor" in params else None
 
 
 def _reason(status: int) -> str:

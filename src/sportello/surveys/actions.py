@@ -58,6 +58,8 @@ SKIP_REASONS = {
 
 
 def check_config(session: Session, *, brand_id: int, data: SurveyConfigData) -> None:
+    if not data.name.strip():
+        raise InvalidInput("a survey needs a name", field="name")
     if data.channel_id is not None:
         channel = session.get(Channel, data.channel_id)
         if channel is None or channel.brand_id != brand_id:

@@ -10,6 +10,7 @@ def _(message: str) -> str:
 
 MESSAGES = [
     _("an extra question needs its text"),
+    _("a survey needs a name"),
     _("check this value"),
     _("choose a person"),
     _("choose a score on the scale"),

@@ -115,7 +115,7 @@ def decode_cursor(cursor: str, count: int) -> list[int]:
         parts = [int(p) for p in raw.split(":")]
     except ValueError:
         raise InvalidInput("invalid page cursor", field="cursor") from None
-    if len(parts) != count:
+    if len(parts) != count or any(abs(p) >= 2**63 for p in parts):
         raise InvalidInput("invalid page cursor", field="cursor")
     return parts
 
