@@ -67,6 +67,19 @@ def test_message_in_then_replay_is_200_and_stored_once(client, db, personas):
     assert message_count(db) == 1
 
 
+def test_empty_message_id_means_no_id(client, db, personas):
+    """Regression (issue 19): ``"id": ""`` was stored as an id, skipping the replay check, and
+    every later empty-id message then hit the unique index (500). Empty and blank mean absent."""
+    for n, blank in enumerate(["", "   ", ""]):
+        answer = send(client, personas, {**MESSAGE, "id": blank, "text": f"messaggio {n}"})
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["received"][0]["duplicate"] is False
+    assert message_count(db) == 3
+    with db.session() as s:
+        ids = s.scalars(select(Message.provider_message_id)).all()
+    assert ids == [None, None, None]
+
+
 def test_invalid_body_is_422_naming_the_field(client, db, personas):
     payload = {**MESSAGE, "from": {"kind": "email"}}
     body = assert_problem(send(client, personas, payload), 422)

@@ -96,6 +96,12 @@ class InboundMessage:
     # Auto-replies, bounces, list mail: stored, but never answered automatically.
     automated: bool = False
 
+    def __post_init__(self) -> None:
+        # An empty or blank provider id means "no id" (the replay check needs a real one; an
+        # empty string stored once would make every later empty-id message a duplicate key).
+        if self.provider_message_id is not None and not self.provider_message_id.strip():
+            self.provider_message_id = None
+
 
 @dataclass(frozen=True)
 class OutboundAttachment:
