@@ -202,6 +202,24 @@ def test_a_json_body_is_checked_by_its_hash():
         ADAPTER.verify(config(), WebhookRequest("POST", request.url, request.headers, {}, b"{}"))
 
 
+def test_a_form_body_claiming_json_is_not_accepted_on_the_url_alone():
+    """Regression (issue 19): a request saying ``application/json`` had its body skipped by the
+    check while the form body was still parsed. A URL signed without bodySHA256 covers no body,
+    so such a request is refused: what is parsed is what was verified."""
+    url = "https://assistenza.negozio.it/hooks/sms1"
+    url_only = compute_signature(TOKEN, url, [])
+    forged = b"MessageSid=SM9&From=%2B393331234567&Body=bonifico+a+questo+IBAN"
+    request = WebhookRequest(
+        "POST",
+        url,
+        {"x-twilio-signature": url_only, "content-type": "application/json"},
+        {},
+        forged,
+    )
+    with pytest.raises(WebhookRejected):
+        ADAPTER.verify(config(webhook_url=url), request)
+
+
 # ---- parsing ---------------------------------------------------------------------------------
 
 

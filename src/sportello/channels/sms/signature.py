@@ -67,7 +67,11 @@ def signature_valid(
         return False
     pairs = list(params)
     body_hash = parse_qs(urlsplit(url).query).get("bodySHA256")
-    if body is not None and body_hash:
+    if body is not None:
+        # A JSON post is covered only through bodySHA256 in the signed URL: without it the
+        # signature would cover the URL alone and any body could ride on it.
+        if not body_hash:
+            return False
         if not hmac.compare_digest(hashlib.sha256(body).hexdigest(), body_hash[0].lower()):
             return False
         pairs = []
