@@ -305,6 +305,34 @@ def test_message_html_and_script_are_escaped(client, personas, db):
     assert "<b>Ciao</b>" not in inbox and "<i>Mallory</i>" not in inbox
 
 
+def test_remote_images_in_mail_wait_until_the_agent_asks(client, personas, db):
+    """Regression (issue 19): a remote image in a mail's HTML is a read receipt for the sender.
+    It is held back (``data-remote-src``) with a button that loads it; attached (cid:) ones stay."""
+    result = sara_conversation(db, personas, "Ciao", provider_id="a")
+    receive(
+        db,
+        personas.api_channel,
+        inbound(
+            "",
+            provider_id="b",
+            html=(
+                '<p>Offerta</p><img src="https://tracker.example/pixel.gif?u=42" alt="">'
+                '<IMG alt="logo" SRC="http://cdn.example/logo.png">'
+                '<img src="cid:logo@negozio" alt="inline">'
+            ),
+        ),
+    )
+    login(client, personas.sara)
+    page = client.get(f"/c/{result.conversation.number}").text
+    assert ' src="https://tracker.example' not in page
+    assert ' src="http://cdn.example' not in page
+    assert 'data-remote-src="https://tracker.example/pixel.gif?u=42"' in page
+    assert 'data-remote-src="http://cdn.example/logo.png"' in page
+    assert ' src="cid:logo@negozio"' in page
+    assert "2 remote images were not loaded" in page
+    assert "data-show-remote-images=" in page
+
+
 def test_search_by_number_subject_text_and_customer(client, personas, db):
     first = sara_conversation(
         db, personas, "Il pacco è danneggiato", provider_id="a", subject="Reclamo"

@@ -23,7 +23,7 @@ from sportello.conversations.storage import path_for
 from sportello.core import access, i18n
 from sportello.core.db import SessionDep, utcnow
 from sportello.core.errors import InvalidInput, NotFound
-from sportello.core.html import sanitize_html
+from sportello.core.html import block_remote_images, sanitize_html
 from sportello.core.writer import WriterDep, group_commit, write_through
 from sportello.replies import actions as replies_actions
 from sportello.replies import people
@@ -44,6 +44,15 @@ router = APIRouter(dependencies=[CsrfChecked])
 
 # Stored HTML was sanitised on the way in; it is cleaned again on the way out, for defence in depth.
 env.filters["sanitized"] = lambda value: Markup(sanitize_html(value or ""))  # noqa: S704
+
+
+def _mail_html(value: str | None) -> tuple[Markup, int]:
+    """Sanitised mail HTML with its remote images held back until the agent asks."""
+    body, held = block_remote_images(sanitize_html(value or ""))
+    return Markup(body), held  # noqa: S704
+
+
+env.filters["mail_html"] = _mail_html
 # People-friendly names and numbers ("Visitatore #1502", "333 123 4567") on every console page.
 env.filters["who"] = people.customer_label
 env.filters["phone"] = people.format_phone

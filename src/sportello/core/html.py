@@ -36,6 +36,24 @@ def sanitize_html(value: str) -> str:
     )
 
 
+# nh3 serialises attributes with double quotes, so the sanitised markup has one shape to match.
+_REMOTE_IMG = re.compile(r'(<img\b[^>]*?\s)src="(https?://[^"]*)"', re.IGNORECASE)
+
+
+def block_remote_images(clean_html: str) -> tuple[str, int]:
+    """Keep remote images in sanitised mail from loading until the agent asks (a remote image
+    tells the sender when and where the mail was read). Each ``src`` becomes
+    ``data-remote-src``; returns the markup and how many were held back."""
+    held = 0
+
+    def hold(match: re.Match[str]) -> str:
+        nonlocal held
+        held += 1
+        return f'{match.group(1)}data-remote-src="{match.group(2)}"'
+
+    return _REMOTE_IMG.sub(hold, clean_html), held
+
+
 _URL = re.compile(r"https?://[^\s<>\"']+")
 
 

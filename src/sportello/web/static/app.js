@@ -273,7 +273,35 @@
     return true;
   };
 
+  /* --- remote images in mail: held back until the agent asks, remembered for this tab ------- */
+  var IMAGES_KEY = "sportello.remoteImages";
+  function shownImages() {
+    try { return JSON.parse(sessionStorage.getItem(IMAGES_KEY) || "[]"); } catch (e) { return []; }
+  }
+  function showImages(messageId) {
+    var msg = document.getElementById(messageId);
+    if (!msg) return;
+    $$("img[data-remote-src]", msg).forEach(function (img) {
+      img.src = img.getAttribute("data-remote-src");
+      img.removeAttribute("data-remote-src");
+    });
+    var note = $("[data-show-remote-images]", msg);
+    if (note && note.parentNode) note.parentNode.remove();
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-show-remote-images]");
+    if (!button) return;
+    var id = button.getAttribute("data-show-remote-images");
+    var shown = shownImages();
+    if (shown.indexOf(id) < 0) shown.push(id);
+    try { sessionStorage.setItem(IMAGES_KEY, JSON.stringify(shown.slice(-200))); } catch (e) { /* full */ }
+    showImages(id);
+  });
+  function restoreImages() { shownImages().forEach(showImages); }
+  document.addEventListener("htmx:afterSettle", restoreImages);
+
   function start() {
+    restoreImages();
     composerMode();
     scrollTimeline();
     armMoments();
