@@ -329,7 +329,7 @@ def test_remote_images_in_mail_wait_until_the_agent_asks(client, personas, db):
     assert 'data-remote-src="https://tracker.example/pixel.gif?u=42"' in page
     assert 'data-remote-src="http://cdn.example/logo.png"' in page
     assert ' src="cid:logo@negozio"' in page
-    assert "2 remote images were not loaded" in page
+    assert "2 immagini remote non sono state caricate" in page  # Sara reads Italian
     assert "data-show-remote-images=" in page
 
 
