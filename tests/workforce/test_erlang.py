@@ -267,3 +267,23 @@ def test_erlang_a_large_load_and_required() -> None:
     # fewer agents than Erlang C needs: hang-ups shorten the queue
     c = erlang.required(calls=5000, aht=180, interval=900, target=0.8, answer_within=20)
     assert r.agents[()] <= c.agents[()]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [  # found by randomized schemathesis and hypothesis: subnormal traffic overflowed into NaN
+        {"calls": 5.9e-307, "aht": 41203, "interval": 31132, "answer_within": 42690, "agents": 3432,
+         "patience": 1.0, "shrinkage": 0.27, "concurrency": 34, "target_asa": 1.0},
+        {"calls": 5e-324, "aht": 74239, "interval": 49580, "answer_within": 81984,
+         "patience": 62474, "shrinkage": 0.23, "max_occupancy": 0.45, "concurrency": 9},
+        {"calls": 1.1e-308, "aht": 1.0, "interval": 60.0, "target": 0.47, "answer_within": 63998,
+         "patience": 59721, "max_occupancy": 0.0001, "concurrency": 26, "target_asa": 59721},
+    ],
+)  # fmt: skip
+def test_vanishing_traffic_answers_finite_numbers(kwargs: dict[str, float]) -> None:
+    """The API documents numbers: NaN became ``null`` in the JSON (and NumPy warned, which
+    ``-W error`` turns into a failure here)."""
+    result = erlang.answer(**kwargs)  # type: ignore[arg-type]
+    floats = {k: v for k, v in result.items() if isinstance(v, float)}
+    assert floats and all(math.isfinite(v) for v in floats.values()), floats
+    assert result["traffic_erlangs"] == 0.0

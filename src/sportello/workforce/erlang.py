@@ -420,6 +420,10 @@ def erlangs(calls: float, aht: float, interval: float) -> float:
 MAX_TRAFFIC = 20_000
 
 
+# Below this many Erlangs a queue has no traffic worth the name (and floats lose their footing).
+MIN_TRAFFIC = 1e-9
+
+
 def answer(
     *,
     calls: float,
@@ -446,6 +450,9 @@ def answer(
             ),
             field="calls",
         )
+    if calls * aht / interval < MIN_TRAFFIC:
+        # Subnormal traffic (say 1e-307 calls) overflows the Erlang A sums into NaN: it is none.
+        calls = 0.0
     if agents is None:
         metrics = required(
             calls=calls,
