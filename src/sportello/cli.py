@@ -7,12 +7,15 @@ import gc
 import logging
 import signal
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sportello.config import get_settings
 from sportello.workforce.cli import wfm_app
+
+if TYPE_CHECKING:
+    from sportello.core.db import Database
 
 # gen0 allocations between young collections (default 700), then how many young collections per
 # middle one, and middle ones per full one (defaults 10 and 10).
@@ -26,7 +29,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(wfm_app, name="wfm")
 
 
-def _database():  # type: ignore[no-untyped-def]
+def _database() -> Database:
     from sportello.core.db import Database
 
     return Database(get_settings().database_url)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Row, bindparam, case, func, insert, literal, or_, select
+from sqlalchemy import Connection, bindparam, case, func, insert, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -30,7 +30,7 @@ from sportello.conversations.models import (
     Tag,
 )
 from sportello.conversations.storage import safe_filename, store_bytes
-from sportello.core.db import utcnow
+from sportello.core.db import table_of, utcnow
 from sportello.core.errors import InvalidInput, InvalidTransition, NotFound
 from sportello.core.events import (
     ConversationAssigned,
@@ -116,7 +116,8 @@ class ReceiveResult:
 
 
 _NEXT_NUMBER = (
-    Counter.__table__.update()
+    table_of(Counter)
+    .update()
     .where(Counter.__table__.c.name == bindparam("counter"))
     .values(value=Counter.__table__.c.value + 1)
     .returning(Counter.__table__.c.value)
@@ -221,9 +222,10 @@ class _Door:
         .order_by(c.last_message_at.desc())
         .limit(1)
     )
-    insert_conversation = Prepared(Conversation.__table__.insert().returning(c.id))
+    insert_conversation = Prepared(table_of(Conversation).insert().returning(c.id))
     touch_conversation = Prepared(
-        Conversation.__table__.update()
+        table_of(Conversation)
+        .update()
         .where(c.id == bindparam("conversation_id"))
         .values(
             last_message_at=bindparam("last_message_at"),
@@ -233,12 +235,12 @@ class _Door:
             preview=bindparam("preview"),
         )
     )
-    insert_message = Prepared(Message.__table__.insert().returning(m.id))
+    insert_message = Prepared(table_of(Message).insert().returning(m.id))
 
 
 def _find_thread(
     conn: Connection, *, channel: ChannelRef, customer_id: int, inbound: InboundMessage
-) -> Row[Any] | None:
+) -> Any:  # a Row of _Door's thread columns, or None
     if inbound.in_reply_to:
         row = conn.execute(
             _Door.by_reference,
@@ -270,7 +272,7 @@ def _find_thread(
         and _subject_key(inbound.subject) != _subject_key(row.subject)
     ):
         return None
-    return row  # type: ignore[no-any-return]
+    return row
 
 
 _SUBJECT_PREFIX = re.compile(
@@ -547,7 +549,8 @@ class _Reply:
         )
     )
     touch = Prepared(
-        Conversation.__table__.update()
+        table_of(Conversation)
+        .update()
         .where(c.id == bindparam("conversation_id"))
         .values(
             first_response_at=func.coalesce(
@@ -920,7 +923,8 @@ class _Delivery:
     refs = Prepared(select(c.queue_id, c.assignee_id).where(c.id == bindparam("conversation_id")))
     # Guarded by the state read: if another writer moved it meanwhile, nothing changes here.
     advance = Prepared(
-        Message.__table__.update()
+        table_of(Message)
+        .update()
         .where(m.id == bindparam("message_id"), m.delivery_state == bindparam("current"))
         .values(
             delivery_state=bindparam("new_state", type_=m.delivery_state.type),

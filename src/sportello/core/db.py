@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Request
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -60,6 +60,14 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSON,
         list[str]: JSON,
     }
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's table, typed as one (``__table__`` is typed as any FromClause), for the
+    Core statements of the hot paths."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def is_sqlite(url: str) -> bool:

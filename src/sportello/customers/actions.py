@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from sportello.accounts.models import User
 from sportello.conversations.models import Conversation
-from sportello.core.db import utcnow
+from sportello.core.db import table_of, utcnow
 from sportello.core.errors import Conflict, InvalidInput, NotFound
 from sportello.core.events import CustomerCreated, CustomerMerged, emit
 from sportello.core.prepared import Prepared
@@ -87,8 +87,8 @@ def _lookup(kinds: tuple[IdentityKind, ...]) -> Select[Any]:
 
 
 _BY_IDENTITY = {kind: Prepared(_lookup(matching_kinds(kind))) for kind in IdentityKind}
-_INSERT_CUSTOMER = Prepared(Customer.__table__.insert().returning(_customer.id))
-_INSERT_IDENTITY = CustomerIdentity.__table__.insert()
+_INSERT_CUSTOMER = Prepared(table_of(Customer).insert().returning(_customer.id))
+_INSERT_IDENTITY = table_of(CustomerIdentity).insert()
 
 
 def find_or_create_customer_id(
