@@ -75,6 +75,12 @@ def parse(update: Any, api_base: str = "http://127.0.0.1:9"):  # type: ignore[no
     return ADAPTER.parse_inbound(config(api_base), request(body))
 
 
+def fetched(message: Any, api_base: str) -> list[Any]:
+    """What the media job downloads for a parsed message (parsing itself downloads nothing)."""
+    assert message.attachments == []
+    return [ADAPTER.fetch_media(config(api_base), p.ref) for p in message.pending_media]
+
+
 def fixture(name: str) -> bytes:
     return fixture_bytes(f"telegram/{name}")
 
@@ -118,7 +124,7 @@ def test_every_example_update_parses(name):
     assert len(found) == expected
     for message in found:
         assert (message.identity.kind, message.identity.value) == ("telegram", "1111111")
-        assert message.text.strip() or message.attachments
+        assert message.text.strip() or message.pending_media
 
 
 def test_minimal_message_without_chat_type_is_a_private_chat():
@@ -203,7 +209,8 @@ def _serve_file(provider: FakeProvider, file_id: str, path: str, data: bytes) ->
 def test_files_are_fetched_with_getfile(provider, name, path, filename, mime):
     _serve_file(provider, "AwADBAADbXXXXXXXXXXXGBdhD2l6_XX", path, b"file-bytes")
     (message,) = parse(fixture(name), provider.url)
-    (attachment,) = message.attachments
+    assert provider.requests == []
+    (attachment,) = fetched(message, provider.url)
     assert (attachment.filename, attachment.content_type, attachment.data) == (
         filename,
         mime,
@@ -237,7 +244,7 @@ def test_photo_takes_the_largest_size_and_keeps_the_caption(provider):
     )
     (message,) = parse(update, provider.url)
     assert message.text == "Il pacco è arrivato così"
-    assert message.attachments[0].filename == "photo.jpg"
+    assert fetched(message, provider.url)[0].filename == "photo.jpg"
     assert provider.requests[0].query == {"file_id": ["big"]}
 
 
@@ -248,8 +255,9 @@ def test_a_file_that_cannot_be_fetched_keeps_the_message(provider):
         Reply(400, {"ok": False, "error_code": 400, "description": "Bad Request: file is too big"}),
     )
     (message,) = parse(fixture("10_message_document.json"), provider.url)
-    assert message.attachments == []
-    assert "Testfile.pdf not available" in message.text
+    with pytest.raises(ChannelError) as failed:
+        fetched(message, provider.url)
+    assert failed.value.permanent  # the job notes it on the message at once, no retries
 
 
 def test_location_and_contact_are_described():

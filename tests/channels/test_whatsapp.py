@@ -178,7 +178,7 @@ def test_every_fixture_parses_to_what_we_expect(name):
     for message in inbound:
         assert message.identity.kind == "whatsapp"
         assert message.identity.value.startswith("+")
-        assert message.text.strip() or message.attachments
+        assert message.text.strip() or message.attachments or message.pending_media
         assert message.provider_message_id
 
 
@@ -228,7 +228,10 @@ def test_image_is_fetched_through_the_media_api(provider):
         Reply(body=b"\xff\xd8\xffJPEG!!", content_type="image/jpeg"),
     )
     (message,), _ = parse("message__image.json", provider.url)
-    (attachment,) = message.attachments
+    # Parsing downloads nothing: the file is fetched by a job once the message is stored.
+    assert message.attachments == [] and provider.requests == []
+    (pending,) = message.pending_media
+    attachment = ADAPTER.fetch_media(config(provider.url), pending.ref)
     assert attachment.data == b"\xff\xd8\xffJPEG!!"
     assert attachment.content_type == "image/jpeg"
     assert attachment.filename == "image-65463453.jpg"
@@ -251,19 +254,22 @@ def test_document_keeps_its_name_and_caption_and_voice_gets_one(provider):
         )
     (document,), _ = parse("message__document.json", provider.url)
     assert document.text == "caption"
-    assert document.attachments[0].filename == "filename.pdf"
+    fetched = ADAPTER.fetch_media(config(provider.url), document.pending_media[0].ref)
+    assert fetched.filename == "filename.pdf"
     (voice,), _ = parse("message__voice.json", provider.url)
-    assert voice.attachments[0].filename.startswith("voice-1234567890987654321")
+    fetched = ADAPTER.fetch_media(config(provider.url), voice.pending_media[0].ref)
+    assert fetched.filename.startswith("voice-1234567890987654321")
 
 
-def test_media_that_cannot_be_fetched_keeps_the_message_with_a_note(provider):
+def test_media_that_cannot_be_fetched_is_a_temporary_error(provider):
     provider.on(
         "GET", "/765756756", Reply(500, {"error": {"code": 2, "message": "Service unavailable"}})
     )
     (video,), _ = parse("message__video.json", provider.url)
-    assert video.attachments == []
-    assert video.text.startswith("caption\n[video not available")
-    assert video.meta["media_id"] == "765756756"
+    assert video.text == "caption" and video.meta["media_id"] == "765756756"
+    with pytest.raises(ChannelError) as failed:
+        ADAPTER.fetch_media(config(provider.url), video.pending_media[0].ref)
+    assert failed.value.permanent is False  # the job tries again later
 
 
 def test_location_contacts_reaction_order_and_system():
@@ -731,12 +737,27 @@ def test_inbound_media_is_stored_as_an_attachment(client, db, channel, provider)
         "/65463453",
         Reply(json={"url": f"{provider.url}/dl/65463453", "mime_type": "image/jpeg"}),
     )
-    provider.on("GET", "/dl/65463453", Reply(body=b"\xff\xd8\xff-foto", content_type="image/jpeg"))
-    assert (
-        post(client, channel, fixture_bytes("whatsapp/split/message__image.json")).status_code
-        == 200
-    )
+    provider.on("GET", "/dl/65463453", Reply(503, {"error": {"message": "try later"}}))
+    body = fixture_bytes("whatsapp/split/message__image.json")
+    assert post(client, channel, body).status_code == 200
+    # Stored at once; the file waits for the job, whose first try meets a provider hiccup.
     (stored,) = messages(db)
+    assert stored.attachments == [] and stored.meta["media_pending"] == 1
+    Dispatcher(db).drain()
+    (stored,) = messages(db)
+    assert stored.attachments == [] and stored.meta["media_pending"] == 1
+    with db.transaction() as s:
+        (job,) = s.scalars(select(jobs.Job).where(jobs.Job.kind == "fetch_media")).all()
+        assert job.done_at is None and job.failed_at is None and job.attempts == 1
+        job.run_at = utcnow()  # the retry's time has come
+    # A replayed webhook downloads nothing and queues nothing.
+    before = len(provider.requests)
+    assert post(client, channel, body).status_code == 200
+    assert len(provider.requests) == before
+    provider.on("GET", "/dl/65463453", Reply(body=b"\xff\xd8\xff-foto", content_type="image/jpeg"))
+    Dispatcher(db).drain()
+    (stored,) = messages(db)
+    assert "media_pending" not in stored.meta
     (attachment,) = stored.attachments
     assert (attachment.filename, attachment.content_type, attachment.size) == (
         "image-65463453.jpg",

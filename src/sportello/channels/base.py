@@ -78,6 +78,17 @@ class InboundAttachment:
     inline: bool = False
 
 
+@dataclass(frozen=True)
+class PendingMedia:
+    """A file the provider holds for a message: fetched by a durable job once the message is
+    stored, never while the webhook waits (a replayed webhook must not download it again, and a
+    failed download is retried). ``ref`` is the adapter's own JSON-safe reference; ``label``
+    names the file for the agent meanwhile ("image", "video", "document")."""
+
+    ref: Mapping[str, Any]
+    label: str
+
+
 @dataclass
 class InboundMessage:
     identity: Identity
@@ -95,6 +106,8 @@ class InboundMessage:
     meta: dict[str, Any] = field(default_factory=dict)
     # Auto-replies, bounces, list mail: stored, but never answered automatically.
     automated: bool = False
+    # Files still at the provider (see PendingMedia and FetchesMedia).
+    pending_media: list[PendingMedia] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # An empty or blank provider id means "no id" (the replay check needs a real one; an
@@ -251,6 +264,15 @@ class ChannelAdapter(Protocol):
     ) -> list[InboundMessage]: ...
 
     def send(self, channel: ChannelConfig, message: OutboundMessage) -> ExternalRef: ...
+
+
+@runtime_checkable
+class FetchesMedia(Protocol):
+    """An adapter whose inbound messages name files at the provider (``pending_media``)."""
+
+    def fetch_media(self, channel: ChannelConfig, ref: Mapping[str, Any]) -> InboundAttachment:
+        """Download one file. Raises ChannelError: ``permanent`` when retrying cannot help."""
+        ...
 
 
 @runtime_checkable

@@ -18,6 +18,7 @@ from sportello.channels.base import (
     ChannelConfig,
     ChannelError,
     DeliversInline,
+    FetchesMedia,
     InboundMessage,
     OutboundAttachment,
     OutboundMessage,
@@ -39,6 +40,7 @@ from sportello.conversations.storage import path_for
 from sportello.core import jobs
 from sportello.core.db import Database
 from sportello.core.dispatcher import subscribe_batch
+from sportello.core.events import EventPayload, emit, register_event
 from sportello.core.prepared import Prepared
 from sportello.core.security import decrypt_secret, hash_token
 from sportello.customers.models import Customer, CustomerIdentity
@@ -77,7 +79,29 @@ def token_matches(channel: ChannelConfig, token: str) -> bool:
 def receive(
     session: Session, *, channel: conversations_actions.ChannelRef, inbound: InboundMessage
 ) -> conversations_actions.ReceiveResult:
-    """The one door, safe against two copies of one delivery arriving at the same instant."""
+    """The one door, safe against two copies of one delivery arriving at the same instant.
+    Files still at the provider are fetched afterwards by a job, for new messages only."""
+    result = _receive_once(session, channel=channel, inbound=inbound)
+    if inbound.pending_media and not result.duplicate:
+        for index, media in enumerate(inbound.pending_media):
+            jobs.enqueue(
+                session,
+                MEDIA_JOB,
+                {
+                    "message_id": result.message_id,
+                    "channel_id": channel.id,
+                    "ref": dict(media.ref),
+                    "label": media.label,
+                },
+                unique_key=f"media:{result.message_id}:{index}",
+                max_attempts=MEDIA_ATTEMPTS,
+            )
+    return result
+
+
+def _receive_once(
+    session: Session, *, channel: conversations_actions.ChannelRef, inbound: InboundMessage
+) -> conversations_actions.ReceiveResult:
     if session.get_bind().dialect.name == "sqlite":
         # Writers hold SQLite's write lock from BEGIN IMMEDIATE: no other transaction can store
         # the same delivery in between, so the savepoint (two more statements) buys nothing.
@@ -91,6 +115,81 @@ def receive(
         # Another transaction stored the same provider message (or created the same customer
         # identity) first; it has committed by now, so a second pass finds its rows.
         return conversations_actions.do_receive_message(session, channel=channel, inbound=inbound)
+
+
+# ---- files that arrive after their message -------------------------------------------------
+
+MEDIA_JOB = "fetch_media"
+MEDIA_ATTEMPTS = 6  # 5 s, 10 s, 20 s, 40 s, 80 s apart: a provider's bad minute, not a bad day
+
+
+class MediaUpdated(EventPayload):
+    message_id: int
+    conversation_id: int
+    queue_id: int | None
+    assignee_id: int | None
+    fetched: bool
+
+
+register_event("message.media_updated", MediaUpdated)
+
+
+def fetch_media(db: Database, payload: dict[str, Any]) -> None:
+    """Download one pending file and attach it to its message. A ChannelError goes back to the
+    job runner: retried with backoff unless permanent (then ``media_failed`` notes it)."""
+    message_id = int(payload["message_id"])
+    with db.session() as session:
+        channel = session.get(Channel, int(payload["channel_id"]))
+        if channel is None or session.get(Message, message_id) is None:
+            return  # erased meanwhile: nothing to attach to
+        config = config_for(channel)
+        adapter = registry.get_adapter(channel.kind)
+    if not isinstance(adapter, FetchesMedia):
+        raise ChannelError(f"{channel.kind} channels do not fetch files", permanent=True)
+    attachment = adapter.fetch_media(config, payload["ref"])
+    with db.transaction() as session:
+        conversations_actions.store_attachments(session, message_id, [attachment])
+        _media_settled(session, message_id, error=None, label=str(payload.get("label", "")))
+
+
+def media_failed(db: Database, payload: dict[str, Any], error: str) -> None:
+    """Given up: the message keeps a note that a file was sent and could not be fetched."""
+    with db.transaction() as session:
+        _media_settled(
+            session, int(payload["message_id"]), error=error, label=str(payload.get("label", ""))
+        )
+
+
+def _media_settled(session: Session, message_id: int, *, error: str | None, label: str) -> None:
+    message = session.get(Message, message_id)
+    if message is None:
+        return
+    meta = dict(message.meta or {})
+    pending = int(meta.pop("media_pending", 1)) - 1
+    if pending > 0:
+        meta["media_pending"] = pending
+    if error is not None:
+        meta["media_errors"] = [*meta.get("media_errors", []), {"file": label, "error": error}]
+        meta["media_error"] = error
+        message.text = f"{message.text}\n[{label or 'file'} not available: {error}]".strip()
+    message.meta = meta
+    queue_id, assignee_id = conversations_actions.conversation_refs(
+        session, message.conversation_id
+    )
+    emit(
+        session,
+        "message.media_updated",
+        MediaUpdated(
+            message_id=message_id,
+            conversation_id=message.conversation_id,
+            queue_id=queue_id,
+            assignee_id=assignee_id,
+            fetched=error is None,
+        ),
+    )
+
+
+jobs.register_job(MEDIA_JOB, jobs.JobKind(run=fetch_media, on_failure=media_failed, base_delay=5.0))
 
 
 # A button tap (``meta["choice"]``, see base.OffersChoices) whose id starts with a registered

@@ -155,6 +155,13 @@ def _message_event(conversation: Conversation, message: Message) -> MessageEvent
     )
 
 
+def store_attachments(
+    session: Session, message_id: int, attachments: Sequence[InboundAttachment]
+) -> list[Attachment]:
+    """Store files for a message (a received one, or one whose files arrived later)."""
+    return _store_attachments(session, message_id, attachments)
+
+
 def _store_attachments(
     session: Session, message_id: int, attachments: Sequence[InboundAttachment]
 ) -> list[Attachment]:
@@ -294,7 +301,12 @@ def _subject_key(subject: str) -> str:
 
 
 def check_inbound(inbound: InboundMessage) -> None:
-    if not inbound.text.strip() and not inbound.html and not inbound.attachments:
+    if (
+        not inbound.text.strip()
+        and not inbound.html
+        and not inbound.attachments
+        and not inbound.pending_media
+    ):
         raise InvalidInput("a message needs text or an attachment", field="text")
     if len(inbound.text) > MAX_TEXT:
         raise InvalidInput(f"text longer than {MAX_TEXT} characters", field="text")
@@ -354,7 +366,9 @@ def do_receive_message(
     )
     thread = _find_thread(conn, channel=channel, customer_id=customer_id, inbound=inbound)
     text_preview = preview(
-        inbound.text or (inbound.attachments[0].filename if inbound.attachments else "")
+        inbound.text
+        or (inbound.attachments[0].filename if inbound.attachments else "")
+        or (f"[{inbound.pending_media[0].label}]" if inbound.pending_media else "")
     )
     new_conversation = thread is None or thread.status == Status.CLOSED
     if new_conversation:
@@ -414,7 +428,11 @@ def do_receive_message(
         client_id=inbound.client_id,
         delivery_state=DeliveryState.RECEIVED,
         error=None,
-        meta={**inbound.meta, **({"automated": True} if inbound.automated else {})},
+        meta={
+            **inbound.meta,
+            **({"automated": True} if inbound.automated else {}),
+            **({"media_pending": len(inbound.pending_media)} if inbound.pending_media else {}),
+        },
         created_at=now,
         updated_at=now,
     )

@@ -33,6 +33,7 @@ from sportello.channels.base import (
     InboundAttachment,
     InboundMessage,
     OutboundMessage,
+    PendingMedia,
     ReplyTarget,
     StatusUpdate,
     WebhookRejected,
@@ -215,17 +216,17 @@ class SmsAdapter:
         text = fields.get("Body", "")
         attachments: list[InboundAttachment] = []
         count = int(fields["NumMedia"]) if fields.get("NumMedia", "").isdigit() else 0
+        pending: list[PendingMedia] = []
         for i in range(min(count, MAX_MEDIA)):
             url = fields.get(f"MediaUrl{i}", "")
             if not url:
                 continue
             content_type = fields.get(f"MediaContentType{i}", "")
-            try:
-                attachments.append(self._fetch_media(channel, url, content_type))
-            except ChannelError as exc:
-                meta.setdefault("media_errors", []).append({"url": url, "error": exc.message})
-                text = f"{text}\n[attachment {i + 1} not available: {exc.message}]".strip()
-        if not text.strip() and not attachments:
+            # Fetched by a job once the message is stored (see base.PendingMedia).
+            pending.append(
+                PendingMedia({"url": url, "content_type": content_type}, f"attachment {i + 1}")
+            )
+        if not text.strip() and not attachments and not pending:
             text = "(empty message)"
         return [
             InboundMessage(
@@ -235,9 +236,13 @@ class SmsAdapter:
                 text=text,
                 provider_message_id=sid,
                 attachments=attachments,
+                pending_media=pending,
                 meta=meta,
             )
         ]
+
+    def fetch_media(self, channel: ChannelConfig, ref: Mapping[str, Any]) -> InboundAttachment:
+        return self._fetch_media(channel, str(ref["url"]), str(ref.get("content_type") or ""))
 
     def _fetch_media(
         self, channel: ChannelConfig, url: str, content_type: str

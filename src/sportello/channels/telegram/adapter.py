@@ -40,6 +40,7 @@ from sportello.channels.base import (
     InboundAttachment,
     InboundMessage,
     OutboundMessage,
+    PendingMedia,
     ReplyTarget,
     WebhookRejected,
     WebhookRequest,
@@ -203,17 +204,16 @@ class TelegramAdapter:
 
         text = str(message.get("text") or message.get("caption") or "")
         text = _extras_text(message, text)
-        attachments: list[InboundAttachment] = []
+        pending: list[PendingMedia] = []
         file_ref = _file_ref(message)
         if file_ref is not None:
             file_id, filename, mime = file_ref
-            try:
-                attachments.append(self._fetch_file(channel, file_id, filename, mime))
-            except ChannelError as exc:
-                meta["media_error"] = exc.message
-                meta["file_id"] = file_id
-                text = f"{text}\n[{filename} not available: {exc.message}]".strip()
-        if not text.strip() and not attachments:
+            meta["file_id"] = file_id
+            # Fetched by a job once the message is stored (see base.PendingMedia).
+            pending.append(
+                PendingMedia({"file_id": file_id, "filename": filename, "mime": mime}, filename)
+            )
+        if not text.strip() and not pending:
             ignore_update(KIND, "message:" + _service_kind(message))
             return None
         return InboundMessage(
@@ -223,8 +223,16 @@ class TelegramAdapter:
             provider_message_id=key,
             in_reply_to=in_reply_to,
             received_at=_time(message.get("edit_date") if edited else message.get("date")),
-            attachments=attachments,
+            pending_media=pending,
             meta=meta,
+        )
+
+    def fetch_media(self, channel: ChannelConfig, ref: Mapping[str, Any]) -> InboundAttachment:
+        return self._fetch_file(
+            channel,
+            str(ref["file_id"]),
+            str(ref.get("filename") or "file"),
+            str(ref.get("mime") or ""),
         )
 
     def _fetch_file(

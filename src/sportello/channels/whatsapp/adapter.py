@@ -35,6 +35,7 @@ from sportello.channels.base import (
     InboundMessage,
     OutboundAttachment,
     OutboundMessage,
+    PendingMedia,
     ReplyTarget,
     StatusUpdate,
     WebhookRejected,
@@ -202,15 +203,34 @@ class WhatsAppAdapter:
             automated=parsed.automated,
         )
         if parsed.media is not None:
-            try:
-                message.attachments.append(self._fetch_media(channel, parsed.media))
-            except ChannelError as exc:
-                # Keep the message: the agent sees that a file was sent and could not be fetched.
-                message.meta["media_error"] = exc.message
-                message.meta["media_id"] = parsed.media.media_id
-                note = f"[{parsed.media.kind} not available: {exc.message}]"
-                message.text = f"{message.text}\n{note}".strip()
+            # Fetched by a job once the message is stored (see base.PendingMedia).
+            media = parsed.media
+            message.meta["media_id"] = media.media_id
+            message.pending_media.append(
+                PendingMedia(
+                    {
+                        "media_id": media.media_id,
+                        "kind": media.kind,
+                        "mime_type": media.mime_type,
+                        "filename": media.filename,
+                        "voice": media.voice,
+                    },
+                    label=media.kind,
+                )
+            )
         return message
+
+    def fetch_media(self, channel: ChannelConfig, ref: Mapping[str, Any]) -> InboundAttachment:
+        return self._fetch_media(
+            channel,
+            parsing.MediaRef(
+                media_id=str(ref["media_id"]),
+                kind=str(ref.get("kind") or "document"),
+                mime_type=str(ref.get("mime_type") or ""),
+                filename=ref.get("filename") or None,
+                voice=bool(ref.get("voice")),
+            ),
+        )
 
     def _fetch_media(self, channel: ChannelConfig, ref: parsing.MediaRef) -> InboundAttachment:
         max_bytes = get_settings().max_upload_bytes
