@@ -84,6 +84,22 @@ def test_rest_endpoints_and_exports(db, client, personas):
     assert client.post("/api/v1/reports/rebuild", headers=admin).json() == {"conversations": 3}
 
 
+def test_kpi_definitions_speak_the_language_asked(db, client, personas):
+    """Integrations get the source (English); Accept-Language: it gets the Italian catalogue."""
+    h = {"Authorization": f"Bearer {make_token(db, personas.admin, scopes=('read',))}"}
+    english = {d["key"]: d for d in client.get("/api/v1/reports/definitions", headers=h).json()}
+    italian = {
+        d["key"]: d
+        for d in client.get(
+            "/api/v1/reports/definitions", headers={**h, "Accept-Language": "it-IT,it;q=0.9"}
+        ).json()
+    }
+    assert english.keys() == italian.keys() and "service_level" in english
+    assert english["service_level"]["label"] == "Service level"
+    assert italian["service_level"]["label"] == "Livello di servizio"
+    assert all(italian[k]["definition"] != english[k]["definition"] for k in english)
+
+
 def test_agents_see_their_own_figures_supervisors_their_teams(db, client, personas):
     _world(db, personas)
     sara = {"Authorization": f"Bearer {make_token(db, personas.sara)}"}

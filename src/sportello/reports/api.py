@@ -8,6 +8,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from sportello.accounts import service as accounts_service
+from sportello.core import i18n
 from sportello.core.db import SessionDep
 from sportello.reports import actions, exports, kpis, service
 from sportello.reports.schemas import (
@@ -33,9 +34,13 @@ def _row(row: service.ReportRow) -> KpiRowRead:
 @router.get(
     "/reports/definitions", summary="What each KPI means", response_model=list[DefinitionRead]
 )
-def definitions(caller: ReadCaller) -> list[DefinitionRead]:
+def definitions(request: Request, caller: ReadCaller) -> list[DefinitionRead]:
+    """In English, the source, unless the caller asks for a language (Accept-Language: it)."""
+    asked = request.headers.get("accept-language")
+    language = i18n.pick_language(asked) if asked else None
+    tr = i18n.translations(language).gettext if language else (lambda text: text)
     return [
-        DefinitionRead(key=k.key, label=k.label, unit=k.unit, definition=k.definition)
+        DefinitionRead(key=k.key, label=tr(k.label), unit=k.unit, definition=tr(k.definition))
         for k in kpis.KPIS
     ]
 
