@@ -54,7 +54,7 @@ from sportello.conversations.models import (
     Priority,
     Status,
 )
-from sportello.core.db import Database, utcnow
+from sportello.core.db import SESSION_CLOCK, SESSION_HISTORY, Database, utcnow
 from sportello.core.events import SILENCE_EVENTS
 from sportello.core.outbox import OutboxEvent
 from sportello.customers.models import Customer, CustomerIdentity
@@ -711,12 +711,17 @@ class DemoClock:
         self.now = cutoff
         self.dropped_events = 0
         session.info[SILENCE_EVENTS] = True  # emit() writes no outbox rows for this session
+        # Core writes (the reply action) stamp their rows with the step's moment, delivered.
+        session.info[SESSION_CLOCK] = lambda: self.now
+        session.info[SESSION_HISTORY] = True
         event.listen(session, "before_flush", self._before_flush)
         event.listen(session, "do_orm_execute", self._lazy)
         event.listen(session, "transient_to_pending", self._added)
 
     def close(self) -> None:
         self.session.info.pop(SILENCE_EVENTS, None)
+        self.session.info.pop(SESSION_CLOCK, None)
+        self.session.info.pop(SESSION_HISTORY, None)
         event.remove(self.session, "before_flush", self._before_flush)
         event.remove(self.session, "do_orm_execute", self._lazy)
         event.remove(self.session, "transient_to_pending", self._added)

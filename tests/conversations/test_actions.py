@@ -227,6 +227,24 @@ def test_reply_by_id_does_what_do_send_reply_does(db, personas, status, assigned
         assert by[convs[0]] == by[convs[1]] and len(by[convs[0]]) == 2
 
 
+def test_a_reply_without_author_is_no_first_response_and_takes_no_owner(db, personas):
+    """The bot's and surveys' messages go through the same reply action, as nobody's answer."""
+    conv = _conversation(db, personas)
+    with db.transaction() as s:
+        conversation = s.get_one(Conversation, conv.id)
+        message = actions.do_send_reply(
+            s, conversation=conversation, author=None, text="Risposta automatica", meta={"bot": 1}
+        )
+        assert conversation.status == Status.OPEN  # reloaded after the Core update
+        message_id = message.id
+    with db.session() as s:
+        after = s.get_one(Conversation, conv.id)
+        assert after.first_response_at is None and after.assignee_id is None
+        stored = s.get_one(Message, message_id)
+        assert (stored.author_id, stored.sender_name, stored.meta) == (None, "", {"bot": 1})
+        assert stored.delivery_state == DeliveryState.QUEUED
+
+
 def test_reply_by_id_refuses_what_do_send_reply_refuses(db, personas):
     conv = _conversation(db, personas)
     with db.transaction() as s, pytest.raises(InvalidInput):

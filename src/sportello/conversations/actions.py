@@ -30,7 +30,7 @@ from sportello.conversations.models import (
     Tag,
 )
 from sportello.conversations.storage import safe_filename, store_bytes
-from sportello.core.db import table_of, utcnow
+from sportello.core.db import SESSION_HISTORY, session_now, table_of, utcnow
 from sportello.core.errors import InvalidInput, InvalidTransition, NotFound
 from sportello.core.events import (
     ConversationAssigned,
@@ -518,44 +518,25 @@ def do_send_reply(
     meta: dict[str, Any] | None = None,
 ) -> Message:
     """Record an outbound reply; the dispatcher delivers it through the channel's adapter.
-    ``meta`` reaches the adapter too (a WhatsApp template: ``{"template": {...}}``)."""
-    check_reply(conversation, text, attachments)
-    now = utcnow()
-    message = Message(
+    ``meta`` reaches the adapter too (a WhatsApp template: ``{"template": {...}}``). No
+    ``author``: the bot's or a survey's message (no first response, no assignee).
+
+    The one reply action is ``do_send_reply_by_id``; this is its form for callers holding ORM
+    rows, and it gives the stored Message back."""
+    sent = do_send_reply_by_id(
+        session,
         conversation_id=conversation.id,
-        channel_id=conversation.channel_id,
-        direction=Direction.OUTBOUND,
         author_id=author.id if author else None,
-        sender_name=author.name if author else "",
+        author_name=author.name if author else "",
         text=text,
-        html=sanitize_html(html) if html else None,
+        html=html,
+        attachments=attachments,
         client_id=client_id,
-        delivery_state=DeliveryState.QUEUED,
-        meta=dict(meta or {}),
-        created_at=now,
-        updated_at=now,
+        meta=meta,
     )
-    session.add(message)
-    session.flush()
-    stored = _store_attachments(session, message.id, attachments)
-    if stored:
-        session.flush()
-    # The new message's attachments are known: reading them (the reply's API answer) needs no
-    # query.
-    set_committed_value(message, "attachments", stored)
-    if conversation.first_response_at is None and author is not None:
-        conversation.first_response_at = now  # a person's answer: the bot's or a survey's is not
-    if conversation.status == Status.NEW:
-        conversation.status = Status.OPEN
-    if conversation.assignee_id is None and author is not None:
-        conversation.assignee_id = author.id
-    conversation.last_message_at = now
-    conversation.updated_at = now
-    conversation.message_count = Conversation.message_count + 1  # no lost updates
-    conversation.preview = preview(text)
-    event = _message_event(conversation, message)
-    emit(session, "message.created", event)
-    emit(session, "message.outbound_queued", event)
+    session.expire(conversation)  # changed by a Core UPDATE
+    message = session.get_one(Message, sent.id)
+    set_committed_value(message, "attachments", list(sent.attachments))
     return message
 
 
@@ -571,8 +552,9 @@ class _Reply:
         .update()
         .where(c.id == bindparam("conversation_id"))
         .values(
+            # NULL for the bot's and surveys' messages: only a person's answer counts.
             first_response_at=func.coalesce(
-                c.first_response_at, bindparam("now", type_=c.updated_at.type)
+                c.first_response_at, bindparam("first_response", type_=c.updated_at.type)
             ),
             status=case(
                 (c.status == Status.NEW, literal(Status.OPEN, c.status.type)), else_=c.status
@@ -609,24 +591,28 @@ def do_send_reply_by_id(
     session: Session,
     *,
     conversation_id: int,
-    author_id: int,
+    author_id: int | None,
     author_name: str,
     text: str,
     html: str | None = None,
     attachments: Sequence[InboundAttachment] = (),
     client_id: str | None = None,
     via_channel_id: int | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> SentReply:
-    """``do_send_reply`` for an agent's reply in the writer's batch, in Core: no ORM
-    conversation or author loaded, one UPDATE for the conversation. The same rules and events.
-    ``via_channel_id``: deliver through another channel that reaches this customer (the brand's
-    mailbox for a web form's customer), checked by ``channels.actions.do_send_reply_via``."""
+    """The one reply action, in Core (agents' replies run in the writer's batch): no ORM
+    conversation or author loaded, one UPDATE for the conversation. ``author_id`` None: the
+    bot or a survey (no first response, no assignee). ``via_channel_id``: deliver through
+    another channel that reaches this customer (the brand's mailbox for a web form's
+    customer), checked by ``channels.actions.do_send_reply_via``."""
     session.flush()  # Core skips autoflush: earlier writes of the batch go first
     conversation = _Reply.conversation.first(session, conversation_id=conversation_id)
     if conversation is None:
         raise NotFound("conversation not found")
     check_reply(conversation, text, attachments)
-    now = utcnow()
+    now = session_now(session)
+    # Replayed history (the demo) was delivered long ago: no delivery job may send it now.
+    state = DeliveryState.DELIVERED if session.info.get(SESSION_HISTORY) else DeliveryState.QUEUED
     html = sanitize_html(html) if html else None
     channel_id = via_channel_id or conversation.channel_id
     message_id = _Door.insert_message.scalar(
@@ -640,9 +626,9 @@ def do_send_reply_by_id(
         html=html,
         provider_message_id=None,
         client_id=client_id,
-        delivery_state=DeliveryState.QUEUED,
+        delivery_state=state,
         error=None,
-        meta={},
+        meta=dict(meta or {}),
         created_at=now,
         updated_at=now,
     )
@@ -653,6 +639,7 @@ def do_send_reply_by_id(
         session,
         conversation_id=conversation_id,
         now=now,
+        first_response=now if author_id is not None else None,
         author_id=author_id,
         new_preview=preview(text),
     )
@@ -674,7 +661,7 @@ def do_send_reply_by_id(
         sender_name=author_name,
         text=text,
         html=html,
-        delivery_state=DeliveryState.QUEUED,
+        delivery_state=state,
         error=None,
         created_at=now,
         attachments=tuple(stored),

@@ -32,6 +32,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# A session that replays history (the demo loader) sets these in ``session.info``: a clock that
+# Core writes stamp their rows with, and that outgoing messages were delivered long ago.
+SESSION_CLOCK = "clock"
+SESSION_HISTORY = "history"
+
+
+def session_now(session: Any) -> datetime:
+    """The time a write in ``session`` happens: now, or the replayed moment (SESSION_CLOCK)."""
+    clock = session.info.get(SESSION_CLOCK)
+    return clock() if clock is not None else datetime.now(UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware datetimes stored as UTC on every backend (SQLite keeps no offset)."""
 
