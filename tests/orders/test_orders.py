@@ -50,7 +50,9 @@ def test_lookup_and_cancel_over_the_api_leaves_a_note(client, db, personas, shop
     assert ("PUT", f"/wp-json/wc/v3/orders/{second['id']}") in fake.requests
     with db.session() as s:
         note = s.scalars(
-            select(Message).where(Message.conversation_id == cid, Message.direction == Direction.NOTE)
+            select(Message).where(
+                Message.conversation_id == cid, Message.direction == Direction.NOTE
+            )
         ).one()
         assert str(second["id"]) in note.text and "cambiato idea" in note.text
         assert note.meta["event"] == "order.cancelled"
@@ -67,7 +69,12 @@ def test_register_an_order_from_the_console(client, db, personas, shop):  # type
     token = csrf_from(page.text)
     made = client.post(
         f"/c/{number}/orders",
-        data={"csrf_token": token, "connector_id": str(connector_id), "product": "103", "quantity": "2"},
+        data={
+            "csrf_token": token,
+            "connector_id": str(connector_id),
+            "product": "103",
+            "quantity": "2",
+        },
     )
     assert made.status_code == 200
     assert "registrato" in made.text  # Sara works in Italian

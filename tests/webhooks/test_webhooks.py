@@ -159,6 +159,11 @@ def test_admin_page_shows_the_secret_once(client, db, personas, receiver):  # ty
     assert "whsec_" not in again.text
     bad = client.post(
         "/admin/webhooks",
-        data={"csrf_token": token, "name": "X", "url": "ftp://x", "events": ["conversation.created"]},
+        data={
+            "csrf_token": token,
+            "name": "X",
+            "url": "ftp://x",
+            "events": ["conversation.created"],
+        },
     )
     assert bad.status_code == 422

@@ -133,9 +133,15 @@ def _reply(ctx: Context, value: str) -> str | None:
     reply = ctx.session.get(CannedReply, int(value)) if value.isdigit() else None
     if reply is None:
         raise ActionSkipped("unknown canned reply")
+    from sportello.replies import service as replies_service
+
+    agent = ctx.conversation.assignee or User(name="Sportello", language="it")
+    rendered = replies_service.render_reply(ctx.session, reply, ctx.conversation, agent)
+    if rendered.missing or rendered.unknown:
+        raise ActionSkipped("the canned reply has placeholders without a value")
     try:
         conversations_actions.do_send_reply(
-            ctx.session, conversation=ctx.conversation, author=None, text=reply.body
+            ctx.session, conversation=ctx.conversation, author=None, text=rendered.text
         )
     except SportelloError as exc:
         raise ActionSkipped(exc.message) from None
