@@ -58,3 +58,6 @@ def woo_connector(db: Any, brand_id: int, base_url: str, **kw: Any) -> int:
             **kw,
         )
         return connector.id
+
+
+from tests.web.conftest import browser, console, live_server, new_page  # noqa: E402, F401
