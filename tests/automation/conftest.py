@@ -2,5 +2,5 @@
 
 from __future__ import annotations
 
-import sportello.automation.handlers  # noqa: F401  (the rules' handler and the sweep job)
+import sportello.automation.handlers
 import sportello.routing.sla  # noqa: F401  (SLA clocks start on conversation.created)

@@ -13,6 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import User
+from sportello.automation import engine
+from sportello.automation.engine import ACTIONS, CONDITIONS, Context, register_action
+from sportello.automation.models import Rule, RuleKind, RuleRun
 from sportello.conversations import actions as conversations_actions
 from sportello.conversations.models import (
     ACTIVE_STATUSES,
@@ -25,9 +28,6 @@ from sportello.conversations.models import (
 from sportello.core.db import utcnow
 from sportello.core.errors import InvalidInput, SportelloError
 from sportello.core.events import EventPayload, emit, register_event
-from sportello.automation import engine
-from sportello.automation.engine import ACTIONS, CONDITIONS, Context, register_action
-from sportello.automation.models import Rule, RuleKind, RuleRun
 from sportello.routing.models import Queue
 
 LOOP_WINDOW = timedelta(minutes=10)

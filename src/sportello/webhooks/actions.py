@@ -38,6 +38,8 @@ PREFERRED = (
     "sla.breached",
     "customer.created",
     "customer.merged",
+    "order.created",
+    "order.cancelled",
 )
 
 

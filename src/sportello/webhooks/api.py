@@ -6,14 +6,6 @@ from fastapi import Response
 
 from sportello.accounts import service as accounts_service
 from sportello.core.db import SessionDep
-from sportello.webhooks import actions, service
-from sportello.webhooks.schemas import (
-    DeliveryRead,
-    SecretRead,
-    SubscriptionCreated,
-    SubscriptionData,
-    SubscriptionRead,
-)
 from sportello.web.api import (
     AdminCaller,
     Cursor,
@@ -22,6 +14,14 @@ from sportello.web.api import (
     api_router,
     decode_cursor,
     encode_cursor,
+)
+from sportello.webhooks import actions, service
+from sportello.webhooks.schemas import (
+    DeliveryRead,
+    SecretRead,
+    SubscriptionCreated,
+    SubscriptionData,
+    SubscriptionRead,
 )
 
 router = api_router("webhooks")

@@ -11,11 +11,11 @@ from fastapi.responses import HTMLResponse, Response
 from sportello.accounts import service as accounts_service
 from sportello.core.db import SessionDep
 from sportello.core.errors import InvalidInput
-from sportello.webhooks import actions, handlers, service
-from sportello.webhooks.models import WebhookSubscription
 from sportello.web.auth import AdminUser, CsrfChecked
 from sportello.web.helpers import form_error, see_other
 from sportello.web.render import render
+from sportello.webhooks import actions, handlers, service
+from sportello.webhooks.models import WebhookSubscription
 
 __all__ = ["handlers", "router"]  # handlers: importing it registers the webhooks' wiring
 
@@ -81,21 +81,35 @@ def admin_webhook_save(
     raw_id = str(form.get("subscription_id", ""))
     editing = service.get_subscription(session, int(raw_id)) if raw_id.isdigit() else None
     try:
-        fields = {
-            "name": str(form.get("name", "")),
-            "url": str(form.get("url", "")),
-            "event_names": list(form["events"]),
-            "allow_private": bool(form.get("allow_private")),
-            "max_failures": _max_failures(form),
-            "is_active": bool(form.get("is_active")),
-        }
+        name = str(form.get("name", ""))
+        url = str(form.get("url", ""))
+        event_names = list(form["events"])
+        allow_private = bool(form.get("allow_private"))
+        max_failures = _max_failures(form)
+        is_active = bool(form.get("is_active"))
         if editing is None:
             created, secret = actions.do_create_subscription(
-                session, brand_id=accounts_service.default_brand(session).id, **fields
+                session,
+                brand_id=accounts_service.default_brand(session).id,
+                name=name,
+                url=url,
+                event_names=event_names,
+                allow_private=allow_private,
+                max_failures=max_failures,
+                is_active=is_active,
             )
             session.commit()
             return _page(request, session, editing=created, secret=secret)
-        actions.do_update_subscription(session, subscription=editing, **fields)
+        actions.do_update_subscription(
+            session,
+            subscription=editing,
+            name=name,
+            url=url,
+            event_names=event_names,
+            allow_private=allow_private,
+            max_failures=max_failures,
+            is_active=is_active,
+        )
     except InvalidInput as exc:
         session.rollback()
         if editing is not None:
