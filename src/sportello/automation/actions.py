@@ -404,10 +404,12 @@ def run_rules(
     now = now or utcnow()
     recent = _recent_runs(session, conversation.id, now)
     ran: list[RuleRun] = []
+    ctx = Context(session, conversation, now, event, dict(payload or {}))
     for rule in rules:
         if conversation.status == Status.CLOSED and event != "conversation.updated":
             break
-        ctx = Context(session, conversation, now, event, dict(payload or {}))
+        if ran:  # an earlier rule acted: read the conversation afresh
+            ctx = Context(session, conversation, now, event, dict(payload or {}))
         if not engine.matches(ctx, rule.conditions, match_all=rule.match_all):
             continue
         if any(rule_id == rule.id for rule_id, _ in recent):
