@@ -488,20 +488,42 @@ def do_run_event(
     return run_rules(session, conversation=conversation, rules=wanted, event=name, payload=payload)
 
 
-def do_sweep(session: Session, *, now: datetime | None = None) -> list[RuleRun]:
-    """The time-based rules over the active conversations (the periodic job's work)."""
+def sweep_candidates(session: Session, *, now: datetime | None = None) -> list[int]:
+    """The active conversations some time-based rule matches now (a read: the sweep evaluates
+    here, outside the write lock, and writes only for these)."""
     now = now or utcnow()
     rules = active_rules(session, RuleKind.TIME)
     if not rules:
         return []
-    ran: list[RuleRun] = []
-    conversations = session.scalars(
+    found: list[int] = []
+    for conversation in session.scalars(
         select(Conversation)
         .where(Conversation.status.in_(ACTIVE_STATUSES))
         .order_by(Conversation.updated_at)
         .limit(SWEEP_BATCH)
-    )
-    for conversation in conversations:
+    ):
+        ctx = Context(session, conversation, now)
+        if any(engine.matches(ctx, r.conditions, match_all=r.match_all) for r in rules):
+            found.append(conversation.id)
+    return found
+
+
+def do_sweep(
+    session: Session, *, conversation_ids: Sequence[int] | None = None, now: datetime | None = None
+) -> list[RuleRun]:
+    """The time-based rules over the active conversations (or those of ``conversation_ids``,
+    found by ``sweep_candidates``): the periodic job's work."""
+    now = now or utcnow()
+    rules = active_rules(session, RuleKind.TIME)
+    if not rules:
+        return []
+    query = select(Conversation).where(Conversation.status.in_(ACTIVE_STATUSES))
+    if conversation_ids is not None:
+        if not conversation_ids:
+            return []
+        query = query.where(Conversation.id.in_(list(conversation_ids)))
+    ran: list[RuleRun] = []
+    for conversation in session.scalars(query.order_by(Conversation.updated_at).limit(SWEEP_BATCH)):
         ran.extend(run_rules(session, conversation=conversation, rules=rules, event="", now=now))
     return ran
 

@@ -22,10 +22,13 @@ SWEEP_EVERY: Final = timedelta(seconds=60)
 
 @subscribe_batch_when_registered(*actions.TRIGGER_EVENTS)
 def on_events(db: Database, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    # A read first: without a rule for these events, no write transaction (SQLite's one lock).
+    with db.session() as session:
+        wanted = {e for r in actions.active_rules(session, RuleKind.EVENT) for e in r.events}
+    if not any(name in wanted for name, _ in batch):
+        return
     with db.transaction() as session:
         rules = actions.active_rules(session, RuleKind.EVENT)
-        if not rules:
-            return
         for name, payload in batch:
             actions.do_run_event(session, name=name, payload=payload, rules=rules)
 
@@ -45,8 +48,11 @@ def ensure_sweep(db: Database, *, at: datetime | None = None) -> None:
 
 def sweep(db: Database, payload: dict[str, Any]) -> None:
     try:
-        with db.transaction() as session:
-            actions.do_sweep(session)
+        with db.session() as session:
+            candidates = actions.sweep_candidates(session)
+        if candidates:
+            with db.transaction() as session:
+                actions.do_sweep(session, conversation_ids=candidates)
     finally:
         ensure_sweep(db, at=utcnow() + SWEEP_EVERY)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy import select
+
 from sportello.core import jobs
 from sportello.core.db import Database
 from sportello.core.dispatcher import subscribe_batch_when_registered
@@ -33,6 +35,18 @@ def _all_names() -> tuple[str, ...]:
 
 @subscribe_batch_when_registered(*_all_names())
 def queue_deliveries(db: Database, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    # A read first: most installs have no webhook, and a write transaction takes SQLite's one
+    # write lock that the chat and the replies are waiting for.
+    with db.session() as session:
+        wanted = {
+            name
+            for events in session.scalars(
+                select(WebhookSubscription.events).where(WebhookSubscription.is_active)
+            )
+            for name in events
+        }
+    if not wanted or not any(name in wanted or actions.ALL_EVENTS in wanted for name, _ in batch):
+        return
     with db.transaction() as session:
         actions.do_queue_events(session, batch=batch)
 
