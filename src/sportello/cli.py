@@ -140,14 +140,17 @@ def worker() -> None:
     migrations.check_ready(db.engine, settings.database_url)
     registry.load_builtin()
     import sportello.channels.service  # noqa: F401  (registers handlers and jobs)
+    from sportello.automation import handlers as automation_handlers  # rules, the sweep job
     from sportello.knowledge import handlers as _kb_handlers  # noqa: F401  (bot, indexer)
     from sportello.reports import handlers as reports_handlers  # after routing: SLA first
     from sportello.routing import router as routing_router
     from sportello.routing import sla  # noqa: F401  (registers handlers and jobs)
     from sportello.surveys import handlers as _survey_handlers  # noqa: F401  (survey jobs)
+    from sportello.webhooks import handlers as _webhook_handlers  # noqa: F401  (deliveries)
 
     routing_router.ensure_sweep(db)  # the periodic routing / SLA sweep (one job a period)
     reports_handlers.ensure_jobs(db)  # the wallboard alert check, the weekly report e-mail
+    automation_handlers.ensure_sweep(db)  # the time-based rules (one job a minute)
     _tune_gc()
 
     dispatcher = Dispatcher(db)

@@ -66,6 +66,13 @@ ROUTERS = (
     "sportello.workforce.pages",
     "sportello.reports.pages",
     "sportello.reports.api",
+    "sportello.webhooks.pages",
+    "sportello.webhooks.api",
+    "sportello.orders.pages",
+    "sportello.orders.api",
+    "sportello.orders.fakeshop",
+    "sportello.automation.pages",
+    "sportello.automation.api",
 )
 
 

@@ -1,6 +1,7 @@
 """Imports every domain's models so that the metadata is complete (Alembic, create_all)."""
 
 from sportello.accounts import models as accounts_models
+from sportello.automation import models as automation_models
 from sportello.channels import models as channels_models
 from sportello.channels.chat import models as chat_models
 from sportello.channels.email import models as email_models
@@ -9,16 +10,19 @@ from sportello.core import jobs, outbox
 from sportello.core.db import Base
 from sportello.customers import models as customers_models
 from sportello.knowledge import models as knowledge_models
+from sportello.orders import models as orders_models
 from sportello.replies import models as replies_models
 from sportello.reports import models as reports_models
 from sportello.routing import models as routing_models
 from sportello.surveys import models as surveys_models
+from sportello.webhooks import models as webhooks_models
 from sportello.workforce import models as workforce_models
 
 metadata = Base.metadata
 
 __all__ = [
     "accounts_models",
+    "automation_models",
     "channels_models",
     "chat_models",
     "conversations_models",
@@ -27,10 +31,12 @@ __all__ = [
     "jobs",
     "knowledge_models",
     "metadata",
+    "orders_models",
     "outbox",
     "replies_models",
     "reports_models",
     "routing_models",
     "surveys_models",
+    "webhooks_models",
     "workforce_models",
 ]
