@@ -141,10 +141,12 @@ def worker() -> None:
     from sportello.reports import handlers as reports_handlers  # after routing: SLA first
     from sportello.routing import router as routing_router
     from sportello.routing import sla  # noqa: F401  (registers handlers and jobs)
+    from sportello.quality import handlers as quality_handlers  # the daily sampling job
     from sportello.surveys import handlers as _survey_handlers  # noqa: F401  (survey jobs)
 
     routing_router.ensure_sweep(db)  # the periodic routing / SLA sweep (one job a period)
     reports_handlers.ensure_jobs(db)  # the wallboard alert check, the weekly report e-mail
+    quality_handlers.ensure_scheduled(db)  # the daily review sampling
     _tune_gc()
 
     dispatcher = Dispatcher(db)

@@ -12,6 +12,7 @@ from sportello.knowledge import models as knowledge_models
 from sportello.replies import models as replies_models
 from sportello.reports import models as reports_models
 from sportello.routing import models as routing_models
+from sportello.quality import models as quality_models
 from sportello.surveys import models as surveys_models
 from sportello.workforce import models as workforce_models
 
@@ -28,6 +29,7 @@ __all__ = [
     "knowledge_models",
     "metadata",
     "outbox",
+    "quality_models",
     "replies_models",
     "reports_models",
     "routing_models",
