@@ -39,4 +39,8 @@ MESSAGES = [
     _("unknown scorecard"),
     _("write an answer for the agent"),
     _("conversation not found"),
+    _("a sampling rule needs a name"),
+    _("give a number from 1 to 50"),
+    _("give a score from 0 to 100"),
+    _("give a weight from 0 to 100"),
 ]
