@@ -148,7 +148,7 @@ def test_review_and_acknowledged_coaching_note(db, personas, live_server, browse
     sup.goto("/quality/trends?by=agent")
     sup.wait_for_selector("#qa-trend-chart svg")
     _shot(sup, "quality-trends.png")
-    sup.goto("/quality/scorecards?edit=%d" % card_id)
+    sup.goto(f"/quality/scorecards?edit={card_id}")
     _shot(sup, "quality-scorecard.png", 1300)
     with db.transaction() as s:
         s.execute(update(User).where(User.id == personas.supervisor.id).values(language="en"))

@@ -13,13 +13,11 @@ from sportello.core.db import utcnow
 from sportello.quality import demo, service
 from sportello.quality.models import Calibration, Review, ReviewStatus, SampleRule, Scorecard
 from sportello.reports import demo as reports_demo
-from sportello.surveys import demo as surveys_demo
 
 
 def test_demo_quality(db):
     now = utcnow()
     core_demo.load(db, seed=42, now=now)
-    surveys_demo.load(db, now=now, seed=42)
     reports_demo.load(db, now=now, seed=42)
     demo.load(db, now=now, seed=42)
     demo.load(db, now=now, seed=42)  # a second run adds nothing

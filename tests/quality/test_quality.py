@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select, update
 
-from sportello.accounts.models import User
 from sportello.core import jobs
 from sportello.core.db import utcnow
 from sportello.core.dispatcher import Dispatcher
@@ -45,7 +43,7 @@ def test_review_flow_through_the_api(client, db, personas, auth) -> None:
     card_id = default_scorecard(db, personas)
     crits = criteria(db, card_id)
     names = [c["name"] for c in crits]
-    assert any("mpath" in n for n in names)  # empathy and emotions are in the default card
+    assert any("mpat" in n for n in names)  # empathy and emotions are in the default card
     assert [c["critical"] for c in crits].count(True) == 1
     conversation_id = resolved_by(db, personas, personas.sara)
     sup, sara, luca = auth(personas.supervisor), auth(personas.sara), auth(personas.luca)
@@ -281,7 +279,7 @@ def test_calibration_is_blind_until_revealed(client, db, personas, auth) -> None
     )
     detail = client.post(f"/api/v1/quality/calibrations/{cal['id']}/reveal", headers=sup).json()
     assert detail["status"] == "revealed" and sorted(detail["scores"]) == [25.0, 100.0]
-    empathy = next(c for c in detail["criteria"] if "mpath" in c["name"])
+    empathy = next(c for c in detail["criteria"] if "mpat" in c["name"])
     assert (
         sorted(empathy["values"]) == [2, 5] and empathy["mean"] == 3.5 and empathy["spread"] == 0.75
     )
