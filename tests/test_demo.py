@@ -421,6 +421,7 @@ def test_domain_demos_list_the_seven_domains():
         "sportello.reports.demo",
         "sportello.workforce.demo",
         "sportello.automation.demo",
+        "sportello.quality.demo",
     )
 
 

@@ -142,6 +142,7 @@ def worker() -> None:
     import sportello.channels.service  # noqa: F401  (registers handlers and jobs)
     from sportello.automation import handlers as automation_handlers  # rules, the sweep job
     from sportello.knowledge import handlers as _kb_handlers  # noqa: F401  (bot, indexer)
+    from sportello.quality import handlers as quality_handlers  # the daily sampling job
     from sportello.reports import handlers as reports_handlers  # after routing: SLA first
     from sportello.routing import router as routing_router
     from sportello.routing import sla  # noqa: F401  (registers handlers and jobs)
@@ -151,6 +152,7 @@ def worker() -> None:
     routing_router.ensure_sweep(db)  # the periodic routing / SLA sweep (one job a period)
     reports_handlers.ensure_jobs(db)  # the wallboard alert check, the weekly report e-mail
     automation_handlers.ensure_sweep(db)  # the time-based rules (one job a minute)
+    quality_handlers.ensure_scheduled(db)  # the daily review sampling
     _tune_gc()
 
     dispatcher = Dispatcher(db)

@@ -79,6 +79,7 @@ DOMAIN_DEMOS: tuple[str, ...] = (
     "sportello.reports.demo",
     "sportello.workforce.demo",
     "sportello.automation.demo",
+    "sportello.quality.demo",
 )
 
 # (email, password, role): printed by `sportello demo`.
@@ -909,7 +910,7 @@ def clear(db: Database) -> None:
         if db.is_sqlite:
             conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
             for name in tables:
-                conn.exec_driver_sql(f'DELETE FROM "{name}"')  # noqa: S608 (names: our metadata)
+                conn.exec_driver_sql(f'DELETE FROM "{name}"')
         else:
             quoted = ", ".join(f'"{name}"' for name in tables)
             conn.exec_driver_sql(f"TRUNCATE {quoted} RESTART IDENTITY")

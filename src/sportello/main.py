@@ -73,6 +73,8 @@ ROUTERS = (
     "sportello.orders.fakeshop",
     "sportello.automation.pages",
     "sportello.automation.api",
+    "sportello.quality.pages",
+    "sportello.quality.api",
 )
 
 

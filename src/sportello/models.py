@@ -11,6 +11,7 @@ from sportello.core.db import Base
 from sportello.customers import models as customers_models
 from sportello.knowledge import models as knowledge_models
 from sportello.orders import models as orders_models
+from sportello.quality import models as quality_models
 from sportello.replies import models as replies_models
 from sportello.reports import models as reports_models
 from sportello.routing import models as routing_models
@@ -33,6 +34,7 @@ __all__ = [
     "metadata",
     "orders_models",
     "outbox",
+    "quality_models",
     "replies_models",
     "reports_models",
     "routing_models",

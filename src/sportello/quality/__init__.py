@@ -1,0 +1,1 @@
+"""Quality reviews: scorecards, sampled reviews, calibration, coaching and trends."""
