@@ -25,6 +25,7 @@ from sportello.knowledge.models import (
     ArticleStatus,
     ArticleVersion,
     Category,
+    LearnedQuestion,
     Proposal,
     ProposalStatus,
     SearchLog,
@@ -530,6 +531,43 @@ def do_vote(
     column = Article.helpful_yes if helpful else Article.helpful_no
     session.execute(update(Article).where(Article.id == article.id).values({column: column + 1}))
     return vote
+
+
+LEARNED_SOURCES = ("handover", "helpful", "click", "editor", "import")
+MAX_LEARNED_PER_ARTICLE = 50
+
+
+def do_learn_question(
+    session: Session, *, article: Article, question: str, source: str
+) -> LearnedQuestion | None:
+    """Remember a customer's own words for the article that answered them (a signal the hybrid
+    ranking searches beside the article). Repeats and near-empty questions are skipped; an
+    article keeps its newest MAX_LEARNED_PER_ARTICLE."""
+    if source not in LEARNED_SOURCES:
+        raise InvalidInput("unknown source", field="source")
+    clean = " ".join(question.split())[:300]
+    if len(text.content_words(clean, article.language)) < 1:
+        return None
+    existing = session.scalars(
+        select(LearnedQuestion)
+        .where(LearnedQuestion.article_id == article.id)
+        .order_by(LearnedQuestion.id)
+    ).all()
+    if any(q.text.casefold() == clean.casefold() for q in existing):
+        return None
+    for old in existing[: max(0, len(existing) - MAX_LEARNED_PER_ARTICLE + 1)]:
+        session.delete(old)
+    learned = LearnedQuestion(
+        brand_id=article.brand_id,
+        article_id=article.id,
+        language=article.language,
+        text=clean,
+        source=source,
+    )
+    semantic.embed_question(learned)
+    session.add(learned)
+    session.flush()
+    return learned
 
 
 def do_count_view(session: Session, *, article: Article) -> None:

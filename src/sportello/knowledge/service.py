@@ -255,20 +255,29 @@ def search_articles(
         title_terms, body_terms = c.search_title.split(), c.search_body.split()
         scored.append((article_id, kbquery.bm25(parsed, title_terms, body_terms)))
     scored.sort(key=lambda item: -item[1])
-    scored = semantic.rerank(
-        session, parsed.raw, scored, brand_id=brand_id, languages=languages, statuses=statuses
+    fused = semantic.fuse(
+        session,
+        parsed.raw,
+        scored,
+        brand_id=brand_id,
+        languages=languages,
+        statuses=statuses,
+        exclude_ids=exclude_ids,
     )
-    top = scored[:limit]
+    top = (fused if fused is not None else scored)[:limit]
     articles = _load(session, [i for i, _ in top])
     for article_id, rank in top:
         article = articles.get(article_id)
         if article is None:
             continue
-        confidence = kbquery.coverage(
-            parsed,
-            article.search_body.split() + article.search_title.split(),
-            article.search_title.split(),
-        )
+        if fused is not None:
+            confidence = semantic.confidence(rank)
+        else:
+            confidence = kbquery.coverage(
+                parsed,
+                article.search_body.split() + article.search_title.split(),
+                article.search_title.split(),
+            )
         result.hits.append(Hit(article, rank, confidence))
     return result
 
