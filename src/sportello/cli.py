@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from sportello.config import get_settings
+from sportello.knowledge.cli import kb_app
 from sportello.workforce.cli import wfm_app
 
 # gen0 allocations between young collections (default 700), then how many young collections per
@@ -24,6 +25,7 @@ user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(wfm_app, name="wfm")
+app.add_typer(kb_app, name="kb")
 
 
 def _database():  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from sportello.core.db import utcnow
 from sportello.core.errors import Conflict, InvalidInput, PermissionDenied
 from sportello.knowledge import markdown, semantic, text
 from sportello.knowledge import query as kbquery
+from sportello.knowledge.importer import ImportItem
 from sportello.knowledge.models import (
     Article,
     ArticleStatus,
@@ -635,3 +637,79 @@ def reindex_articles(session: Session, *, batch: int = 500) -> int:
             session.execute(insert(Term), rows[start : start + 5000])
     kbquery.invalidate()
     return done
+
+
+# --- import ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    created: list[int] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # titles already in the knowledge base
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (1-based record, message)
+
+
+def do_import_articles(
+    session: Session,
+    *,
+    brand_id: int,
+    by: User,
+    items: Sequence[ImportItem],
+    language: str = "it",
+    publish: bool = True,
+) -> ImportReport:
+    """Create an article per record (categories by name, made when missing). A record that is
+    invalid is reported with its number and skipped; one whose title already exists in that
+    language is skipped too, so importing the same file twice adds nothing."""
+    check_editor(by)
+    if language not in text.LANGUAGES:
+        raise InvalidInput("the language must be it or en", field="language")
+    report = ImportReport()
+    categories = {
+        (c.language, c.name.casefold()): c
+        for c in session.scalars(select(Category).where(Category.brand_id == brand_id))
+    }
+    titles = {
+        (lang, title.casefold())
+        for lang, title in session.execute(
+            select(Article.language, Article.title).where(Article.brand_id == brand_id)
+        )
+    }
+    for number, item in enumerate(items, start=1):
+        lang = item.language if item.language in text.LANGUAGES else language
+        title = item.title.strip()
+        if (lang, title.casefold()) in titles:
+            report.skipped.append(title)
+            continue
+        try:
+            check_article(title=title, body_md=item.body_md, language=lang)
+            category = None
+            if item.category.strip():
+                key = (lang, item.category.strip().casefold())
+                category = categories.get(key)
+                if category is None:
+                    category = do_create_category(
+                        session, brand_id=brand_id, by=by, name=item.category.strip()[:200],
+                        language=lang,
+                    )  # fmt: skip
+                    categories[key] = category
+            with session.begin_nested():
+                article = do_create_article(
+                    session,
+                    brand_id=brand_id,
+                    by=by,
+                    title=title,
+                    body_md=item.body_md,
+                    language=lang,
+                    category=category,
+                    tags=item.tags,
+                    status=ArticleStatus.PUBLISHED
+                    if publish and item.published
+                    else ArticleStatus.DRAFT,
+                )
+        except (InvalidInput, Conflict) as exc:
+            report.errors.append((number, str(exc)))
+            continue
+        titles.add((lang, title.casefold()))
+        report.created.append(article.id)
+    return report

@@ -733,3 +733,17 @@ def bot_log(session: Session, *, conversation_id: int) -> list[BotLog]:
 
 def recent_bot_log(session: Session, *, limit: int = 50) -> list[BotLog]:
     return list(session.scalars(select(BotLog).order_by(BotLog.id.desc()).limit(limit)))
+
+
+def learned_questions(session: Session, article: Article, *, limit: int = 50) -> list[Any]:
+    """The questions learned for an article, newest first."""
+    from sportello.knowledge.models import LearnedQuestion
+
+    return list(
+        session.scalars(
+            select(LearnedQuestion)
+            .where(LearnedQuestion.article_id == article.id)
+            .order_by(LearnedQuestion.id.desc())
+            .limit(limit)
+        )
+    )
