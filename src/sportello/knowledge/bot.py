@@ -278,13 +278,12 @@ def _choice(body: str) -> int | None:
     return None
 
 
-def _previous(session: Session, conversation_id: int) -> BotLog | None:
-    return session.scalar(
-        select(BotLog)
-        .where(BotLog.conversation_id == conversation_id)
-        .order_by(BotLog.id.desc())
-        .limit(1)
-    )
+def _previous(session: Session, conversation_id: int, *, asked: bool = False) -> BotLog | None:
+    """The bot's last turn in the conversation (``asked``: the last one on a question)."""
+    stmt = select(BotLog).where(BotLog.conversation_id == conversation_id)
+    if asked:
+        stmt = stmt.where(BotLog.action.in_(("answer", "clarify", "handover")), BotLog.query != "")
+    return session.scalar(stmt.order_by(BotLog.id.desc()).limit(1))
 
 
 def plan_turn(
@@ -335,6 +334,8 @@ def plan_turn(
         session, body, brand_id=conversation.brand_id, language=language, limit=3
     )
     action = decide(result.hits, config.threshold)
+    if action == "handover" and state is not None:
+        previous = _previous(session, conversation.id, asked=True)
     if action == "handover" and previous is not None and previous.query:
         # a follow-up ("e per la Svizzera?") read together with the question before it
         query = f"{previous.query} {body}"
