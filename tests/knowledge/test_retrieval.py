@@ -111,6 +111,7 @@ class _Hit:
         ([0.3], "handover"),
         ([0.62, 0.6], "clarify"),
         ([0.45, 0.1], "handover"),  # above the clarify floor but below the threshold
+        ([1.0, 1.0], "answer"),  # as sure as it gets: the ranking already chose
     ],
 )
 def test_decide(confidences, expected):
@@ -152,9 +153,7 @@ def test_a_follow_up_is_read_with_the_question_before_it(db, kb: KB, personas):
     with db.session() as s:
         entries = list(
             s.scalars(
-                select(BotLog)
-                .where(BotLog.conversation_id == conversation_id)
-                .order_by(BotLog.id)
+                select(BotLog).where(BotLog.conversation_id == conversation_id).order_by(BotLog.id)
             )
         )
     assert [e.action for e in entries] == ["answer", "answer"]

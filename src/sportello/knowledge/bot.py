@@ -258,6 +258,7 @@ def decide(hits: list[Any], threshold: float) -> str:
         return "handover"
     if (
         len(hits) > 1
+        and hits[0].confidence < 1.0  # sure of the best: no question to ask
         and hits[1].confidence >= threshold * CLARIFY_FLOOR
         and hits[0].confidence - hits[1].confidence < CLARIFY_MARGIN
     ):

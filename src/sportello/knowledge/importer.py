@@ -151,8 +151,8 @@ def _freshdesk(data: list[dict[str, Any]]) -> list[ImportItem]:
 def from_json(data: str) -> list[ImportItem]:
     try:
         parsed = json.loads(data)
-    except ValueError as exc:
-        raise InvalidInput(f"the file is not valid JSON: {exc}", field="file") from None
+    except ValueError:
+        raise InvalidInput("the file is not valid JSON", field="file") from None
     pages = parsed if isinstance(parsed, list) else [parsed]
     if not all(isinstance(p, dict) for p in pages):
         raise InvalidInput("expected a JSON object or a list of objects", field="file")
@@ -239,5 +239,5 @@ def _checked(items: Iterable[ImportItem]) -> list[ImportItem]:
     if not kept:
         raise InvalidInput("no articles found in the file", field="file")
     if len(kept) > MAX_ARTICLES:
-        raise InvalidInput(f"at most {MAX_ARTICLES} articles per import", field="file")
+        raise InvalidInput("too many articles in one file (20,000 at most)", field="file")
     return kept

@@ -83,12 +83,23 @@ _embedder: Embedder | None = None
 _tried = False
 
 
+# Large knowledge bases: a first pass over the rows projected on their COARSE_DIMENSIONS main
+# components (PCA of the index itself) picks COARSE_ROWS rows, and only the candidates' rows get
+# the exact cosine. Small ones (the usual help center) are scored exactly in one product.
+COARSE_FROM_ROWS = 20_000
+COARSE_DIMENSIONS = 64
+COARSE_ROWS = 600
+
+
 @dataclass
 class _Index:
     loaded_at: float
     owners: Any  # (rows,) int64 article ids
     matrix: Any  # (rows, d) float32
     rows_of: dict[int, Any]  # article id -> row indices
+    signature: tuple[Any, ...] = ()  # what was read; re-read only when the tables changed
+    basis: Any = None  # (COARSE_DIMENSIONS, d) for large indexes
+    projected: Any = None  # (rows, COARSE_DIMENSIONS)
 
 
 _indexes: dict[tuple[int, tuple[str, ...], tuple[str, ...], str], _Index] = {}
@@ -198,6 +209,10 @@ def _index(
     cached = _indexes.get(key)
     if cached is not None and time.monotonic() - cached.loaded_at < MATRIX_TTL_SECONDS:
         return cached
+    signature = _signature(session, brand_id)
+    if cached is not None and cached.signature == signature:
+        cached.loaded_at = time.monotonic()  # other processes changed nothing: keep it
+        return cached
     scope = (
         Article.brand_id == brand_id,
         Article.language.in_(list(languages)),
@@ -235,10 +250,63 @@ def _index(
         ends = np.r_[starts[1:], len(owner)]
         for start, end in zip(starts, ends, strict=True):
             rows_of[int(owner[start])] = np.arange(start, end)
-    index = _Index(time.monotonic(), owner, matrix, rows_of)
+    index = _Index(time.monotonic(), owner, matrix, rows_of, signature)
+    if len(owner) >= COARSE_FROM_ROWS:
+        index.basis, index.projected = _project(matrix)
     with _lock:
         _indexes[key] = index
     return index
+
+
+def _signature(session: Session, brand_id: int) -> tuple[Any, ...]:
+    """Cheap aggregates that change when an article, its vectors or its questions change."""
+    from sqlalchemy import func
+
+    articles = session.execute(
+        select(func.count(Article.id), func.max(Article.updated_at), func.sum(Article.id)).where(
+            Article.brand_id == brand_id
+        )
+    ).one()
+    vectors = session.execute(
+        select(func.count(), func.max(Embedding.updated_at)).select_from(Embedding)
+    ).one()
+    questions = session.execute(
+        select(func.count(LearnedQuestion.id), func.max(LearnedQuestion.id))
+    ).one()
+    return (*articles, *vectors, *questions)
+
+
+def _project(matrix: Any) -> tuple[Any, Any]:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    sample = matrix[rng.choice(len(matrix), size=min(len(matrix), 5000), replace=False)]
+    _, _, vt = np.linalg.svd(sample, full_matrices=False)
+    basis = np.ascontiguousarray(vt[:COARSE_DIMENSIONS], dtype=np.float32)
+    projected = np.empty((len(matrix), len(basis)), dtype=np.float32)
+    for start in range(0, len(matrix), 50_000):
+        projected[start : start + 50_000] = matrix[start : start + 50_000] @ basis.T
+    return basis, projected
+
+
+def _similarities(index: _Index, query: Any, lexical_ids: Sequence[int]) -> tuple[Any, Any]:
+    """Cosine per row (exact for the rows that can matter) and the best rows' indices."""
+    import numpy as np
+
+    if index.projected is None:
+        similarities = index.matrix @ query
+        take = min(len(similarities), SEMANTIC_CANDIDATES * 4)
+        return similarities, np.argpartition(-similarities, take - 1)[:take]
+    coarse = index.projected @ (index.basis @ query)
+    take = min(len(coarse), COARSE_ROWS)
+    best_rows = np.argpartition(-coarse, take - 1)[:take]
+    articles = set(index.owners[best_rows].tolist()) | set(lexical_ids)
+    rows = [index.rows_of[a] for a in articles if a in index.rows_of]
+    wanted = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    similarities = np.full(len(index.owners), -1.0, dtype=np.float32)
+    similarities[wanted] = index.matrix[wanted] @ query
+    exact_best = wanted[np.argsort(-similarities[wanted])[: SEMANTIC_CANDIDATES * 4]]
+    return similarities, exact_best
 
 
 def _article_score(similarities: Any, rows: Any) -> float:
@@ -280,11 +348,9 @@ def fuse(
     if not index.rows_of:
         return None
     query = np.asarray(model.encode([query_text[:1000]])[0], dtype=np.float32)
-    similarities = index.matrix @ query
     # the best rows name the semantic side's candidate articles
-    take = min(len(similarities), SEMANTIC_CANDIDATES * 4)
-    best_rows = np.argpartition(-similarities, take - 1)[:take]
-    candidates = dict(ranked)
+    similarities, best_rows = _similarities(index, query, [i for i, _ in ranked[:100]])
+    candidates = dict(ranked[:100])
     for article_id in index.owners[best_rows]:
         candidates.setdefault(int(article_id), 0.0)
     excluded = set(exclude_ids)
