@@ -412,7 +412,7 @@ def test_domain_loaders_run_in_order_and_missing_ones_are_skipped(tmp_path, monk
     assert calls == [("beta", db, now, 9), ("alpha", db, now, 9)]
 
 
-def test_domain_demos_list_the_six_domains():
+def test_domain_demos_list_the_seven_domains():
     assert demo.DOMAIN_DEMOS == (
         "sportello.routing.demo",
         "sportello.replies.demo",
@@ -420,6 +420,7 @@ def test_domain_demos_list_the_six_domains():
         "sportello.surveys.demo",
         "sportello.reports.demo",
         "sportello.workforce.demo",
+        "sportello.knowledge.demo",
     )
 
 

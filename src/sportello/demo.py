@@ -1380,6 +1380,9 @@ def _play(
 
     def feedback(satisfied: bool) -> Callable[[], None]:
         def run() -> None:
+            if state.get("bot") == "clarify":  # the bot asked which of two articles
+                inbound("La prima.")()
+                bot_turn()
             if state.get("bot") != "answer":
                 return  # handed over at once: the customer waits for a person
             inbound(rng.choice(BOT_SATISFIED if satisfied else BOT_UNSATISFIED))()
