@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from sportello.core.db import Database
 
 kb_app = typer.Typer(help="Knowledge base: import articles, search them.", no_args_is_help=True)
 
 
-def _database():  # type: ignore[no-untyped-def]
+def _database() -> Database:
     from sportello.config import get_settings
     from sportello.core.db import Database
 

@@ -230,12 +230,14 @@ def _index(
         block = np.frombuffer(vector, dtype="<f4").reshape(-1, dim)
         blocks.append(block)
         owners.append(np.full(block.shape[0], article_id, dtype=np.int64))
-    for article_id, vector in session.execute(
+    for article_id, question_vector in session.execute(
         select(LearnedQuestion.article_id, LearnedQuestion.vector)
         .join(Article, Article.id == LearnedQuestion.article_id)
         .where(*scope, LearnedQuestion.model == model.name, LearnedQuestion.vector.is_not(None))
     ):
-        blocks.append(np.frombuffer(vector, dtype="<f4").reshape(1, dim))
+        if question_vector is None:
+            continue
+        blocks.append(np.frombuffer(question_vector, dtype="<f4").reshape(1, dim))
         owners.append(np.array([article_id], dtype=np.int64))
     if blocks:
         matrix = np.ascontiguousarray(np.vstack(blocks), dtype=np.float32)
