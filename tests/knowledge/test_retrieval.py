@@ -426,3 +426,17 @@ def test_article_page_lists_and_adds_learned_questions(db, kb: KB, personas, cli
     token = csrf_from(client.get(f"/kb/{article_id}").text)
     denied = client.post(f"/kb/{article_id}/questions", data={"text": "ciao", "csrf_token": token})
     assert denied.status_code == 403
+
+
+def test_embed_missing_gives_vectors_to_articles_made_without_the_model(db, kb: KB, personas):
+    from sportello.knowledge.models import Embedding
+
+    with db.session() as s:  # the fixture made them lexical-only
+        assert s.scalar(select(func.count()).select_from(Embedding)) == 0
+    semantic.set_embedder(real_model())
+    with db.transaction() as s:
+        assert actions.embed_missing(s) == len(kb.ids)
+    with db.transaction() as s:
+        assert actions.embed_missing(s) == 0
+        result = service.search_articles(s, "come pago?", brand_id=kb.brand_id, language="it")
+        assert titles(result)[0] == "Metodi di pagamento"

@@ -27,6 +27,7 @@ from sportello.knowledge.models import (
     ArticleStatus,
     ArticleVersion,
     Category,
+    Embedding,
     LearnedQuestion,
     Proposal,
     ProposalStatus,
@@ -713,3 +714,22 @@ def do_import_articles(
         titles.add((lang, title.casefold()))
         report.created.append(article.id)
     return report
+
+
+def embed_missing(session: Session) -> int:
+    """Embed the articles and learned questions that have no vector from the installed model
+    (after installing or changing it; ``sportello kb embed``). Returns how many were embedded."""
+    model = semantic.embedder()
+    if model is None:
+        return 0
+    current = select(Embedding.article_id).where(Embedding.model == model.name)
+    done = 0
+    for article in session.scalars(select(Article).where(Article.id.not_in(current))):
+        semantic.embed_article(session, article)
+        done += 1
+    for question in session.scalars(
+        select(LearnedQuestion).where(LearnedQuestion.model != model.name)
+    ):
+        semantic.embed_question(question)
+        done += 1
+    return done

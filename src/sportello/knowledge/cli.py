@@ -88,6 +88,23 @@ def import_(
         typer.echo(f"  record {number}: {error}", err=True)
 
 
+@kb_app.command("embed")
+def embed() -> None:
+    """Give every article and learned question a vector from the installed model."""
+    from sportello.knowledge import actions, semantic
+
+    if semantic.embedder() is None:
+        typer.secho("Error: no semantic model (see SPORTELLO_KB_SEMANTIC)", fg=typer.colors.RED)
+        raise typer.Exit(code=1)
+    db = _database()
+    try:
+        with db.transaction() as s:
+            done = actions.embed_missing(s)
+    finally:
+        db.dispose()
+    typer.echo(f"Embedded {done} article(s) and question(s).")
+
+
 @kb_app.command("search")
 def search(
     query: Annotated[str, typer.Argument(help="What a customer would type.")],

@@ -260,6 +260,18 @@ def _index(
     return index
 
 
+_vectors_seen: list[float] = []  # when vectors were last seen to exist (monotonic)
+
+
+def _has_vectors(session: Session) -> bool:
+    if _vectors_seen and time.monotonic() - _vectors_seen[0] < MATRIX_TTL_SECONDS:
+        return True
+    found = session.scalar(select(Embedding.article_id).limit(1)) is not None
+    if found:
+        _vectors_seen[:] = [time.monotonic()]
+    return found
+
+
 def _signature(session: Session, brand_id: int) -> tuple[Any, ...]:
     """Cheap aggregates that change when an article, its vectors or its questions change."""
     from sqlalchemy import func
@@ -341,8 +353,10 @@ def fuse(
 ) -> list[tuple[int, float]] | None:
     """The lexical candidates (id, BM25F) and the semantic side's best articles, ranked by the
     fused score; ``None`` without a model (or nothing embedded), so callers keep lexical ranks."""
+    if not query_text.strip() or not _has_vectors(session):
+        return None  # nothing embedded yet: do not load the model for nothing
     model = embedder()
-    if model is None or not query_text.strip():
+    if model is None:
         return None
     import numpy as np
 
