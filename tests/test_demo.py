@@ -422,6 +422,7 @@ def test_domain_demos_list_the_seven_domains():
         "sportello.workforce.demo",
         "sportello.automation.demo",
         "sportello.quality.demo",
+        "sportello.knowledge.demo",
     )
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sportello.config import get_settings
+from sportello.knowledge.cli import kb_app
 from sportello.workforce.cli import wfm_app
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(wfm_app, name="wfm")
+app.add_typer(kb_app, name="kb")
 
 
 def _database() -> Database:

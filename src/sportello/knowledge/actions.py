@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,11 +21,14 @@ from sportello.core.db import utcnow
 from sportello.core.errors import Conflict, InvalidInput, PermissionDenied
 from sportello.knowledge import markdown, semantic, text
 from sportello.knowledge import query as kbquery
+from sportello.knowledge.importer import ImportItem
 from sportello.knowledge.models import (
     Article,
     ArticleStatus,
     ArticleVersion,
     Category,
+    Embedding,
+    LearnedQuestion,
     Proposal,
     ProposalStatus,
     SearchLog,
@@ -532,6 +536,43 @@ def do_vote(
     return vote
 
 
+LEARNED_SOURCES = ("handover", "helpful", "click", "editor", "import")
+MAX_LEARNED_PER_ARTICLE = 50
+
+
+def do_learn_question(
+    session: Session, *, article: Article, question: str, source: str
+) -> LearnedQuestion | None:
+    """Remember a customer's own words for the article that answered them (a signal the hybrid
+    ranking searches beside the article). Repeats and near-empty questions are skipped; an
+    article keeps its newest MAX_LEARNED_PER_ARTICLE."""
+    if source not in LEARNED_SOURCES:
+        raise InvalidInput("unknown source", field="source")
+    clean = " ".join(question.split())[:300]
+    if len(text.content_words(clean, article.language)) < 1:
+        return None
+    existing = session.scalars(
+        select(LearnedQuestion)
+        .where(LearnedQuestion.article_id == article.id)
+        .order_by(LearnedQuestion.id)
+    ).all()
+    if any(q.text.casefold() == clean.casefold() for q in existing):
+        return None
+    for old in existing[: max(0, len(existing) - MAX_LEARNED_PER_ARTICLE + 1)]:
+        session.delete(old)
+    learned = LearnedQuestion(
+        brand_id=article.brand_id,
+        article_id=article.id,
+        language=article.language,
+        text=clean,
+        source=source,
+    )
+    semantic.embed_question(learned)
+    session.add(learned)
+    session.flush()
+    return learned
+
+
 def do_count_view(session: Session, *, article: Article) -> None:
     session.execute(update(Article).where(Article.id == article.id).values(views=Article.views + 1))
 
@@ -596,4 +637,99 @@ def reindex_articles(session: Session, *, batch: int = 500) -> int:
         for start in range(0, len(rows), 5000):
             session.execute(insert(Term), rows[start : start + 5000])
     kbquery.invalidate()
+    return done
+
+
+# --- import ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    created: list[int] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # titles already in the knowledge base
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (1-based record, message)
+
+
+def do_import_articles(
+    session: Session,
+    *,
+    brand_id: int,
+    by: User,
+    items: Sequence[ImportItem],
+    language: str = "it",
+    publish: bool = True,
+) -> ImportReport:
+    """Create an article per record (categories by name, made when missing). A record that is
+    invalid is reported with its number and skipped; one whose title already exists in that
+    language is skipped too, so importing the same file twice adds nothing."""
+    check_editor(by)
+    if language not in text.LANGUAGES:
+        raise InvalidInput("the language must be it or en", field="language")
+    report = ImportReport()
+    categories = {
+        (c.language, c.name.casefold()): c
+        for c in session.scalars(select(Category).where(Category.brand_id == brand_id))
+    }
+    titles = {
+        (lang, title.casefold())
+        for lang, title in session.execute(
+            select(Article.language, Article.title).where(Article.brand_id == brand_id)
+        )
+    }
+    for number, item in enumerate(items, start=1):
+        lang = item.language if item.language in text.LANGUAGES else language
+        title = item.title.strip()
+        if (lang, title.casefold()) in titles:
+            report.skipped.append(title)
+            continue
+        try:
+            check_article(title=title, body_md=item.body_md, language=lang)
+            category = None
+            if item.category.strip():
+                key = (lang, item.category.strip().casefold())
+                category = categories.get(key)
+                if category is None:
+                    category = do_create_category(
+                        session, brand_id=brand_id, by=by, name=item.category.strip()[:200],
+                        language=lang,
+                    )  # fmt: skip
+                    categories[key] = category
+            with session.begin_nested():
+                article = do_create_article(
+                    session,
+                    brand_id=brand_id,
+                    by=by,
+                    title=title,
+                    body_md=item.body_md,
+                    language=lang,
+                    category=category,
+                    tags=item.tags,
+                    status=ArticleStatus.PUBLISHED
+                    if publish and item.published
+                    else ArticleStatus.DRAFT,
+                )
+        except (InvalidInput, Conflict) as exc:
+            report.errors.append((number, str(exc)))
+            continue
+        titles.add((lang, title.casefold()))
+        report.created.append(article.id)
+    return report
+
+
+def embed_missing(session: Session) -> int:
+    """Embed the articles and learned questions that have no vector from the installed model
+    (after installing or changing it; ``sportello kb embed``). Returns how many were embedded."""
+    model = semantic.embedder()
+    if model is None:
+        return 0
+    current = select(Embedding.article_id).where(Embedding.model == model.name)
+    done = 0
+    for article in session.scalars(select(Article).where(Article.id.not_in(current))):
+        semantic.embed_article(session, article)
+        done += 1
+    for question in session.scalars(
+        select(LearnedQuestion).where(LearnedQuestion.model != model.name)
+    ):
+        semantic.embed_question(question)
+        done += 1
     return done

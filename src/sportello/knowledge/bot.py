@@ -52,6 +52,9 @@ from sportello.knowledge.models import BotLog, BotSession, BotState
 log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.5
+# Two articles closer than this in confidence, both above CLARIFY_FLOOR x threshold: ask which.
+CLARIFY_MARGIN = 0.05
+CLARIFY_FLOOR = 0.8
 MAX_FAILURES = 2
 HANDOVER_TAG = "bot_handover"
 
@@ -81,7 +84,11 @@ NO = {"no", "non", "niente", "nulla", "not", "nope", "didn", "sbagliato", "wrong
 TEXTS = {
     "it": {
         "name": "Assistente virtuale",
-        "ask": "Questa risposta ti è stata utile? Rispondi sì o no.",
+        "ask": (
+            "Questa risposta ti è stata utile? Rispondi sì o no, oppure scrivi «operatore» per "
+            "parlare con una persona."
+        ),
+        "clarify": "Vuoi sapere di «{first}» o di «{second}»? Rispondi 1 o 2.",
         "more": "Leggi tutto",
         "thanks": "Bene, sono contento di esserti stato utile! Se ti serve altro, scrivimi pure.",
         "rephrase": (
@@ -95,7 +102,10 @@ TEXTS = {
     },
     "en": {
         "name": "Virtual assistant",
-        "ask": "Did this answer your question? Reply yes or no.",
+        "ask": (
+            "Did this answer your question? Reply yes or no, or write “agent” to talk to a person."
+        ),
+        "clarify": "Do you mean “{first}” or “{second}”? Reply 1 or 2.",
         "more": "Read more",
         "thanks": "Great, glad I could help! Write again if you need anything else.",
         "rephrase": (
@@ -226,7 +236,7 @@ def blocked_topic(message: str, topics: tuple[str, ...], language: str) -> str |
 
 @dataclass
 class Plan:
-    action: str  # answer | handover | feedback_yes | feedback_no
+    action: str  # answer | clarify | handover | feedback_yes | feedback_no
     reason: str = ""
     language: str = "it"
     query: str = ""
@@ -240,6 +250,41 @@ class Plan:
 
 def article_url(article_language: str, slug: str) -> str:
     return f"{get_settings().base_url.rstrip('/')}/help/{article_language}/articles/{slug}"
+
+
+def decide(hits: list[Any], threshold: float) -> str:
+    """answer | clarify | handover from the ranked hits (each with a ``confidence``)."""
+    if not hits or hits[0].confidence < threshold * CLARIFY_FLOOR:
+        return "handover"
+    if (
+        len(hits) > 1
+        and hits[0].confidence < 1.0  # sure of the best: no question to ask
+        and hits[1].confidence >= threshold * CLARIFY_FLOOR
+        and hits[0].confidence - hits[1].confidence < CLARIFY_MARGIN
+    ):
+        return "clarify"
+    return "answer" if hits[0].confidence >= threshold else "handover"
+
+
+FIRST = {"1", "uno", "prima", "primo", "first", "one"}
+SECOND = {"2", "due", "seconda", "secondo", "second", "two"}
+
+
+def _choice(body: str) -> int | None:
+    words = set(text.words(body))
+    if words & FIRST and not words & SECOND:
+        return 0
+    if words & SECOND and not words & FIRST:
+        return 1
+    return None
+
+
+def _previous(session: Session, conversation_id: int, *, asked: bool = False) -> BotLog | None:
+    """The bot's last turn in the conversation (``asked``: the last one on a question)."""
+    stmt = select(BotLog).where(BotLog.conversation_id == conversation_id)
+    if asked:
+        stmt = stmt.where(BotLog.action.in_(("answer", "clarify", "handover")), BotLog.query != "")
+    return session.scalar(stmt.order_by(BotLog.id.desc()).limit(1))
 
 
 def plan_turn(
@@ -271,20 +316,72 @@ def plan_turn(
             if state.failures + 1 >= MAX_FAILURES:
                 return Plan(action="handover", reason="repeated_failure", language=language)
             return Plan(action="feedback_no", language=language, reply=texts["rephrase"])
+    previous = _previous(session, conversation.id) if state is not None else None
+    if previous is not None and previous.action == "clarify" and state is not None:
+        # the customer picks one of the two articles the bot asked about (or words them)
+        options = list(state.last_article_ids or [])[:2]
+        picked = _choice(body)
+        query = f"{previous.query} {body}"
+        result = service.search_articles(
+            session, query, brand_id=conversation.brand_id, language=language, limit=10
+        )
+        hits = [h for h in result.hits if h.article.id in options]
+        if picked is not None and picked < len(options):
+            hits.sort(key=lambda h: h.article.id != options[picked])
+        if hits:
+            plan.query = query[:500]
+            return _answer(plan, result.query, hits[0], hits, config, texts)
     result = service.search_articles(
         session, body, brand_id=conversation.brand_id, language=language, limit=3
     )
+    action = decide(result.hits, config.threshold)
+    if action == "handover" and state is not None:
+        previous = _previous(session, conversation.id, asked=True)
+    if action == "handover" and previous is not None and previous.query:
+        # a follow-up ("e per la Svizzera?") read together with the question before it
+        query = f"{previous.query} {body}"
+        followup = service.search_articles(
+            session, query, brand_id=conversation.brand_id, language=language, limit=3
+        )
+        if decide(followup.hits, config.threshold) != "handover":
+            result, plan.query = followup, query[:500]
+            action = decide(followup.hits, config.threshold)
     plan.retrieved = [
         {"article_id": h.article.id, "title": h.article.title, "confidence": round(h.confidence, 3)}
         for h in result.hits
     ]
     best = result.hits[0] if result.hits else None
     plan.confidence = best.confidence if best else 0.0
-    if best is None or best.confidence < config.threshold:
+    if best is None or action == "handover":
         plan.action = "handover"
         plan.reason = "low_confidence"
         return plan
-    passage = service.best_passage(best.article, result.query)
+    if action == "clarify":
+        plan.action = "clarify"
+        plan.article_ids = [h.article.id for h in result.hits[:2]]
+        plan.reply = texts["clarify"].format(
+            first=result.hits[0].article.title, second=result.hits[1].article.title
+        )
+        return plan
+    return _answer(plan, result.query, best, result.hits, config, texts)
+
+
+def _answer(
+    plan: Plan,
+    parsed: Any,
+    best: Any,
+    hits: list[Any],
+    config: BotConfig,
+    texts: dict[str, str],
+) -> Plan:
+    plan.action = "answer"
+    plan.confidence = best.confidence
+    plan.retrieved = plan.retrieved or [
+        {"article_id": h.article.id, "title": h.article.title, "confidence": round(h.confidence, 3)}
+        for h in hits
+    ]
+    result_query = parsed
+    passage = service.best_passage(best.article, result_query)
     url = article_url(best.article.language, best.article.slug)
     plan.article_ids = [best.article.id]
     plan.reply = f"{passage}\n\n{texts['more']}: {url}\n\n{texts['ask']}"
@@ -294,7 +391,7 @@ def plan_turn(
             "url": article_url(h.article.language, h.article.slug),
             "text": h.article.body_md[:1500],
         }
-        for h in result.hits
+        for h in hits
         if h.confidence >= config.threshold * 0.6
     ]
     return plan
@@ -441,8 +538,16 @@ def do_bot_turn(
         )
         state.awaiting_feedback = True
         state.last_article_ids = plan.article_ids
+    elif plan.action == "clarify":
+        body = plan.reply
+        if first_turn and config.greeting:
+            body = f"{config.greeting}\n\n{body}"
+        reply = _bot_reply(session, conversation, body, name=name, meta={"clarify": True})
+        state.awaiting_feedback = False
+        state.last_article_ids = plan.article_ids
     elif plan.action == "feedback_yes":
         reply = _bot_reply(session, conversation, plan.reply, name=name, meta={})
+        _learn_from_yes(session, conversation.id, list(state.last_article_ids or []))
         state.awaiting_feedback = False
         state.state = BotState.RESOLVED
         conversations_actions.do_change_status(
@@ -463,6 +568,23 @@ def do_bot_turn(
         )
     entry.reply_message_id = reply.id if reply else None
     return entry
+
+
+def _learn_from_yes(session: Session, conversation_id: int, article_ids: list[int]) -> None:
+    """The customer said the answer helped: their question is learned for that article."""
+    from sportello.knowledge.models import Article
+
+    asked = session.scalar(
+        select(BotLog)
+        .where(BotLog.conversation_id == conversation_id, BotLog.action == "answer")
+        .order_by(BotLog.id.desc())
+        .limit(1)
+    )
+    article = session.get(Article, article_ids[0]) if article_ids else None
+    if asked is not None and article is not None and asked.query:
+        kb_actions.do_learn_question(
+            session, article=article, question=asked.query, source="helpful"
+        )
 
 
 def do_handover(

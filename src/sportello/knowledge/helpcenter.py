@@ -268,9 +268,10 @@ def vote(
     return RedirectResponse(f"{url}?voted={'yes' if is_yes else 'no'}#vote", status_code=303)
 
 
-def _search(
-    session: Session, lang: str, q: str, *, prefix: bool, limit: int
+def ranked(
+    session: Session, lang: str, q: str, *, prefix: bool = False, limit: int = 20
 ) -> service.SearchResult:
+    """The help center's ranking (its search page, and ``sportello kb search``)."""
     return service.search_articles(
         session, q, brand_id=_brand_id(session), language=lang, limit=limit, prefix=prefix
     )
@@ -280,7 +281,7 @@ def _search(
 def search_page(request: Request, session: SessionDep, lang: str, q: str = "") -> Response:
     lang = _lang(lang)
     q = q[:500]
-    result = _search(session, lang, q, prefix=False, limit=20) if q.strip() else None
+    result = ranked(session, lang, q, prefix=False, limit=20) if q.strip() else None
     if result is not None and not result.query.empty:
         brand_id = _brand_id(session)
         top = result.hits[0].article.id if result.hits else None
@@ -313,7 +314,7 @@ def search_live(request: Request, session: SessionDep, lang: str, q: str = "") -
     """Results as you type (help.js): a fragment, not logged (it is not a finished search)."""
     lang = _lang(lang)
     q = q[:500]
-    result = _search(session, lang, q, prefix=True, limit=LIVE_RESULTS) if q.strip() else None
+    result = ranked(session, lang, q, prefix=True, limit=LIVE_RESULTS) if q.strip() else None
     return help_render(
         request, lang, "help/_live.html", {"q": q, "result": result}, session=session
     )

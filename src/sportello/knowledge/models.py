@@ -221,6 +221,25 @@ class Embedding(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class LearnedQuestion(Base):
+    """A question a customer asked in their own words, tied to the article that answered it (an
+    agent answered a handed-over question with it, a reader found it helpful from a search, or an
+    editor added it): the shop's own signal, searched beside the article's text."""
+
+    __tablename__ = "kb_learned_question"
+    __table_args__ = (Index("ix_kb_learned_question_article", "article_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id"))
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_article.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(8), default="it")
+    text: Mapped[str] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(20))  # handover, helpful, click, editor, import
+    model: Mapped[str] = mapped_column(String(80), default="")
+    vector: Mapped[bytes | None]  # float32 little-endian, from ``model``
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class BotState(enum.StrEnum):
     ACTIVE = "active"
     HANDED_OVER = "handed_over"

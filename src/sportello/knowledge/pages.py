@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from sportello.accounts import service as accounts_service
@@ -18,6 +18,7 @@ from sportello.core.errors import Conflict, InvalidInput, NotFound, PermissionDe
 from sportello.knowledge import (  # noqa: F401  (bot: registers its handler)
     actions,
     bot,
+    importer,
     indexing,
     service,
 )
@@ -195,7 +196,36 @@ def article_create(
 def article_view(
     request: Request, session: SessionDep, user: CurrentUser, article_id: int
 ) -> Response:
+    return _view_page(request, session, user, _article(session, user, article_id))
+
+
+@router.post("/kb/{article_id:int}/questions", response_class=HTMLResponse)
+def article_question(
+    request: Request,
+    session: SessionDep,
+    user: SupervisorUser,
+    article_id: int,
+    text: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
     article = _article(session, user, article_id)
+    try:
+        actions.check_editor(user)
+        if len(text.strip()) > 300:
+            raise InvalidInput("the question is longer than 300 characters", field="text")
+        actions.do_learn_question(session, article=article, question=text, source="editor")
+    except InvalidInput as exc:
+        session.rollback()
+        return _view_page(request, session, user, article, question_error=form_error(exc))
+    return see_other(f"/kb/{article.id}#kb-questions")
+
+
+def _view_page(
+    request: Request,
+    session: SessionDep,
+    user: User,
+    article: Article,
+    question_error: object = None,
+) -> Response:
     return render(
         request,
         "knowledge/view.html",
@@ -208,8 +238,11 @@ def article_view(
             "is_editor": actions.is_editor(user),
             "can_edit": actions.is_editor(user)
             or (article.status == ArticleStatus.DRAFT and article.owner_id == user.id),
+            "questions": service.learned_questions(session, article),
+            "question_error": question_error,
             "kb_tab": "articles",
         },
+        status_code=422 if question_error else 200,
     )
 
 
@@ -399,7 +432,13 @@ def proposal_decide(
 
 
 def _settings_page(
-    request: Request, session: SessionDep, user: User, error: object = None
+    request: Request,
+    session: SessionDep,
+    user: User,
+    error: object = None,
+    *,
+    import_error: object = None,
+    import_report: object = None,
 ) -> Response:
     brand_id = _brand_id(session)
     return render(
@@ -409,10 +448,39 @@ def _settings_page(
             "categories": service.all_categories(session, brand_id=brand_id),
             "synonyms": service.synonyms(session, brand_id=brand_id),
             "error": error,
+            "import_error": import_error,
+            "import_report": import_report,
             "kb_tab": "settings",
         },
-        status_code=422 if error else 200,
+        status_code=422 if error or import_error else 200,
     )
+
+
+@router.post("/kb-settings/import", response_class=HTMLResponse)
+def articles_import(
+    request: Request,
+    session: SessionDep,
+    user: AdminUser,
+    file: Annotated[UploadFile, File()],
+    language: Annotated[str, Form(max_length=8)] = "it",
+    draft: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    """Import a file of articles (CSV, JSON, Zendesk Guide or Freshdesk export, Markdown)."""
+    try:
+        data = file.file.read(importer.MAX_BYTES + 1)
+        items = importer.read_bytes(file.filename or "", data)
+        report = actions.do_import_articles(
+            session,
+            brand_id=_brand_id(session),
+            by=user,
+            items=items,
+            language=language,
+            publish=not draft,
+        )
+    except InvalidInput as exc:
+        session.rollback()
+        return _settings_page(request, session, user, import_error=form_error(exc))
+    return _settings_page(request, session, user, import_report=report)
 
 
 @router.get("/kb-settings", response_class=HTMLResponse)

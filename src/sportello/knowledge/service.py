@@ -255,20 +255,29 @@ def search_articles(
         title_terms, body_terms = c.search_title.split(), c.search_body.split()
         scored.append((article_id, kbquery.bm25(parsed, title_terms, body_terms)))
     scored.sort(key=lambda item: -item[1])
-    scored = semantic.rerank(
-        session, parsed.raw, scored, brand_id=brand_id, languages=languages, statuses=statuses
+    fused = semantic.fuse(
+        session,
+        parsed.raw,
+        scored,
+        brand_id=brand_id,
+        languages=languages,
+        statuses=statuses,
+        exclude_ids=exclude_ids,
     )
-    top = scored[:limit]
+    top = (fused if fused is not None else scored)[:limit]
     articles = _load(session, [i for i, _ in top])
     for article_id, rank in top:
         article = articles.get(article_id)
         if article is None:
             continue
-        confidence = kbquery.coverage(
-            parsed,
-            article.search_body.split() + article.search_title.split(),
-            article.search_title.split(),
-        )
+        if fused is not None:
+            confidence = semantic.confidence(rank)
+        else:
+            confidence = kbquery.coverage(
+                parsed,
+                article.search_body.split() + article.search_title.split(),
+                article.search_title.split(),
+            )
         result.hits.append(Hit(article, rank, confidence))
     return result
 
@@ -724,3 +733,17 @@ def bot_log(session: Session, *, conversation_id: int) -> list[BotLog]:
 
 def recent_bot_log(session: Session, *, limit: int = 50) -> list[BotLog]:
     return list(session.scalars(select(BotLog).order_by(BotLog.id.desc()).limit(limit)))
+
+
+def learned_questions(session: Session, article: Article, *, limit: int = 50) -> list[Any]:
+    """The questions learned for an article, newest first."""
+    from sportello.knowledge.models import LearnedQuestion
+
+    return list(
+        session.scalars(
+            select(LearnedQuestion)
+            .where(LearnedQuestion.article_id == article.id)
+            .order_by(LearnedQuestion.id.desc())
+            .limit(limit)
+        )
+    )
