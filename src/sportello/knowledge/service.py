@@ -156,19 +156,21 @@ def _ranked_ids_postgres(
         params[f"tw{i}"] = group.weight * (TITLE_SIGNAL + (0.0 if i in in_body else 1.0))
     ctes, selects = [], []
     for n, (match, found, capped) in enumerate(branches):
+        # The SQL is assembled from fixed fragments and numbered placeholders; every value the
+        # query names is a bound parameter (:g0, :tw0, :bw0...), never text from the request.
         ctes.append(
-            f"m{n} AS MATERIALIZED (SELECT a.id, a.title_vector FROM kb_article a "
+            f"m{n} AS MATERIALIZED (SELECT a.id, a.title_vector FROM kb_article a "  # noqa: S608
             f"WHERE {match} AND {capped_where if capped else where})"
         )
         params[f"bw{n}"] = sum(groups[i].weight for i in found)
         cap = " ORDER BY m.id DESC LIMIT :cap" if capped else ""
         selects.append(
-            f"(SELECT m.id, CAST(:bw{n} AS float8) AS bw, {title_terms} AS tw FROM m{n} m{cap})"
+            f"(SELECT m.id, CAST(:bw{n} AS float8) AS bw, {title_terms} AS tw FROM m{n} m{cap})"  # noqa: S608
         )
     params["n"] = candidates
     rows = session.execute(
         sql(
-            "WITH " + ", ".join(ctes) + ", u AS (" + " UNION ALL ".join(selects) + "), "
+            "WITH " + ", ".join(ctes) + ", u AS (" + " UNION ALL ".join(selects) + "), "  # noqa: S608
             "t AS (SELECT u.id, sum(u.bw) + max(u.tw) AS r FROM u GROUP BY u.id "
             "ORDER BY r DESC, u.id DESC LIMIT :n) "
             "SELECT t.id, t.r, a.search_title, a.search_body FROM t "
