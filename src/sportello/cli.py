@@ -142,9 +142,11 @@ def worker() -> None:
     from sportello.routing import router as routing_router
     from sportello.routing import sla  # noqa: F401  (registers handlers and jobs)
     from sportello.surveys import handlers as _survey_handlers  # noqa: F401  (survey jobs)
+    from sportello.privacy import handlers as privacy_handlers  # the nightly retention job
 
     routing_router.ensure_sweep(db)  # the periodic routing / SLA sweep (one job a period)
     reports_handlers.ensure_jobs(db)  # the wallboard alert check, the weekly report e-mail
+    privacy_handlers.ensure_jobs(db)
     _tune_gc()
 
     dispatcher = Dispatcher(db)

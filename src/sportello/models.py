@@ -1,6 +1,7 @@
 """Imports every domain's models so that the metadata is complete (Alembic, create_all)."""
 
 from sportello.accounts import models as accounts_models
+from sportello.audit import models as audit_models
 from sportello.channels import models as channels_models
 from sportello.channels.chat import models as chat_models
 from sportello.channels.email import models as email_models
@@ -9,6 +10,7 @@ from sportello.core import jobs, outbox
 from sportello.core.db import Base
 from sportello.customers import models as customers_models
 from sportello.knowledge import models as knowledge_models
+from sportello.privacy import models as privacy_models
 from sportello.replies import models as replies_models
 from sportello.reports import models as reports_models
 from sportello.routing import models as routing_models
@@ -19,6 +21,7 @@ metadata = Base.metadata
 
 __all__ = [
     "accounts_models",
+    "audit_models",
     "channels_models",
     "chat_models",
     "conversations_models",
@@ -28,6 +31,7 @@ __all__ = [
     "knowledge_models",
     "metadata",
     "outbox",
+    "privacy_models",
     "replies_models",
     "reports_models",
     "routing_models",

@@ -1,0 +1,120 @@
+"""Reads of the audit log: search by actor, action, target and date range, newest first, and
+the CSV export of a search."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from sportello.audit.models import AuditEntry
+
+EXPORT_LIMIT = 100_000
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str = ""  # an email (or part of it), or a user id
+    action: str = ""  # exact, or a prefix ending with "." (``user.``)
+    target: str = ""  # "type", "type:id" or part of a label
+    since: date | None = None
+    until: date | None = None  # inclusive
+    timezone: str = "Europe/Rome"
+
+
+def _statement(f: AuditFilter) -> Select[tuple[AuditEntry]]:
+    stmt = select(AuditEntry)
+    actor = f.actor.strip()
+    if actor:
+        if actor.isdigit():
+            stmt = stmt.where(AuditEntry.actor_id == int(actor))
+        else:
+            stmt = stmt.where(AuditEntry.actor_label.contains(actor.lower(), autoescape=True))
+    action = f.action.strip()
+    if action:
+        if action.endswith("."):
+            stmt = stmt.where(AuditEntry.action.startswith(action, autoescape=True))
+        else:
+            stmt = stmt.where(AuditEntry.action == action)
+    target = f.target.strip()
+    if target:
+        kind, colon, ident = target.partition(":")
+        if colon:
+            stmt = stmt.where(AuditEntry.target_type == kind, AuditEntry.target_id == ident)
+        elif target.isidentifier() and target.islower():
+            stmt = stmt.where(AuditEntry.target_type == target)
+        else:
+            stmt = stmt.where(AuditEntry.target_label.contains(target, autoescape=True))
+    zone = ZoneInfo(f.timezone)
+    if f.since is not None:
+        stmt = stmt.where(AuditEntry.at >= datetime.combine(f.since, time(), zone))
+    if f.until is not None:
+        end = datetime.combine(f.until + timedelta(days=1), time(), zone)
+        stmt = stmt.where(AuditEntry.at < end)
+    return stmt
+
+
+def search(
+    session: Session, f: AuditFilter, *, before_id: int | None = None, limit: int = 100
+) -> list[AuditEntry]:
+    """A page of matching entries, newest first; ``before_id`` continues after a page."""
+    stmt = _statement(f)
+    if before_id is not None:
+        stmt = stmt.where(AuditEntry.id < before_id)
+    return list(session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit)))
+
+
+def actions(session: Session) -> list[str]:
+    """The actions recorded so far (for the filter's list)."""
+    return list(session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))
+
+
+CSV_COLUMNS = [
+    "id",
+    "at",
+    "actor_id",
+    "actor",
+    "action",
+    "target_type",
+    "target_id",
+    "target",
+    "ip",
+    "user_agent",
+    "details",
+]
+
+
+def to_csv(session: Session, f: AuditFilter) -> Iterator[str]:
+    """The matching entries as CSV lines (UTF-8, oldest first), at most EXPORT_LIMIT."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    stmt = _statement(f).order_by(AuditEntry.id).limit(EXPORT_LIMIT)
+    for n, e in enumerate(session.scalars(stmt.execution_options(yield_per=1000))):
+        writer.writerow(
+            [
+                e.id,
+                e.at.isoformat(),
+                e.actor_id or "",
+                e.actor_label,
+                e.action,
+                e.target_type,
+                e.target_id,
+                e.target_label,
+                e.ip or "",
+                e.user_agent or "",
+                json.dumps(e.details, ensure_ascii=False, sort_keys=True),
+            ]
+        )
+        if n % 500 == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
