@@ -71,7 +71,8 @@ ROUTERS = (
     "sportello.audit.api",
     "sportello.privacy.pages",
     "sportello.privacy.api",
-    "sportello.accounts.oidc",
+    "sportello.accounts.sso_pages",
+    "sportello.accounts.sso_api",
 )
 
 

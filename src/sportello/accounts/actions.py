@@ -302,6 +302,31 @@ def do_login_second_factor(
     )
 
 
+def do_login_sso(
+    session: Session,
+    *,
+    user: User,
+    provider_slug: str,
+    ip: str | None,
+    user_agent: str | None,
+    days: int = 14,
+) -> str:
+    """Open a session for a user the identity provider vouched for (accounts/sso.py). A user
+    with a second factor still gives its code first (SecondFactorRequired, as after a
+    password)."""
+    if user.has_two_factor:
+        raise SecondFactorRequired("enter the code from your authenticator app", user_id=user.id)
+    return _open_session(
+        session,
+        user=user,
+        keys=throttle_keys(user.email, ip),
+        ip=ip,
+        user_agent=user_agent,
+        days=days,
+        method=f"sso:{provider_slug}",
+    )
+
+
 def _open_session(
     session: Session,
     *,
