@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
@@ -26,6 +27,17 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 CLIENT_ID = "sportello-test"
+
+
+@lru_cache(maxsize=1)
+def _keys() -> tuple[RSAKey, RSAKey]:
+    """The signing key, and another with the same kid (a forged signature). Made once."""
+    return (
+        RSAKey.generate_key(2048, parameters={"kid": "k1"}),
+        RSAKey.generate_key(2048, parameters={"kid": "k1"}),
+    )
+
+
 CLIENT_SECRET = "segreto-del-client-di-prova"
 
 
@@ -44,10 +56,15 @@ class Provider:
     misbehave: str | None = None  # "aud", "nonce", "expired", "signature", "iss"
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
-    key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048, parameters={"kid": "k1"}))
-    other_key: RSAKey = field(
-        default_factory=lambda: RSAKey.generate_key(2048, parameters={"kid": "k1"})
-    )
+    key: RSAKey = field(default_factory=lambda: _keys()[0])
+    other_key: RSAKey = field(default_factory=lambda: _keys()[1])
+
+    def reset(self) -> None:
+        self.accounts.clear()
+        self.codes.clear()
+        self.token_requests.clear()
+        self.auto_email = None
+        self.misbehave = None
 
     # ---- endpoints
 
@@ -170,7 +187,12 @@ def running_provider() -> Iterator[Provider]:
     provider = Provider(issuer=f"http://127.0.0.1:{port}/realms/casalavanda")
     from starlette.routing import Mount
 
-    app = Starlette(routes=[Mount("/realms/casalavanda", app=provider.app())])
+    app = Starlette(
+        routes=[
+            Route("/favicon.ico", lambda request: Response(status_code=204)),
+            Mount("/realms/casalavanda", app=provider.app()),
+        ]
+    )
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )

@@ -31,15 +31,21 @@ from tests.factories import csrf_from, login
 HTML = {"accept": "text/html", "accept-language": "en"}
 
 
-@pytest.fixture
-def idp() -> Iterator[Provider]:
-    sso.clear_cache()
+@pytest.fixture(scope="module")
+def idp_server() -> Iterator[Provider]:
     with running_provider() as provider:
-        provider.accounts["sara@negozio.it"] = Account("kc-sara", "Sara Conti")
-        provider.accounts["nuova@negozio.it"] = Account("kc-nuova", "Nuova Collega")
-        provider.accounts["estraneo@altrove.it"] = Account("kc-x", "Estraneo")
-        provider.auto_email = "sara@negozio.it"
         yield provider
+
+
+@pytest.fixture
+def idp(idp_server: Provider) -> Iterator[Provider]:
+    sso.clear_cache()
+    idp_server.reset()
+    idp_server.accounts["sara@negozio.it"] = Account("kc-sara", "Sara Conti")
+    idp_server.accounts["nuova@negozio.it"] = Account("kc-nuova", "Nuova Collega")
+    idp_server.accounts["estraneo@altrove.it"] = Account("kc-x", "Estraneo")
+    idp_server.auto_email = "sara@negozio.it"
+    yield idp_server
     sso.clear_cache()
 
 

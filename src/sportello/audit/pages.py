@@ -60,6 +60,7 @@ def audit_page(
             "query": query,
             "bad_date": bool((since and f.since is None) or (until and f.until is None)),
             "next_before": rows[-1].id if len(rows) == PAGE_SIZE else None,
+            "describe": service.describe,
             "admin_tab": "audit",
         },
     )

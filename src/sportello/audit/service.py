@@ -118,3 +118,35 @@ def to_csv(session: Session, f: AuditFilter) -> Iterator[str]:
             out.seek(0)
             out.truncate()
     yield out.getvalue()
+
+
+def describe(details: dict[str, object]) -> list[str]:
+    """The details as short readable lines: ``role: agent → supervisor``, ``method: password``."""
+    lines: list[str] = []
+
+    def show(value: object) -> str:
+        if isinstance(value, list):
+            return ", ".join(show(v) for v in value) or "—"
+        if isinstance(value, dict):
+            return ", ".join(f"{k}={show(v)}" for k, v in value.items()) or "—"
+        return "—" if value is None or value == "" else str(value)
+
+    def walk(prefix: str, value: object) -> None:
+        if isinstance(value, dict) and set(value) == {"before", "after"}:
+            lines.append(f"{prefix}: {show(value['before'])} → {show(value['after'])}")
+        elif (
+            isinstance(value, dict)
+            and prefix in ("", "changes")
+            or (
+                isinstance(value, dict)
+                and value
+                and all(isinstance(v, dict) for v in value.values())
+            )
+        ):
+            for key, inner in value.items():  # type: ignore[union-attr]
+                walk(key if prefix in ("", "changes") else f"{prefix}.{key}", inner)
+        else:
+            lines.append(f"{prefix}: {show(value)}")
+
+    walk("", details)
+    return lines[:30]
