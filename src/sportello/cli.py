@@ -138,11 +138,11 @@ def worker() -> None:
     registry.load_builtin()
     import sportello.channels.service  # noqa: F401  (registers handlers and jobs)
     from sportello.knowledge import handlers as _kb_handlers  # noqa: F401  (bot, indexer)
+    from sportello.privacy import handlers as privacy_handlers  # the nightly retention job
     from sportello.reports import handlers as reports_handlers  # after routing: SLA first
     from sportello.routing import router as routing_router
     from sportello.routing import sla  # noqa: F401  (registers handlers and jobs)
     from sportello.surveys import handlers as _survey_handlers  # noqa: F401  (survey jobs)
-    from sportello.privacy import handlers as privacy_handlers  # the nightly retention job
 
     routing_router.ensure_sweep(db)  # the periodic routing / SLA sweep (one job a period)
     reports_handlers.ensure_jobs(db)  # the wallboard alert check, the weekly report e-mail

@@ -36,7 +36,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import OidcLink, OidcProvider, Role, User
@@ -395,7 +395,7 @@ def do_sign_in_user(session: Session, *, provider: OidcProvider, claims: dict[st
     if not user.is_active:
         raise _refuse(session, provider, user, "inactive", "this account is switched off")
     session.execute(
-        OidcLink.__table__.update()
+        update(OidcLink)
         .where(OidcLink.provider_id == provider.id, OidcLink.subject == subject)
         .values(last_login_at=utcnow())
     )

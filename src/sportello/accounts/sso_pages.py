@@ -19,6 +19,7 @@ from sportello.accounts.pages import (
     _pending_signer,
     _signed_in,
 )
+from sportello.audit import actions as audit
 from sportello.core import i18n
 from sportello.core.db import SessionDep
 from sportello.core.errors import Conflict, InvalidInput
@@ -122,7 +123,7 @@ def sso_callback(
         )
     except sso.SsoFailed as exc:
         if exc.extra.get("reason") in ("token", "id_token", "azp", "unreachable", "issuer"):
-            actions.audit.record(
+            audit.record(
                 session,
                 "login.failed",
                 target=("oidc_provider", provider.id, provider.slug),
@@ -131,7 +132,7 @@ def sso_callback(
             )
         return _failed(request, session, exc.message, next_url)
     except actions.SecondFactorRequired as exc:
-        response = _code_page(request, next_url=local_path(next_url))
+        response: Response = _code_page(request, next_url=local_path(next_url))
         response.set_cookie(
             PENDING_COOKIE,
             _pending_signer(request).dumps(int(exc.extra["user_id"])),

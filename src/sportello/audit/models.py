@@ -63,8 +63,8 @@ DROP_TRIGGERS = {
 }
 
 for _statement in SQLITE_TRIGGERS:
-    event.listen(AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+    _ddl = DDL(_statement)  # type: ignore[no-untyped-call]
+    event.listen(AuditEntry.__table__, "after_create", _ddl.execute_if(dialect="sqlite"))
 for _statement in POSTGRES_TRIGGERS:
-    event.listen(
-        AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql")
-    )
+    _ddl = DDL(_statement)  # type: ignore[no-untyped-call]
+    event.listen(AuditEntry.__table__, "after_create", _ddl.execute_if(dialect="postgresql"))

@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
@@ -29,7 +30,7 @@ class AuditFilter:
     timezone: str = "Europe/Rome"
 
 
-def _statement(f: AuditFilter) -> Select[tuple[AuditEntry]]:
+def _statement(f: AuditFilter) -> Select[Any]:
     stmt = select(AuditEntry)
     actor = f.actor.strip()
     if actor:
@@ -97,7 +98,8 @@ def to_csv(session: Session, f: AuditFilter) -> Iterator[str]:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     stmt = _statement(f).order_by(AuditEntry.id).limit(EXPORT_LIMIT)
-    for n, e in enumerate(session.scalars(stmt.execution_options(yield_per=1000))):
+    entries: Any = session.scalars(stmt.execution_options(yield_per=1000))
+    for n, e in enumerate(entries):
         writer.writerow(
             [
                 e.id,
@@ -134,16 +136,10 @@ def describe(details: dict[str, object]) -> list[str]:
     def walk(prefix: str, value: object) -> None:
         if isinstance(value, dict) and set(value) == {"before", "after"}:
             lines.append(f"{prefix}: {show(value['before'])} → {show(value['after'])}")
-        elif (
-            isinstance(value, dict)
-            and prefix in ("", "changes")
-            or (
-                isinstance(value, dict)
-                and value
-                and all(isinstance(v, dict) for v in value.values())
-            )
+        elif (isinstance(value, dict) and prefix in ("", "changes")) or (
+            isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values())
         ):
-            for key, inner in value.items():  # type: ignore[union-attr]
+            for key, inner in value.items():
                 walk(key if prefix in ("", "changes") else f"{prefix}.{key}", inner)
         else:
             lines.append(f"{prefix}: {show(value)}")

@@ -28,6 +28,12 @@ from sportello.privacy import walk
 from sportello.privacy.models import Consent, RetentionKind, RetentionPolicy
 
 ERASE_MODES = ("erase", "anonymise")
+
+
+def _count(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 MAX_RETENTION_DAYS = 36500
 
 
@@ -236,22 +242,20 @@ def _anonymise(session: Session, customer: Customer) -> dict[str, int]:
                 select(EmailRaw.sha256).where(EmailRaw.conversation_message_id.in_(batch))
             )
         )
-        counts["attachment"] = (
-            counts.get("attachment", 0)
-            + session.execute(delete(Attachment).where(Attachment.message_id.in_(batch))).rowcount
+        counts["attachment"] = counts.get("attachment", 0) + _count(
+            session.execute(delete(Attachment).where(Attachment.message_id.in_(batch)))
         )
-        counts["email_raw"] = (
-            counts.get("email_raw", 0)
-            + session.execute(
-                delete(EmailRaw).where(EmailRaw.conversation_message_id.in_(batch))
-            ).rowcount
+        counts["email_raw"] = counts.get("email_raw", 0) + _count(
+            session.execute(delete(EmailRaw).where(EmailRaw.conversation_message_id.in_(batch)))
         )
         session.execute(delete(MessageSearch).where(MessageSearch.message_id.in_(batch)))
-        counts["conversation_message"] += session.execute(
-            update(Message)
-            .where(Message.id.in_(batch))
-            .values(text="", html=None, sender_name="", meta={}, provider_message_id=None)
-        ).rowcount
+        counts["conversation_message"] += _count(
+            session.execute(
+                update(Message)
+                .where(Message.id.in_(batch))
+                .values(text="", html=None, sender_name="", meta={}, provider_message_id=None)
+            )
+        )
     if conversation_ids:
         session.execute(
             update(Conversation)
@@ -263,12 +267,12 @@ def _anonymise(session: Session, customer: Customer) -> dict[str, int]:
         .where(SurveyResponse.customer_id == customer.id)
         .values(comment=None, extra_answers=[])
     )
-    counts["customer_identity"] = session.execute(
-        delete(CustomerIdentity).where(CustomerIdentity.customer_id == customer.id)
-    ).rowcount
-    counts["privacy_consent"] = session.execute(
-        delete(Consent).where(Consent.customer_id == customer.id)
-    ).rowcount
+    counts["customer_identity"] = _count(
+        session.execute(delete(CustomerIdentity).where(CustomerIdentity.customer_id == customer.id))
+    )
+    counts["privacy_consent"] = _count(
+        session.execute(delete(Consent).where(Consent.customer_id == customer.id))
+    )
     session.execute(
         update(CustomerMerge)
         .where((CustomerMerge.target_id == customer.id) | (CustomerMerge.source_id == customer.id))
@@ -419,6 +423,7 @@ def do_apply_policy(
     ids = due(session, policy, now=now)
     settings = get_settings()
     if ids:
+        shas: set[str]
         if policy.kind == RetentionKind.RAW_MAIL:
             shas = set(_raw_mail_files(session, ids))
             for batch in walk._chunks(ids):
@@ -430,7 +435,7 @@ def do_apply_policy(
                 session, [path_for(settings.data_dir / "mail", s) for s in shas - still]
             )
         elif policy.kind == RetentionKind.RECORDINGS:
-            shas: set[str] = set()
+            shas = set()
             for batch in walk._chunks(ids):
                 shas |= set(
                     session.scalars(select(Attachment.sha256).where(Attachment.id.in_(batch)))
