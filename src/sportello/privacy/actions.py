@@ -325,7 +325,10 @@ def do_save_policy(
     channel_id: int | None = None,
     is_active: bool = True,
     policy: RetentionPolicy | None = None,
+    schedule: bool = True,
 ) -> RetentionPolicy:
+    """Add or change a policy; ``schedule`` makes sure the nightly run is queued (the demo,
+    which leaves no jobs behind, relies on ``handlers.ensure_jobs`` at start instead)."""
     wanted, brand_id = check_policy(
         session, kind=kind, days=days, brand_id=brand_id, channel_id=channel_id
     )
@@ -345,9 +348,10 @@ def do_save_policy(
         target=("retention_policy", policy.id, wanted.value),
         changes=audit.diff(before, _policy_facts(policy)),
     )
-    from sportello.privacy import handlers
+    if schedule:
+        from sportello.privacy import handlers
 
-    handlers.ensure_scheduled(session)
+        handlers.ensure_scheduled(session)
     return policy
 
 
