@@ -22,8 +22,8 @@ class AuditEntry(Base):
     __tablename__ = "audit_entry"
     __table_args__ = (
         Index("ix_audit_entry_at", "at"),
-        Index("ix_audit_entry_actor_at", "actor_id", "at"),
-        Index("ix_audit_entry_action_at", "action", "at"),
+        Index("ix_audit_entry_actor", "actor_id", "id"),
+        Index("ix_audit_entry_action", "action", "id"),
         Index("ix_audit_entry_target", "target_type", "target_id"),
     )
 

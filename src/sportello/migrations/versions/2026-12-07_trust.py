@@ -52,8 +52,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_entry")),
     )
     with op.batch_alter_table("audit_entry", schema=None) as batch_op:
-        batch_op.create_index("ix_audit_entry_action_at", ["action", "at"], unique=False)
-        batch_op.create_index("ix_audit_entry_actor_at", ["actor_id", "at"], unique=False)
+        batch_op.create_index("ix_audit_entry_action", ["action", "id"], unique=False)
+        batch_op.create_index("ix_audit_entry_actor", ["actor_id", "id"], unique=False)
         batch_op.create_index("ix_audit_entry_at", ["at"], unique=False)
         batch_op.create_index("ix_audit_entry_target", ["target_type", "target_id"], unique=False)
 
@@ -195,8 +195,8 @@ def downgrade() -> None:
     with op.batch_alter_table("audit_entry", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_entry_target")
         batch_op.drop_index("ix_audit_entry_at")
-        batch_op.drop_index("ix_audit_entry_actor_at")
-        batch_op.drop_index("ix_audit_entry_action_at")
+        batch_op.drop_index("ix_audit_entry_actor")
+        batch_op.drop_index("ix_audit_entry_action")
 
     op.drop_table("audit_entry")
     # ### end Alembic commands ###
