@@ -202,3 +202,28 @@ def test_role_enum_value_is_recorded_on_create(db) -> None:  # type: ignore[no-u
         )
     [created] = _entries(db, "user.created")
     assert created.details["role"] == "agent" and created.actor_id is None
+
+
+def test_date_range_is_inclusive_of_both_days_in_the_admins_zone(db) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from sportello.audit import service
+
+    rome = ZoneInfo("Europe/Rome")
+    with db.transaction() as s:
+        for day, hour in ((1, 10), (2, 0), (3, 23), (4, 0)):
+            s.add(
+                AuditEntry(
+                    at=datetime(2026, 3, day, hour, 30, tzinfo=rome),
+                    action="settings.test_changed",
+                    target_type="queue",
+                    target_id=str(day),
+                )
+            )
+    with db.session() as s:
+        found = service.search(
+            s, service.AuditFilter(since=date(2026, 3, 2), until=date(2026, 3, 3))
+        )
+        assert [e.target_id for e in found] == ["3", "2"]
+        assert service.search(s, service.AuditFilter(until=date(2026, 2, 28))) == []
