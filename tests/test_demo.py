@@ -423,6 +423,7 @@ def test_domain_demos_list_the_seven_domains():
         "sportello.automation.demo",
         "sportello.quality.demo",
         "sportello.knowledge.demo",
+        "sportello.privacy.demo",
     )
 
 

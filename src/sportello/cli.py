@@ -144,6 +144,7 @@ def worker() -> None:
     import sportello.channels.service  # noqa: F401  (registers handlers and jobs)
     from sportello.automation import handlers as automation_handlers  # rules, the sweep job
     from sportello.knowledge import handlers as _kb_handlers  # noqa: F401  (bot, indexer)
+    from sportello.privacy import handlers as privacy_handlers  # the nightly retention job
     from sportello.quality import handlers as quality_handlers  # the daily sampling job
     from sportello.reports import handlers as reports_handlers  # after routing: SLA first
     from sportello.routing import router as routing_router
@@ -155,6 +156,7 @@ def worker() -> None:
     reports_handlers.ensure_jobs(db)  # the wallboard alert check, the weekly report e-mail
     automation_handlers.ensure_sweep(db)  # the time-based rules (one job a minute)
     quality_handlers.ensure_scheduled(db)  # the daily review sampling
+    privacy_handlers.ensure_jobs(db)
     _tune_gc()
 
     dispatcher = Dispatcher(db)

@@ -81,6 +81,7 @@ DOMAIN_DEMOS: tuple[str, ...] = (
     "sportello.automation.demo",
     "sportello.quality.demo",
     "sportello.knowledge.demo",
+    "sportello.privacy.demo",
 )
 
 # (email, password, role): printed by `sportello demo`.

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from sportello import __version__
+from sportello.audit.context import AuditContextMiddleware
 from sportello.channels import registry
 from sportello.config import Settings, get_settings
 from sportello.core import errors, events, realtime
@@ -75,6 +76,12 @@ ROUTERS = (
     "sportello.automation.api",
     "sportello.quality.pages",
     "sportello.quality.api",
+    "sportello.audit.pages",
+    "sportello.audit.api",
+    "sportello.privacy.pages",
+    "sportello.privacy.api",
+    "sportello.accounts.sso_pages",
+    "sportello.accounts.sso_api",
 )
 
 
@@ -92,6 +99,7 @@ def create_app(
     registry.load_builtin()
     import_module("sportello.channels.service")  # registers delivery jobs and handlers
     import_module("sportello.reports.handlers")  # aggregate upkeep, alerts, weekly e-mail
+    import_module("sportello.privacy.handlers")  # the nightly retention job
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -175,6 +183,8 @@ def create_app(
         body_limit=settings.max_body_bytes,
         upload_limit=settings.max_upload_bytes,
     )
+    # The audit log's "who and from where" (inside the proxy-headers middleware: the client IP).
+    app.add_middleware(AuditContextMiddleware)
     # Outermost: everything below sees the client's address, not the proxy's.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")

@@ -1,6 +1,7 @@
 """Imports every domain's models so that the metadata is complete (Alembic, create_all)."""
 
 from sportello.accounts import models as accounts_models
+from sportello.audit import models as audit_models
 from sportello.automation import models as automation_models
 from sportello.channels import models as channels_models
 from sportello.channels.chat import models as chat_models
@@ -11,6 +12,7 @@ from sportello.core.db import Base
 from sportello.customers import models as customers_models
 from sportello.knowledge import models as knowledge_models
 from sportello.orders import models as orders_models
+from sportello.privacy import models as privacy_models
 from sportello.quality import models as quality_models
 from sportello.replies import models as replies_models
 from sportello.reports import models as reports_models
@@ -23,6 +25,7 @@ metadata = Base.metadata
 
 __all__ = [
     "accounts_models",
+    "audit_models",
     "automation_models",
     "channels_models",
     "chat_models",
@@ -34,6 +37,7 @@ __all__ = [
     "metadata",
     "orders_models",
     "outbox",
+    "privacy_models",
     "quality_models",
     "replies_models",
     "reports_models",

@@ -23,6 +23,7 @@ from sportello.accounts.models import (
     User,
     UserSession,
 )
+from sportello.audit import actions as audit
 from sportello.config import get_settings
 from sportello.core.db import utcnow
 from sportello.core.errors import Conflict, InvalidInput, SportelloError, TooManyRequests
@@ -93,7 +94,19 @@ def do_create_user(
     user.teams = list(teams)
     session.add(user)
     session.flush()
+    audit.record(session, "user.created", target=user, role=role.value, name=user.name)
     return user
+
+
+def _user_facts(user: User) -> dict[str, object]:
+    return {
+        "name": user.name,
+        "role": user.role.value,
+        "language": user.language,
+        "timezone": user.timezone,
+        "is_active": user.is_active,
+        "teams": sorted(t.name for t in user.teams),
+    }
 
 
 def do_update_user(
@@ -109,6 +122,7 @@ def do_update_user(
     password: str | None = None,
 ) -> User:
     _check_profile(language or user.language, timezone or user.timezone)
+    before = _user_facts(user)
     if name is not None:
         if not name.strip():
             raise InvalidInput("a user needs a name", field="name")
@@ -132,6 +146,12 @@ def do_update_user(
         user.is_active = is_active
         if not is_active:
             session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    changes = audit.diff(before, _user_facts(user))
+    if password:
+        changes["password"] = {"before": audit.MASK, "after": audit.MASK}
+    if changes:
+        action = "user.role_changed" if "role" in changes else "user.updated"
+        audit.record(session, action, target=user, changes=changes)
     return user
 
 
@@ -145,6 +165,7 @@ def do_create_team(session: Session, *, name: str, members: Sequence[User] = ())
     team.members = list(members)
     session.add(team)
     session.flush()
+    audit.record(session, "team.created", target=team, members=sorted(u.email for u in members))
     return team
 
 
@@ -155,8 +176,14 @@ def do_update_team(
         if not name.strip():
             raise InvalidInput("a team needs a name", field="name")
         team.name = name.strip()[:200]
+    before = {"name": team.name, "members": sorted(u.email for u in team.members)}
     if members is not None:
         team.members = list(members)
+    changes = audit.diff(
+        before, {"name": team.name, "members": sorted(u.email for u in team.members)}
+    )
+    if changes:
+        audit.record(session, "team.updated", target=team, changes=changes)
     return team
 
 
@@ -233,6 +260,13 @@ def do_login(
     valid = verify_password(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
         _record_failure(session, keys)
+        audit.record(
+            session,
+            "login.failed",
+            target=user if user else ("user", "", email.strip().lower()[:200]),
+            actor=user,
+            reason="inactive" if user is not None and valid else "password",
+        )
         raise LoginFailed("wrong email or password")
     if user.password_hash and password_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -261,9 +295,35 @@ def do_login_second_factor(
     _check_throttle(session, keys)
     if not (_accept_totp(user, code) or _use_recovery_code(session, user, code)):
         _record_failure(session, keys)
+        audit.record(session, "login.failed", target=user, actor=user, reason="second_factor")
         raise LoginFailed("wrong code")
     return user, _open_session(
-        session, user=user, keys=keys, ip=ip, user_agent=user_agent, days=days
+        session, user=user, keys=keys, ip=ip, user_agent=user_agent, days=days, method="totp"
+    )
+
+
+def do_login_sso(
+    session: Session,
+    *,
+    user: User,
+    provider_slug: str,
+    ip: str | None,
+    user_agent: str | None,
+    days: int = 14,
+) -> str:
+    """Open a session for a user the identity provider vouched for (accounts/sso.py). A user
+    with a second factor still gives its code first (SecondFactorRequired, as after a
+    password)."""
+    if user.has_two_factor:
+        raise SecondFactorRequired("enter the code from your authenticator app", user_id=user.id)
+    return _open_session(
+        session,
+        user=user,
+        keys=throttle_keys(user.email, ip),
+        ip=ip,
+        user_agent=user_agent,
+        days=days,
+        method=f"sso:{provider_slug}",
     )
 
 
@@ -275,6 +335,7 @@ def _open_session(
     ip: str | None,
     user_agent: str | None,
     days: int,
+    method: str = "password",
 ) -> str:
     session.execute(delete(LoginThrottle).where(LoginThrottle.key == keys[0]))
     token = new_token()
@@ -290,6 +351,7 @@ def _open_session(
         )
     )
     user.last_login_at = now
+    audit.record(session, "login.succeeded", target=user, actor=user, method=method)
     return token
 
 
@@ -369,6 +431,7 @@ def do_confirm_two_factor(session: Session, *, user: User, code: str) -> list[st
     if not _accept_totp(user, code):
         raise InvalidInput("that code is not right: check the time on your phone", field="code")
     user.totp_enabled_at = utcnow()
+    audit.record(session, "two_factor.enabled", target=user)
     return _new_recovery_codes(session, user)
 
 
@@ -387,6 +450,7 @@ def do_regenerate_recovery_codes(session: Session, *, user: User, code: str) -> 
         raise Conflict("two-factor sign-in is off")
     if not _accept_totp(user, code):
         raise InvalidInput("that code is not right: check the time on your phone", field="code")
+    audit.record(session, "two_factor.recovery_codes_renewed", target=user)
     return _new_recovery_codes(session, user)
 
 
@@ -396,12 +460,14 @@ def do_disable_two_factor(session: Session, *, user: User, password: str) -> Non
     if accounts_service.two_factor_required(session, user):
         raise Conflict("your role must sign in with a second factor: it cannot be switched off")
     _clear_two_factor(session, user)
+    audit.record(session, "two_factor.disabled", target=user)
 
 
 def do_reset_two_factor(session: Session, *, user: User) -> None:
     """An admin's door for a colleague who lost the phone and the recovery codes: the next
     sign-in asks to enrol again where the policy requires it."""
     _clear_two_factor(session, user)
+    audit.record(session, "two_factor.reset", target=user)
 
 
 def _clear_two_factor(session: Session, user: User) -> None:
@@ -418,9 +484,13 @@ def do_set_security_policy(session: Session, *, two_factor_roles: Sequence[str])
         raise InvalidInput(f"unknown role: {', '.join(unknown)}", field="two_factor_roles")
     policy = session.get(SecurityPolicy, 1)
     if policy is None:
-        policy = SecurityPolicy(id=1)
+        policy = SecurityPolicy(id=1, two_factor_roles=[])
         session.add(policy)
+    before = {"two_factor_roles": list(policy.two_factor_roles or [])}
     policy.two_factor_roles = sorted(set(two_factor_roles))
+    changes = audit.diff(before, {"two_factor_roles": policy.two_factor_roles})
+    if changes:
+        audit.record(session, "settings.security_changed", changes=changes)
     return policy
 
 
@@ -448,9 +518,11 @@ def do_create_api_token(
     )
     session.add(row)
     session.flush()
+    audit.record(session, "api_token.created", target=row, owner=user.email, scopes=row.scopes)
     return row, token
 
 
 def do_revoke_api_token(session: Session, *, token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
+        audit.record(session, "api_token.revoked", target=token, owner=token.user.email)

@@ -153,3 +153,43 @@ class SecurityPolicy(Base):
     # Roles whose members must sign in with a second factor (enrolment is forced at next login).
     two_factor_roles: Mapped[list[str]] = mapped_column(default=list)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OidcProvider(Base):
+    """A single sign-on provider (OpenID Connect): Google Workspace, Microsoft Entra, Keycloak
+    or any other issuer with discovery. The client secret is encrypted at rest and never shown
+    again after it is saved."""
+
+    __tablename__ = "oidc_provider"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(80))  # the button: "Sign in with <name>"
+    preset: Mapped[str] = mapped_column(String(20), default="generic")
+    issuer: Mapped[str] = mapped_column(String(500))
+    client_id: Mapped[str] = mapped_column(String(300))
+    client_secret: Mapped[str] = mapped_column(String(2000))  # encrypted (core.security)
+    allowed_domains: Mapped[list[str]] = mapped_column(default=list)
+    # A verified email of no user yet: create the user with default_role, or refuse.
+    auto_provision: Mapped[bool] = mapped_column(default=False)
+    default_role: Mapped[Role] = mapped_column(
+        Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        default=Role.AGENT,
+    )
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OidcLink(Base):
+    """A user's account at a provider (its ``sub``), linked at the first sign-in by email."""
+
+    __tablename__ = "oidc_link"
+    __table_args__ = (UniqueConstraint("provider_id", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("oidc_provider.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 
-from sportello.accounts import actions, service
+from sportello.accounts import actions, service, sso
 from sportello.accounts.models import Role, Team, User
 from sportello.core import i18n
 from sportello.core.db import SessionDep
@@ -34,6 +35,7 @@ LANGUAGE_NAMES = {"it": "Italiano", "en": "English"}
 def _login_page(
     request: Request,
     *,
+    session: Session | None = None,
     next_url: str,
     email: str = "",
     error: str | None = None,
@@ -43,7 +45,13 @@ def _login_page(
     return render(
         request,
         "login.html",
-        {"next": next_url, "email": email, "error": error},
+        {
+            "next": next_url,
+            "email": email,
+            "error": error,
+            # "Sign in with ..." buttons (accounts/sso.py)
+            "sso_providers": sso.providers(session, active_only=True) if session else [],
+        },
         status_code=status_code,
         headers=headers,
     )
@@ -62,10 +70,12 @@ def _throttled(request: Request, exc: TooManyRequests) -> tuple[int, str]:
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-def login_form(request: Request, user: OptionalUser, next: str = "") -> Response:
+def login_form(
+    request: Request, session: SessionDep, user: OptionalUser, next: str = ""
+) -> Response:
     if user is not None:
         return see_other(local_path(next))
-    return _login_page(request, next_url=local_path(next))
+    return _login_page(request, session=session, next_url=local_path(next))
 
 
 @router.post("/login", response_class=HTMLResponse, include_in_schema=False)
@@ -92,6 +102,7 @@ def login(
         wait, message = _throttled(request, exc)
         return _login_page(
             request,
+            session=session,
             next_url=next_url,
             email=email,
             error=message,
@@ -113,7 +124,9 @@ def login(
     except InvalidInput:
         with translating(request):
             message = i18n.gettext("Wrong email or password.")
-        return _login_page(request, next_url=next_url, email=email, error=message, status_code=401)
+        return _login_page(
+            request, session=session, next_url=next_url, email=email, error=message, status_code=401
+        )
     return _signed_in(request, token, next_url)
 
 
@@ -180,7 +193,9 @@ def login_code(
     except (BadSignature, ValueError, TypeError):
         with translating(request):
             message = i18n.gettext("The sign-in took too long: enter your password again.")
-        return _login_page(request, next_url=next_url, error=message, status_code=401)
+        return _login_page(
+            request, session=session, next_url=next_url, error=message, status_code=401
+        )
     try:
         _user, token = actions.do_login_second_factor(
             session,

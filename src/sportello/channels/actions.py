@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from sportello.audit import actions as audit
 from sportello.channels import registry, replies, service
 from sportello.channels.base import InboundAttachment, RotatesSecrets, UpdatesItself
 from sportello.channels.models import Channel
@@ -62,7 +63,28 @@ def do_create_channel(
     )
     session.add(channel)
     session.flush()
+    audit.record(session, "channel.created", target=channel, kind=channel.kind)
     return channel, dict(setup.shown_once)
+
+
+def _facts(channel: Channel) -> dict[str, object]:
+    """What the audit log compares before and after a save (secrets by ciphertext: the diff
+    shows that one changed, masked, never its value)."""
+    return {
+        "name": channel.name,
+        "queue_id": channel.queue_id,
+        "is_active": channel.is_active,
+        "settings": dict(channel.settings or {}),
+        "secrets": {name: value for name, value in (channel.secrets or {}).items()},
+    }
+
+
+def _changes(before: dict[str, object], channel: Channel) -> dict[str, object]:
+    changes = audit.diff(before, _facts(channel))
+    secrets = changes.pop("secrets", None)
+    if isinstance(secrets, dict):  # every key under "secrets" is a secret, whatever its name
+        changes["secrets"] = {k: {"changed": True} for k in secrets}
+    return changes
 
 
 def do_update_channel(
@@ -74,6 +96,7 @@ def do_update_channel(
     is_active: bool | None = None,
     settings: Mapping[str, object] | None = None,
 ) -> Channel:
+    before = _facts(channel)
     if name is not None:
         if not name.strip():
             raise InvalidInput("a channel needs a name", field="name")
@@ -84,6 +107,9 @@ def do_update_channel(
         channel.is_active = is_active
     if settings is not None:
         channel.settings = {**channel.settings, **settings}
+    audit.record(
+        session, "channel.settings_changed", target=channel, changes=_changes(before, channel)
+    )
     return channel
 
 
@@ -94,8 +120,12 @@ def do_reconfigure_channel(
     creation. A secret left blank keeps the stored one; the inbound token (its hash) and the
     settings ``configure()`` does not produce (synced templates, say) are kept."""
     adapter = registry.get_adapter(channel.kind)
+    before = _facts(channel)
     if isinstance(adapter, UpdatesItself):
         adapter.update_channel(session, channel, data)
+        audit.record(
+            session, "channel.settings_changed", target=channel, changes=_changes(before, channel)
+        )
         return channel
     key = get_settings().effective_secret_key()
     stored = {name: decrypt_secret(value, key) for name, value in channel.secrets.items()}
@@ -110,6 +140,9 @@ def do_reconfigure_channel(
         name: channel.secrets[name] if stored.get(name) == value else encrypt_secret(value, key)
         for name, value in setup.secrets.items()
     }
+    audit.record(
+        session, "channel.settings_changed", target=channel, changes=_changes(before, channel)
+    )
     return channel
 
 
@@ -129,6 +162,7 @@ def do_rotate_secrets(session: Session, *, channel: Channel) -> dict[str, str]:
     }
     if setup.token:
         channel.token_hash = hash_token(setup.token)
+    audit.record(session, "channel.secrets_rotated", target=channel, secrets=sorted(setup.secrets))
     return dict(setup.shown_once)
 
 
@@ -175,7 +209,11 @@ def check_bot_settings(channel: Channel, data: Mapping[str, str]) -> dict[str, o
 def do_configure_bot(session: Session, *, channel: Channel, data: Mapping[str, str]) -> Channel:
     """Switch the knowledge bot on or off on a channel and set how it answers."""
     bot = check_bot_settings(channel, data)
+    before = _facts(channel)
     channel.settings = {**channel.settings, "bot": bot}
+    audit.record(
+        session, "channel.settings_changed", target=channel, changes=_changes(before, channel)
+    )
     return channel
 
 
@@ -200,6 +238,7 @@ def do_delete_channel(session: Session, *, channel: Channel) -> None:
             "deactivate it instead",
             params=uses,
         )
+    audit.record(session, "channel.deleted", target=channel, kind=channel.kind)
     session.delete(channel)
     session.flush()
 

@@ -11,6 +11,7 @@ from sqlalchemy import Select, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import User
+from sportello.audit import actions as audit
 from sportello.conversations.models import Conversation
 from sportello.core.db import table_of, utcnow
 from sportello.core.errors import Conflict, InvalidInput, NotFound
@@ -225,6 +226,15 @@ def do_merge_customers(
     )
     session.add(record)
     session.flush()
+    audit.record(
+        session,
+        "customer.merged",
+        target=target,
+        actor=by,
+        source=f"#{source.id}",
+        conversations=len(moved_conversations),
+        identities=len(moved_identities),
+    )
     session.expire(target, ["identities"])
     session.expire(source, ["identities"])
     emit(

@@ -8,6 +8,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from sportello.accounts import service as accounts_service
+from sportello.audit import actions as audit
 from sportello.core import i18n
 from sportello.core.db import SessionDep
 from sportello.reports import actions, exports, kpis, service
@@ -55,6 +56,8 @@ def kpi_report(request: Request, session: SessionDep, caller: ReadCaller) -> Any
     f = _filters(request)
     rep = service.report(session, caller.user, f)
     fmt = request.query_params.get("format", "json")
+    if fmt in ("csv", "xlsx"):
+        audit.record(session, "report.exported", format=fmt, filters=f.query())
     if fmt == "csv":
         return Response(
             exports.to_csv(rep),

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import Team, User, team_member
+from sportello.audit import actions as audit
 from sportello.core.errors import Conflict, InvalidInput
 from sportello.routing.messages import _, invalid
 from sportello.routing.models import BusinessCalendarRow, Queue, Skill
@@ -57,6 +58,13 @@ def do_update_queue(
         queue.team = team if isinstance(team, Team) else None
     if priority is not None:
         queue.priority = priority
+    audit.record(
+        session,
+        "routing.queue_updated",
+        target=queue,
+        team_id=queue.team_id,
+        priority=queue.priority,
+    )
     return queue
 
 
@@ -136,3 +144,15 @@ def do_configure_queue(
     skills.do_set_queue_members(session, queue=queue, users=members)
     for skill, level in wanted.values():
         skills.do_set_queue_skill(session, queue=queue, skill=skill, min_level=level)
+    audit.record(
+        session,
+        "routing.queue_configured",
+        target=queue,
+        mode=mode,
+        offer_timeout_seconds=offer_timeout_seconds,
+        overflow_queue_id=overflow_queue_id,
+        overflow_after_seconds=overflow_after_seconds,
+        calendar_id=calendar_id,
+        members=sorted(u.email for u in members),
+        skills={str(k): v for k, v in requirements.items()},
+    )

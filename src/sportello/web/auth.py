@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from sportello.accounts import service as accounts_service
 from sportello.accounts.models import ApiToken, User
+from sportello.audit import actions as audit
 from sportello.config import get_settings
 from sportello.core.db import SessionDep, utcnow
 from sportello.core.errors import PermissionDenied, SportelloError
@@ -135,6 +136,8 @@ def api_caller(request: Request, session: SessionDep) -> ApiCaller:
             used = session.get(ApiToken, grant.token_id, options=[lazyload("*")])
             if used is not None:
                 used.last_used_at = utcnow()
+                if not session.info.get("group_commit"):  # that view adds no rows of its own
+                    audit.record(session, "api_token.used", target=used, actor=grant.user)
         request.state.user = grant.user
         return ApiCaller(grant.user, grant.scopes, True)
     user = _session_user(request, session)

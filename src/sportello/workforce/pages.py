@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from sportello.accounts import service as accounts_service
 from sportello.accounts.models import User
+from sportello.audit import actions as audit
 from sportello.core.db import SessionDep, utcnow
 from sportello.core.errors import Conflict, InvalidInput, NotFound
 from sportello.core.i18n import gettext
@@ -700,6 +701,7 @@ def _ical(shifts: list[Shift], name: str) -> Response:
 @router.get("/wfm/schedules/{schedule_id}/export.csv", include_in_schema=False)
 def schedule_csv(session: SessionDep, user: SupervisorUser, schedule_id: int) -> Response:
     schedule = service.get_schedule(session, schedule_id)
+    audit.record(session, "schedule.exported", target=schedule, format="csv")
     return _csv(service.schedule_shifts(session, schedule), f"turni-{schedule.starts_on}.csv")
 
 
