@@ -8,6 +8,7 @@ from sportello.conversations import models as conversations_models
 from sportello.core import jobs, outbox
 from sportello.core.db import Base
 from sportello.customers import models as customers_models
+from sportello.frontline import models as frontline_models
 from sportello.knowledge import models as knowledge_models
 from sportello.replies import models as replies_models
 from sportello.reports import models as reports_models
@@ -24,6 +25,7 @@ __all__ = [
     "conversations_models",
     "customers_models",
     "email_models",
+    "frontline_models",
     "jobs",
     "knowledge_models",
     "metadata",
