@@ -3,6 +3,7 @@ training modules and plans, notifications. Scoped by role where the caller is a 
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -238,16 +239,13 @@ def proposal_report(session: Session, *, since: datetime | None = None) -> list[
     if since is not None:
         stmt = stmt.where(Proposal.created_at >= since)
     by_topic: dict[str, list[tuple[int, float | None]]] = {}
-    for topic, votes, created, answered in session.execute(stmt):
+    for raw_topic, votes, created, answered in session.execute(stmt):
         hours = (answered - created).total_seconds() / 3600 if answered else None
-        by_topic.setdefault(str(topic), []).append((votes, hours))
+        by_topic.setdefault(str(raw_topic), []).append((votes, hours))
     lines = []
     for topic, rows in by_topic.items():
         waits = sorted(h for _, h in rows if h is not None)
-        median = None
-        if waits:
-            mid = len(waits) // 2
-            median = waits[mid] if len(waits) % 2 else (waits[mid - 1] + waits[mid]) / 2
+        median = statistics.median(waits) if waits else None
         lines.append(
             TopicLine(
                 topic=topic,
