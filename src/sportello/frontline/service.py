@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import Role, User, team_member
@@ -82,34 +82,72 @@ def audience_all(session: Session, briefing: Briefing) -> list[User]:
     return [u for u in users if u.id in ids]
 
 
+def _held_statement(briefing: Briefing, queue_team_id: int | None) -> Select[int, int]:
+    """The audience of ``briefing`` who have not acknowledged it (SQL, no id list)."""
+    acknowledged = (
+        select(BriefingReceipt.user_id)
+        .where(
+            BriefingReceipt.briefing_id == briefing.id,
+            BriefingReceipt.user_id == User.id,
+            BriefingReceipt.acknowledged_at.is_not(None),
+        )
+        .exists()
+    )
+    team_id = queue_team_id if briefing.queue_id is not None else briefing.team_id
+    stmt = select(literal(briefing.id).label("briefing_id"), User.id.label("user_id")).where(
+        User.is_active.is_(True), ~acknowledged
+    )
+    if team_id is not None:
+        stmt = stmt.join(
+            team_member, and_(team_member.c.user_id == User.id, team_member.c.team_id == team_id)
+        )
+    if briefing.skill_id is not None:
+        stmt = stmt.join(
+            AgentSkill,
+            and_(AgentSkill.user_id == User.id, AgentSkill.skill_id == briefing.skill_id),
+        )
+    return stmt
+
+
+#: Up to this many agents the held check filters by id in SQL (the status menu asks for one).
+FEW = 20
+
+
 def pending_required(
     session: Session, user_ids: Sequence[int], *, now: datetime | None = None
 ) -> dict[int, list[int]]:
     """For each of ``user_ids`` held back: the required, active briefings not yet acknowledged.
 
-    One query when no required briefing is active (the usual case); else one per briefing for
-    its audience and one for the receipts."""
+    One query when no required briefing is active (the usual day); else one per briefing that
+    returns only its audience still to acknowledge (a few rows, whatever the team's size)."""
     now = now or utcnow()
+    if not user_ids:
+        return {}
     briefings = list(
         session.scalars(select(Briefing).where(_active(now), Briefing.required.is_(True)))
     )
-    if not briefings or not user_ids:
+    if not briefings:
         return {}
-    done = {
-        (bid, uid)
-        for bid, uid in session.execute(
-            select(BriefingReceipt.briefing_id, BriefingReceipt.user_id).where(
-                BriefingReceipt.briefing_id.in_([b.id for b in briefings]),
-                BriefingReceipt.user_id.in_(list(user_ids)),
-                BriefingReceipt.acknowledged_at.is_not(None),
+    wanted = set(user_ids)
+    queue_teams = dict(
+        session.execute(
+            select(Queue.id, Queue.team_id).where(
+                Queue.id.in_({b.queue_id for b in briefings if b.queue_id is not None})
             )
-        )
-    }
-    held: dict[int, list[int]] = {}
+        ).all()
+    )
+    statements = []
     for briefing in briefings:
-        for uid in audience(session, briefing, user_ids):
-            if (briefing.id, uid) not in done:
-                held.setdefault(uid, []).append(briefing.id)
+        stmt = _held_statement(
+            briefing, queue_teams.get(briefing.queue_id) if briefing.queue_id else None
+        )
+        if len(wanted) <= FEW:
+            stmt = stmt.where(User.id.in_(sorted(wanted)))
+        statements.append(stmt)
+    held: dict[int, list[int]] = {}
+    for briefing_id, uid in session.execute(union_all(*statements)):
+        if uid in wanted:
+            held.setdefault(uid, []).append(briefing_id)
     return held
 
 
