@@ -24,6 +24,12 @@
       });
     }
   });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-fl-dismiss]") : null;
+    if (!button) return;
+    var overlay = document.getElementById("fl-required");
+    if (overlay) overlay.hidden = true;
+  });
   document.addEventListener("sportello:connected", function () {
     if (document.getElementById("fl-bell")) load("#fl-bell", "/frontline/bell");
   });
