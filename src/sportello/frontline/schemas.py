@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +16,8 @@ from sportello.frontline.models import (
 )
 
 MAX_QUIZ = 5
+DbId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Choice = Annotated[int, Field(ge=0, le=5)]
 
 
 class QuizQuestion(BaseModel):
@@ -40,7 +43,7 @@ class BriefingData(BaseModel):
     campaign: str = Field(default="", max_length=200)
     campaign_starts_at: datetime | None = None
     campaign_ends_at: datetime | None = None
-    article_ids: list[int] = Field(default_factory=list, max_length=20)
+    article_ids: list[DbId] = Field(default_factory=list, max_length=20)
     attachments: list[Attachment] = Field(default_factory=list, max_length=10)
     quiz: list[QuizQuestion] = Field(default_factory=list, max_length=MAX_QUIZ)
 
@@ -83,7 +86,7 @@ class BriefingForAgent(BaseModel):
 
 
 class AcknowledgeIn(BaseModel):
-    answers: list[int] = Field(default_factory=list, max_length=MAX_QUIZ)
+    answers: list[Choice] = Field(default_factory=list, max_length=MAX_QUIZ)
 
 
 class ReceiptRead(BaseModel):
@@ -107,7 +110,7 @@ class ProposalCreate(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     body: str = Field(default="", max_length=5000)
     topic: ProposalTopic
-    conversation_numbers: list[int] = Field(default_factory=list, max_length=10)
+    conversation_numbers: list[DbId] = Field(default_factory=list, max_length=10)
 
 
 class ProposalTriage(BaseModel):
