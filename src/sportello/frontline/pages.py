@@ -334,7 +334,7 @@ def _briefing_view(
         {
             "briefing": briefing,
             "mine": mine,
-            "articles": articles,
+            "linked_articles": articles,
             "error": error,
             "failed": failed,
             "lines": service.receipts(session, briefing) if user.is_supervisor else [],
