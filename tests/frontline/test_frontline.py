@@ -377,23 +377,45 @@ def test_email_for_absent_agent_goes_through_the_mailbox(db: Database, personas:
     assert "Hai una nuova notifica" in msg.get_content()
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/briefings",
-        "/briefings/new",
-        "/proposals",
-        "/proposals/new",
-        "/proposals/report",
-        "/training",
-        "/training/modules/new",
-        "/training/approvals",
-        "/notifications",
-    ],
-)
-def test_pages_by_role(db: Database, personas: Any, client: Any, path: str) -> None:
-    supervisor_only = path.endswith(("/new", "/report", "/approvals")) and path != "/proposals/new"
+PAGES = [
+    "/briefings",
+    "/briefings/new",
+    "/proposals",
+    "/proposals/new",
+    "/proposals/report",
+    "/training",
+    "/training/modules/new",
+    "/training/approvals",
+    "/notifications",
+]
+
+
+def test_pages_by_role(db: Database, personas: Any, client: Any) -> None:
     login(client, personas.sara)
-    assert client.get(path).status_code == (403 if supervisor_only else 200)
+    for path in PAGES:
+        supervisor_only = path.endswith(("/new", "/report", "/approvals")) and path != (
+            "/proposals/new"
+        )
+        assert client.get(path).status_code == (403 if supervisor_only else 200), path
     login(client, personas.supervisor)
-    assert client.get(path).status_code == 200
+    for path in PAGES:
+        assert client.get(path).status_code == 200, path
+
+
+def test_briefing_page_links_only_its_articles(db: Database, personas: Any, client: Any) -> None:
+    from sportello.knowledge import actions as kb_actions
+
+    with db.transaction() as s:
+        admin = s.get(User, personas.admin.id)
+        linked = kb_actions.do_create_article(
+            s, brand_id=personas.brand_id, by=admin, title="Saldi: le regole", body_md="Regole."
+        )
+        kb_actions.do_create_article(
+            s, brand_id=personas.brand_id, by=admin, title="Buoni regalo", body_md="Buoni."
+        )
+        article_id = linked.id
+    briefing_id = _briefing(db, personas, required=False, article_ids=[article_id])
+    login(client, personas.sara)
+    page = client.get(f"/briefings/{briefing_id}").text
+    assert "Saldi: le regole" in page and "Buoni regalo" not in page
+    assert "<strong>Sconto del 30%</strong>" in page  # the Markdown, rendered
