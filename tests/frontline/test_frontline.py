@@ -217,6 +217,13 @@ def test_knowledge_change_proposes_a_what_changed_draft(db: Database, personas: 
     assert len(drafts) == 1 and drafts[0].status == BriefingStatus.DRAFT
     assert "-Il reso è gratuito entro 14 giorni." in drafts[0].body_md
     assert "+Il reso è gratuito entro 30 giorni." in drafts[0].body_md
+    with db.session() as s:  # the supervisors are told, in their language
+        told = {
+            n.user_id: n.title
+            for n in s.scalars(select(Notification).where(Notification.kind == "briefing_draft"))
+        }
+    assert told[personas.supervisor.id] == "What changed: Resi"
+    assert told[personas.admin.id] == "Cosa cambia: Resi"
     # a typo fix is not material: no new draft, the pending one is left alone
     with db.transaction() as s:
         admin = s.get(User, personas.admin.id)

@@ -345,6 +345,16 @@ def do_propose_article_briefing(
     )
     session.add(briefing)
     session.flush()
+    for supervisor in session.scalars(
+        select(User).where(User.is_active.is_(True), User.role.in_(("supervisor", "admin")))
+    ):
+        notify(
+            session,
+            supervisor.id,
+            "briefing_draft",
+            in_language(session, supervisor.id, "What changed: %(title)s", title=new.title),
+            f"/briefings/{briefing.id}",
+        )
     return briefing
 
 
