@@ -369,19 +369,26 @@ def test_notify_emails_only_absent_people_and_marks_read(db: Database, personas:
         assert service.unread_count(s, personas.luca.id) == 1
 
 
-def test_email_for_absent_agent_goes_through_the_mailbox(db: Database, personas: Any) -> None:
-    with db.session() as s:
-        note = Notification(id=1, user_id=personas.sara.id, kind="x", title="Nuovo briefing")
-        msg = notify.build_email(
-            note,
-            s.get(User, personas.sara.id),
-            sender="assistenza@negozio.it",
-            sender_name="Negozio",
-            base="https://sportello.example",
-        )
-    assert msg["To"] == "Sara Conti <sara@negozio.it>" and msg["Subject"] == "Nuovo briefing"
-    assert "https://sportello.example/notifications" in msg.get_content()
-    assert "Hai una nuova notifica" in msg.get_content()
+def test_email_for_absent_agent_goes_through_the_mailbox(
+    db: Database, personas: Any, mailbox: Any, smtp: Any
+) -> None:
+    """Sara is offline: the notification reaches her by e-mail through the brand's mailbox (the
+    test SMTP server), in Italian, once; read notifications are not mailed."""
+    import email
+    from email import policy
+
+    with db.transaction() as s:
+        notify.notify(s, personas.sara.id, "briefing", "Saldi invernali", "/briefings/1")
+        read = notify.notify(s, personas.sara.id, "briefing", "Già letto", "/briefings/2")
+        read.read_at = read.created_at
+    Dispatcher(db, name="test").drain()
+    assert len(smtp.messages) == 1 and smtp.messages[0].rcpt_tos == ["sara@negozio.it"]
+    mail = email.message_from_bytes(smtp.messages[0].data, policy=policy.default)
+    assert mail["Subject"] == "Saldi invernali"
+    body = mail.get_body(("plain",)).get_content()
+    assert "Hai una nuova notifica" in body and "/briefings/1" in body
+    Dispatcher(db, name="test").drain()
+    assert len(smtp.messages) == 1  # once
 
 
 PAGES = [
