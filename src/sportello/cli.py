@@ -137,12 +137,12 @@ def worker() -> None:
     migrations.check_ready(db.engine, settings.database_url)
     registry.load_builtin()
     import sportello.channels.service  # noqa: F401  (registers handlers and jobs)
+    from sportello.frontline import handlers as _fl_handlers  # noqa: F401  (offer gate, mail)
     from sportello.knowledge import handlers as _kb_handlers  # noqa: F401  (bot, indexer)
     from sportello.reports import handlers as reports_handlers  # after routing: SLA first
     from sportello.routing import router as routing_router
     from sportello.routing import sla  # noqa: F401  (registers handlers and jobs)
     from sportello.surveys import handlers as _survey_handlers  # noqa: F401  (survey jobs)
-    from sportello.frontline import handlers as _fl_handlers  # noqa: F401  (offer gate, mail)
 
     routing_router.ensure_sweep(db)  # the periodic routing / SLA sweep (one job a period)
     reports_handlers.ensure_jobs(db)  # the wallboard alert check, the weekly report e-mail
