@@ -424,6 +424,7 @@ def test_domain_demos_list_the_seven_domains():
         "sportello.quality.demo",
         "sportello.knowledge.demo",
         "sportello.privacy.demo",
+        "sportello.frontline.demo",
     )
 
 

@@ -143,6 +143,7 @@ def worker() -> None:
     registry.load_builtin()
     import sportello.channels.service  # noqa: F401  (registers handlers and jobs)
     from sportello.automation import handlers as automation_handlers  # rules, the sweep job
+    from sportello.frontline import handlers as _fl_handlers  # noqa: F401  (offer gate, mail)
     from sportello.knowledge import handlers as _kb_handlers  # noqa: F401  (bot, indexer)
     from sportello.privacy import handlers as privacy_handlers  # the nightly retention job
     from sportello.quality import handlers as quality_handlers  # the daily sampling job

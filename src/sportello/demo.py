@@ -82,6 +82,7 @@ DOMAIN_DEMOS: tuple[str, ...] = (
     "sportello.quality.demo",
     "sportello.knowledge.demo",
     "sportello.privacy.demo",
+    "sportello.frontline.demo",
 )
 
 # (email, password, role): printed by `sportello demo`.

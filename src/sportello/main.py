@@ -82,6 +82,8 @@ ROUTERS = (
     "sportello.privacy.api",
     "sportello.accounts.sso_pages",
     "sportello.accounts.sso_api",
+    "sportello.frontline.pages",
+    "sportello.frontline.api",
 )
 
 

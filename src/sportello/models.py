@@ -10,6 +10,7 @@ from sportello.conversations import models as conversations_models
 from sportello.core import jobs, outbox
 from sportello.core.db import Base
 from sportello.customers import models as customers_models
+from sportello.frontline import models as frontline_models
 from sportello.knowledge import models as knowledge_models
 from sportello.orders import models as orders_models
 from sportello.privacy import models as privacy_models
@@ -32,6 +33,7 @@ __all__ = [
     "conversations_models",
     "customers_models",
     "email_models",
+    "frontline_models",
     "jobs",
     "knowledge_models",
     "metadata",

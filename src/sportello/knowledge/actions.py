@@ -19,6 +19,7 @@ from sportello.config import get_settings
 from sportello.conversations.models import Direction, Message
 from sportello.core.db import utcnow
 from sportello.core.errors import Conflict, InvalidInput, PermissionDenied
+from sportello.core.events import EventPayload, emit, register_event
 from sportello.knowledge import markdown, semantic, text
 from sportello.knowledge import query as kbquery
 from sportello.knowledge.importer import ImportItem
@@ -38,6 +39,18 @@ from sportello.knowledge.models import (
 )
 
 MAX_TITLE = 200
+
+
+class ArticleUpdated(EventPayload):
+    """An article was saved as a new version (frontline proposes a "what changed" briefing)."""
+
+    article_id: int
+    version: int
+    by_user_id: int | None
+
+
+register_event("kb.article_updated", ArticleUpdated)
+
 MAX_SUMMARY = 300
 MAX_BODY_CHARS = 100_000
 MAX_TAGS = 20
@@ -306,6 +319,11 @@ def do_update_article(
     session.flush()
     _snapshot(session, article, by, note or "edited")
     semantic.embed_article(session, article)
+    emit(
+        session,
+        "kb.article_updated",
+        ArticleUpdated(article_id=article.id, version=article.version, by_user_id=by.id),
+    )
     return article
 
 

@@ -24,6 +24,7 @@ from sportello.core import jobs
 from sportello.core.db import Database, utcnow
 from sportello.core.errors import InvalidInput, NotFound
 from sportello.core.events import EventPayload, emit, register_event
+from sportello.routing import gates
 from sportello.routing.models import AgentState, PauseReason, PresenceLog
 
 #: Available agents with no console activity for this long become ``away``.
@@ -103,6 +104,10 @@ def check_presence(
         ) from None
     if value == Presence.AVAILABLE and not user.is_active:
         raise InvalidInput("a deactivated user cannot take conversations", field="presence")
+    if value == Presence.AVAILABLE:
+        held = gates.held_back(session, [user.id])
+        if user.id in held:
+            raise InvalidInput(held[user.id], field="presence")
     reason: PauseReason | None = None
     if reason_id is not None:
         if value != Presence.BREAK:

@@ -58,7 +58,7 @@ from sportello.core.dispatcher import subscribe, subscribe_batch
 from sportello.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from sportello.core.events import ConversationAssigned, EventPayload, emit, register_event
 from sportello.core.outbox import OutboxEvent
-from sportello.routing import capacity, presence, skills
+from sportello.routing import capacity, gates, presence, skills
 from sportello.routing.capacity import ids_in
 from sportello.routing.messages import _, conflict, invalid
 from sportello.routing.models import (
@@ -364,6 +364,9 @@ def load_agents(session: Session, agent_ids: Iterable[int] | None = None) -> dic
     if agent_ids is not None:
         stmt = stmt.where(ids_in(session, AgentState.user_id, agent_ids))
     rows = list(session.execute(stmt))
+    if rows:  # offer gates (a required briefing not yet acknowledged...) hold agents back
+        held = gates.held_back(session, [r[0] for r in rows])
+        rows = [r for r in rows if r[0] not in held]
     if not rows:
         return {}
     ids = [r[0] for r in rows]

@@ -1,0 +1,1 @@
+"""The front line: briefings, proposals, training, console notifications (issue 17)."""
