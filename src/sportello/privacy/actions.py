@@ -8,23 +8,23 @@ import io
 import json
 import zipfile
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, event, func, select, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import Brand, User
 from sportello.audit import actions as audit
 from sportello.channels.models import Channel
 from sportello.config import get_settings
-from sportello.conversations.models import Attachment, Conversation, Message, Status
+from sportello.conversations.models import Attachment, Conversation, Message
 from sportello.conversations.storage import path_for, safe_filename
 from sportello.core.db import utcnow
 from sportello.core.errors import InvalidInput, NotFound
 from sportello.customers.models import Customer, CustomerIdentity, CustomerMerge
-from sportello.privacy import walk
+from sportello.privacy import service, walk
 from sportello.privacy.models import Consent, RetentionKind, RetentionPolicy
 
 ERASE_MODES = ("erase", "anonymise")
@@ -376,55 +376,13 @@ def _policy_facts(policy: RetentionPolicy) -> dict[str, object]:
     }
 
 
-def _channel_ids(session: Session, policy: RetentionPolicy) -> list[int] | None:
-    """The channels a policy covers; None: every channel."""
-    if policy.channel_id is not None:
-        return [policy.channel_id]
-    if policy.brand_id is not None:
-        return list(session.scalars(select(Channel.id).where(Channel.brand_id == policy.brand_id)))
-    return None
-
-
-def due(session: Session, policy: RetentionPolicy, *, now: datetime | None = None) -> list[int]:
-    """The ids a run of the policy would delete now (raw mail rows, recording attachments or
-    closed conversations): the dry run counts them, the run deletes them."""
-    from sportello.channels.email.models import EmailRaw, RawStatus
-
-    cutoff = (now or utcnow()) - timedelta(days=policy.days)
-    channels = _channel_ids(session, policy)
-    if channels == []:
-        return []
-    if policy.kind == RetentionKind.RAW_MAIL:
-        stmt = select(EmailRaw.id).where(
-            EmailRaw.received_at < cutoff, EmailRaw.status == RawStatus.PROCESSED
-        )
-        if channels is not None:
-            stmt = stmt.where(EmailRaw.channel_id.in_(channels))
-    elif policy.kind == RetentionKind.RECORDINGS:
-        stmt = (
-            select(Attachment.id)
-            .join(Message, Message.id == Attachment.message_id)
-            .where(Attachment.content_type.like("audio/%"), Message.created_at < cutoff)
-        )
-        if channels is not None:
-            stmt = stmt.where(Message.channel_id.in_(channels))
-    else:
-        stmt = select(Conversation.id).where(
-            Conversation.status == Status.CLOSED,
-            func.coalesce(Conversation.closed_at, Conversation.updated_at) < cutoff,
-        )
-        if channels is not None:
-            stmt = stmt.where(Conversation.channel_id.in_(channels))
-    return list(session.scalars(stmt))
-
-
 def do_apply_policy(
     session: Session, *, policy: RetentionPolicy, now: datetime | None = None
 ) -> int:
     """Delete what the policy no longer keeps; returns how many items went."""
     from sportello.channels.email.models import EmailRaw
 
-    ids = due(session, policy, now=now)
+    ids = service.due(session, policy, now=now)
     settings = get_settings()
     if ids:
         shas: set[str]

@@ -166,7 +166,7 @@ def delete_policy(policy_id: int, session: SessionDep, caller: AdminCaller) -> R
 )
 def dry_run(policy_id: int, session: SessionDep, caller: AdminCaller) -> DryRunRead:
     policy = actions.get_policy(session, policy_id)
-    return DryRunRead(policy_id=policy.id, due=len(actions.due(session, policy)))
+    return DryRunRead(policy_id=policy.id, due=len(service.due(session, policy)))
 
 
 @router.post(
