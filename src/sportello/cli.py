@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from sportello.config import get_settings
+from sportello.nlp.cli import nlp_app
 from sportello.workforce.cli import wfm_app
 
 # gen0 allocations between young collections (default 700), then how many young collections per
@@ -24,6 +25,7 @@ user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(wfm_app, name="wfm")
+app.add_typer(nlp_app, name="nlp")
 
 
 def _database():  # type: ignore[no-untyped-def]
@@ -141,10 +143,12 @@ def worker() -> None:
     from sportello.reports import handlers as reports_handlers  # after routing: SLA first
     from sportello.routing import router as routing_router
     from sportello.routing import sla  # noqa: F401  (registers handlers and jobs)
+    from sportello.nlp import handlers as nlp_handlers  # sentiment, triage, nightly retrain
     from sportello.surveys import handlers as _survey_handlers  # noqa: F401  (survey jobs)
 
     routing_router.ensure_sweep(db)  # the periodic routing / SLA sweep (one job a period)
     reports_handlers.ensure_jobs(db)  # the wallboard alert check, the weekly report e-mail
+    nlp_handlers.ensure_jobs(db)  # the nightly triage retraining
     _tune_gc()
 
     dispatcher = Dispatcher(db)

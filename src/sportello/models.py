@@ -10,6 +10,7 @@ from sportello.core.db import Base
 from sportello.customers import models as customers_models
 from sportello.knowledge import models as knowledge_models
 from sportello.replies import models as replies_models
+from sportello.nlp import models as nlp_models
 from sportello.reports import models as reports_models
 from sportello.routing import models as routing_models
 from sportello.surveys import models as surveys_models
@@ -27,6 +28,7 @@ __all__ = [
     "jobs",
     "knowledge_models",
     "metadata",
+    "nlp_models",
     "outbox",
     "replies_models",
     "reports_models",
