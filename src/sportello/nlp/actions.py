@@ -84,9 +84,24 @@ def do_analyse_messages(
     for message in messages:
         by_conversation.setdefault(message.conversation_id, []).append(message)
     settings_cache: dict[int, NlpSettings] = {}
+    predictions = _triage(session, list(by_conversation))
+    conversations = {
+        c.id: c
+        for c in session.scalars(
+            select(Conversation).where(Conversation.id.in_(list(by_conversation)))
+        )
+    }
+    insights = service.insights_for(session, list(by_conversation))
+    earlier: dict[int, list[float]] = {}
+    for cid, score in session.execute(
+        select(MessageSentiment.conversation_id, MessageSentiment.score)
+        .where(MessageSentiment.conversation_id.in_(list(by_conversation)))
+        .order_by(MessageSentiment.message_id)
+    ):
+        earlier.setdefault(cid, []).append(score)
     analysed = 0
     for conversation_id, batch in by_conversation.items():
-        conversation = session.get(Conversation, conversation_id)
+        conversation = conversations.get(conversation_id)
         if conversation is None:
             continue
         settings = settings_cache.get(conversation.brand_id)
@@ -94,7 +109,7 @@ def do_analyse_messages(
             settings = settings_cache[conversation.brand_id] = service.settings_for(
                 session, conversation.brand_id
             )
-        insight = session.get(ConversationInsight, conversation_id)
+        insight = insights.get(conversation_id)
         first = insight is None
         if insight is None:
             insight = ConversationInsight(
@@ -113,8 +128,10 @@ def do_analyse_messages(
             analysed += len(batch)
             continue
         cuts = service.thresholds(settings)
+        scores = earlier.get(conversation_id, [])
         for message in batch:
             result = sentiment.analyse(message.text or "", insight.language or "it", cuts)
+            scores.append(result.score)
             session.add(
                 MessageSentiment(
                     message_id=message.id, conversation_id=conversation_id, label=result.label,
@@ -122,21 +139,64 @@ def do_analyse_messages(
                 )
             )
             analysed += 1
-        session.flush()
-        scores = list(
-            session.scalars(
-                select(MessageSentiment.score)
-                .where(MessageSentiment.conversation_id == conversation_id)
-                .order_by(MessageSentiment.message_id)
-            )
-        )
         insight.score = sentiment.conversation_score(scores)
         insight.label = cuts.label(insight.score)
         insight.messages = len(scores)
         insight.updated_at = now
-        _follow_up(session, conversation, insight, settings, first=first, now=now)
+        _follow_up(
+            session, conversation, insight, settings, prediction=predictions.get(conversation_id),
+            now=now,
+        )
     session.flush()
     return analysed
+
+
+def _triage(
+    session: Session, conversation_ids: list[int]
+) -> dict[int, tuple[IntentModel, str | None, float]]:
+    """The triage model's label for conversations not triaged yet (one batch per brand): the
+    subject and first customer message, as in training."""
+    if not conversation_ids:
+        return {}
+    triaged = set(
+        session.scalars(
+            select(ConversationInsight.conversation_id).where(
+                ConversationInsight.conversation_id.in_(conversation_ids),
+                ConversationInsight.intent_model_id.is_not(None),
+            )
+        )
+    )
+    pending = [i for i in conversation_ids if i not in triaged]
+    if not pending:
+        return {}
+    first_inbound = (
+        select(Message.conversation_id, func.min(Message.id).label("message_id"))
+        .where(Message.conversation_id.in_(pending), Message.direction == Direction.INBOUND)
+        .group_by(Message.conversation_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Conversation.id, Conversation.brand_id, Conversation.subject, Message.text)
+        .join(first_inbound, first_inbound.c.conversation_id == Conversation.id)
+        .join(Message, Message.id == first_inbound.c.message_id)
+    ).all()
+    by_brand: dict[int, list[tuple[int, str]]] = {}
+    for conversation_id, brand_id, subject, text in rows:
+        by_brand.setdefault(brand_id, []).append(
+            (conversation_id, "\n".join(filter(None, [subject, text or ""])))
+        )
+    out: dict[int, tuple[IntentModel, str | None, float]] = {}
+    for brand_id, items in by_brand.items():
+        settings = service.settings_for(session, brand_id)
+        model = service.active_model(session, brand_id)
+        if model is None or settings.triage_mode == TriageMode.OFF:
+            continue
+        results = intent.predict(
+            load_model(model), [t for _, t in items], threshold=settings.triage_threshold
+        )
+        for (conversation_id, _text), (label, confidence) in zip(items, results, strict=True):
+            out[conversation_id] = (model, label, confidence)
+    return out
 
 
 def _follow_up(
@@ -145,7 +205,7 @@ def _follow_up(
     insight: ConversationInsight,
     settings: NlpSettings,
     *,
-    first: bool,
+    prediction: tuple[IntentModel, str | None, float] | None,
     now: datetime,
 ) -> None:
     """What a conversation's new mood, language and first message lead to, in one update."""
@@ -169,32 +229,20 @@ def _follow_up(
         if tag not in tags or stale:
             tags = [t for t in tags if t not in stale] + [tag]
             changed_tags = True
-    if first and settings.triage_mode != TriageMode.OFF:
-        model = service.active_model(session, conversation.brand_id)
-        if model is not None:
-            first_text = session.scalar(
-                select(Message.text)
-                .where(
-                    Message.conversation_id == conversation.id,
-                    Message.direction == Direction.INBOUND,
-                )
-                .order_by(Message.id)
-                .limit(1)
-            )
-            text = "\n".join(filter(None, [conversation.subject, first_text or ""]))
-            [(label, confidence)] = intent.predict(
-                load_model(model), [text], threshold=settings.triage_threshold
-            )
-            insight.intent_label = label
-            insight.intent_confidence = confidence
-            insight.intent_model_id = model.id
-            if label is not None and settings.triage_mode == TriageMode.APPLY:
-                priority_, queue_, tags_ = _intent_change(session, model.field, label, tags)
-                priority = priority_ or priority
-                queue = queue_
-                if tags_ is not None:
-                    tags, changed_tags = tags_, True
-                insight.intent_applied = True
+    if prediction is not None and settings.triage_mode != TriageMode.OFF:
+        model, label, confidence = prediction
+        insight.intent_label = label
+        insight.intent_confidence = confidence
+        insight.intent_model_id = model.id
+        if label is not None and model.field == TriageField.TAGS.value and label in tags:
+            insight.intent_applied = True  # the conversation has it already
+        elif label is not None and settings.triage_mode == TriageMode.APPLY:
+            priority_, queue_, tags_ = _intent_change(session, model.field, label, tags)
+            priority = priority_ or priority
+            queue = queue_
+            if tags_ is not None:
+                tags, changed_tags = tags_, True
+            insight.intent_applied = True
     if priority is not None or queue is not False or changed_tags:
         conversations_actions.do_update_conversation(
             session,

@@ -146,8 +146,8 @@ def _score_italian(text: str) -> float:
     if total:
         bangs = min(text.count("!"), 4)
         total += math.copysign(0.292 * bangs, total)
-        letters = [c for c in text if c.isalpha()]
-        if len(letters) >= 8 and sum(c.isupper() for c in letters) / len(letters) > 0.7:
+        upper = sum(1 for c in text if c.isupper())
+        if upper >= 8 and upper / max(1, sum(1 for c in text if c.isalpha())) > 0.7:
             total *= 1.3
         if "?" in text and total < 0 and text.count("?") > 1:
             total -= 0.18 * min(text.count("?"), 3)
