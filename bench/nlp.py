@@ -54,7 +54,10 @@ def main() -> None:
     args = parser.parse_args()
 
     print("## sentiment (default thresholds ±0.2)")
-    print("| set | texts | accuracy | recall neg / neu / pos | median ms per message | language id right |")
+    print(
+        "| set | texts | accuracy | recall neg / neu / pos | median ms per message"
+        " | language id right |"
+    )
     print("|---|---|---|---|---|---|")
     for lang, name in (("it", "sentiment_it.tsv"), ("en", "sentiment_en.tsv")):
         rows = load_tsv(name)
@@ -65,7 +68,9 @@ def main() -> None:
         for label in sentiment.LABELS:
             gold_ix = [i for i, (g, _) in enumerate(rows) if g == label]
             recall.append(sum(predicted[i] == label for i in gold_ix) / max(1, len(gold_ix)))
-        seconds = timed(lambda rows=rows, lang=lang: [sentiment.analyse(t, lang) for _, t in rows], args.rounds)
+        seconds = timed(
+            lambda rows=rows, lang=lang: [sentiment.analyse(t, lang) for _, t in rows], args.rounds
+        )
         detected = sum(language.detect(t)[0] == lang for _, t in rows)
         print(
             f"| {lang} | {len(rows)} | {right / len(rows):.2f} | "
@@ -86,9 +91,14 @@ def main() -> None:
     right = sum(lab == gold for (lab, _), (_, gold) in zip(out, test, strict=True))
     sure = [(lab, gold) for (lab, c), (_, gold) in zip(out, test, strict=True) if c >= 0.5]
     sure_right = sum(lab == gold for lab, gold in sure)
-    per_text = timed(lambda: [intent.predict(result.model, [t], threshold=0.5) for t in texts], args.rounds)
+    per_text = timed(
+        lambda: [intent.predict(result.model, [t], threshold=0.5) for t in texts], args.rounds
+    )
     batch = timed(lambda: intent.predict(result.model, texts, threshold=0.5), args.rounds)
-    print("| train texts | test texts | accuracy | sure at 0.5 | right when sure | train s | ms per text (one by one) | ms per text (batch) |")
+    print(
+        "| train texts | test texts | accuracy | sure at 0.5 | right when sure | train s"
+        " | ms per text (one by one) | ms per text (batch) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     print(
         f"| {len(train)} | {len(test)} | {right / len(test):.2f} | {len(sure)}/{len(test)} | "

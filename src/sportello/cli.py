@@ -140,10 +140,10 @@ def worker() -> None:
     registry.load_builtin()
     import sportello.channels.service  # noqa: F401  (registers handlers and jobs)
     from sportello.knowledge import handlers as _kb_handlers  # noqa: F401  (bot, indexer)
+    from sportello.nlp import handlers as nlp_handlers  # sentiment, triage, nightly retrain
     from sportello.reports import handlers as reports_handlers  # after routing: SLA first
     from sportello.routing import router as routing_router
     from sportello.routing import sla  # noqa: F401  (registers handlers and jobs)
-    from sportello.nlp import handlers as nlp_handlers  # sentiment, triage, nightly retrain
     from sportello.surveys import handlers as _survey_handlers  # noqa: F401  (survey jobs)
 
     routing_router.ensure_sweep(db)  # the periodic routing / SLA sweep (one job a period)

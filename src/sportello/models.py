@@ -9,8 +9,8 @@ from sportello.core import jobs, outbox
 from sportello.core.db import Base
 from sportello.customers import models as customers_models
 from sportello.knowledge import models as knowledge_models
-from sportello.replies import models as replies_models
 from sportello.nlp import models as nlp_models
+from sportello.replies import models as replies_models
 from sportello.reports import models as reports_models
 from sportello.routing import models as routing_models
 from sportello.surveys import models as surveys_models

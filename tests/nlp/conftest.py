@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import sportello.channels.service  # noqa: F401  (delivery jobs and handlers)
+import sportello.channels.service
 import sportello.nlp.handlers  # noqa: F401  (sentiment, language, triage on message.received)
 
 

@@ -18,7 +18,9 @@ def _rows(name: str) -> list[tuple[str, str]]:
         return [(r["label"], r["text"]) for r in csv.DictReader(handle, delimiter="\t")]
 
 
-@pytest.mark.parametrize(("name", "lang", "floor"), [("sentiment_it.tsv", "it", 0.8), ("sentiment_en.tsv", "en", 0.75)])
+@pytest.mark.parametrize(
+    ("name", "lang", "floor"), [("sentiment_it.tsv", "it", 0.8), ("sentiment_en.tsv", "en", 0.75)]
+)
 def test_sentiment_accuracy_on_the_labelled_sets(name: str, lang: str, floor: float) -> None:
     rows = _rows(name)
     right = sum(sentiment.analyse(text, lang).label == gold for gold, text in rows)
@@ -31,7 +33,10 @@ def test_italian_rules() -> None:
     calm = sentiment.score("Il servizio è lento", "it")
     angry = sentiment.score("Il servizio è DAVVERO LENTO!!!", "it")
     assert angry < calm < 0  # boosters, capitals, exclamation marks
-    assert sentiment.analyse("Bello il plaid ma la consegna è stata un disastro", "it").label == "negative"
+    assert (
+        sentiment.analyse("Bello il plaid ma la consegna è stata un disastro", "it").label
+        == "negative"
+    )
     assert sentiment.analyse("", "it").label == "neutral"
 
 
@@ -87,7 +92,14 @@ def test_redaction_hides_personal_data_and_puts_it_back() -> None:
         "IBAN IT60 X054 2811 1010 0000 0123 456, CF RSSMRA80A01H501U."
     )
     hidden = redactor.redact(text)
-    for secret in ("Mario", "Rossi", "mario.rossi@example.it", "333 123 4567", "IT60", "RSSMRA80A01H501U"):
+    for secret in (
+        "Mario",
+        "Rossi",
+        "mario.rossi@example.it",
+        "333 123 4567",
+        "IT60",
+        "RSSMRA80A01H501U",
+    ):
         assert secret not in hidden
     assert "[EMAIL_1]" in hidden and "[IBAN_1]" in hidden and "[CODICE_FISCALE_1]" in hidden
     assert redactor.restore(hidden) == text

@@ -27,13 +27,17 @@ def _conversation(db: Database, cid: int) -> Conversation:
     with db.session() as s:
         c = s.get(Conversation, cid)
         assert c is not None
-        c.tags  # noqa: B018  (loaded before the session closes)
+        c.tags
         s.expunge_all()
         return c
 
 
-def test_frustrated_customer_raises_priority_and_gets_language_tag(db: Database, personas: Any) -> None:
-    first = receive(db, personas.api_channel, inbound("Buongiorno, il mio ordine 1234 non è ancora arrivato."))
+def test_frustrated_customer_raises_priority_and_gets_language_tag(
+    db: Database, personas: Any
+) -> None:
+    first = receive(
+        db, personas.api_channel, inbound("Buongiorno, il mio ordine 1234 non è ancora arrivato.")
+    )
     cid = int(first.conversation.id)
     drain(db)
     with db.session() as s:
@@ -62,9 +66,15 @@ def test_frustrated_customer_raises_priority_and_gets_language_tag(db: Database,
 def test_the_admin_turns_the_rule_off(db: Database, personas: Any) -> None:
     with db.transaction() as s:
         actions.do_save_settings(
-            s, brand_id=personas.brand_id, data=NlpSettingsData(raise_enabled=False, language_tags=False)
+            s,
+            brand_id=personas.brand_id,
+            data=NlpSettingsData(raise_enabled=False, language_tags=False),
         )
-    cid = int(receive(db, personas.api_channel, inbound("Servizio pessimo, siete dei ladri! Vergogna!")).conversation.id)
+    cid = int(
+        receive(
+            db, personas.api_channel, inbound("Servizio pessimo, siete dei ladri! Vergogna!")
+        ).conversation.id
+    )
     drain(db)
     c = _conversation(db, cid)
     assert c.priority == Priority.NORMAL and c.tags == []
@@ -75,7 +85,8 @@ def test_the_admin_turns_the_rule_off(db: Database, personas: Any) -> None:
 def test_english_customer(db: Database, personas: Any) -> None:
     cid = int(
         receive(
-            db, personas.api_channel,
+            db,
+            personas.api_channel,
             inbound("Hello, thank you so much, the blanket is lovely!", email="jane@example.co.uk"),
         ).conversation.id
     )
@@ -88,14 +99,22 @@ def test_english_customer(db: Database, personas: Any) -> None:
 
 HISTORY = {
     "spedizione": [
-        "Il mio ordine non è ancora arrivato", "Dov'è il pacco? il tracking è fermo",
-        "Il corriere non è passato", "Quando arriva la consegna?", "Spedizione in ritardo",
-        "Pacco mai consegnato", "Il tracciamento non si aggiorna",
+        "Il mio ordine non è ancora arrivato",
+        "Dov'è il pacco? il tracking è fermo",
+        "Il corriere non è passato",
+        "Quando arriva la consegna?",
+        "Spedizione in ritardo",
+        "Pacco mai consegnato",
+        "Il tracciamento non si aggiorna",
     ],
     "fattura": [
-        "Mi serve la fattura con partita IVA", "Potete mandarmi la fattura?",
-        "La fattura ha il codice fiscale sbagliato", "Correggete l'intestazione della fattura",
-        "Non trovo la fattura", "Fattura elettronica col codice SDI", "Fattura per la mia ditta",
+        "Mi serve la fattura con partita IVA",
+        "Potete mandarmi la fattura?",
+        "La fattura ha il codice fiscale sbagliato",
+        "Correggete l'intestazione della fattura",
+        "Non trovo la fattura",
+        "Fattura elettronica col codice SDI",
+        "Fattura per la mia ditta",
     ],
 }
 
@@ -109,8 +128,12 @@ def _history(db: Database, personas: Any) -> None:
             with db.transaction() as s:
                 c = s.get(Conversation, result.conversation.id)
                 assert c is not None
-                conversations_actions.do_update_conversation(s, conversation=c, by=None, tags=[label])
-                conversations_actions.do_change_status(s, conversation=c, status=Status.RESOLVED, by=None)
+                conversations_actions.do_update_conversation(
+                    s, conversation=c, by=None, tags=[label]
+                )
+                conversations_actions.do_change_status(
+                    s, conversation=c, status=Status.RESOLVED, by=None
+                )
 
 
 def test_triage_trained_on_history_applies_the_tag(db: Database, personas: Any) -> None:
@@ -118,13 +141,20 @@ def test_triage_trained_on_history_applies_the_tag(db: Database, personas: Any) 
     drain(db)
     with db.transaction() as s:
         actions.do_save_settings(
-            s, brand_id=personas.brand_id,
-            data=NlpSettingsData(triage_mode=TriageMode.APPLY, triage_threshold=0.4, language_tags=False),
+            s,
+            brand_id=personas.brand_id,
+            data=NlpSettingsData(
+                triage_mode=TriageMode.APPLY, triage_threshold=0.4, language_tags=False
+            ),
         )
         model = actions.do_train_intents(s, brand_id=personas.brand_id)
         assert model.examples == 14 and model.held_out >= 2 and model.accuracy is not None
         assert set(model.labels) == {"spedizione", "fattura"}
-    new = receive(db, personas.api_channel, inbound("ciao, mi mandate la fattura intestata alla ditta?", email="new@example.it"))
+    new = receive(
+        db,
+        personas.api_channel,
+        inbound("ciao, mi mandate la fattura intestata alla ditta?", email="new@example.it"),
+    )
     drain(db)
     c = _conversation(db, int(new.conversation.id))
     assert [t.name for t in c.tags] == ["fattura"]
@@ -137,11 +167,18 @@ def test_triage_suggests_and_the_agent_applies(db: Database, personas: Any) -> N
     _history(db, personas)
     with db.transaction() as s:
         actions.do_save_settings(
-            s, brand_id=personas.brand_id,
-            data=NlpSettingsData(triage_mode=TriageMode.SUGGEST, triage_threshold=0.4, language_tags=False),
+            s,
+            brand_id=personas.brand_id,
+            data=NlpSettingsData(
+                triage_mode=TriageMode.SUGGEST, triage_threshold=0.4, language_tags=False
+            ),
         )
         actions.do_train_intents(s, brand_id=personas.brand_id)
-    new = receive(db, personas.api_channel, inbound("il pacco non è arrivato, tracking fermo", email="n2@example.it"))
+    new = receive(
+        db,
+        personas.api_channel,
+        inbound("il pacco non è arrivato, tracking fermo", email="n2@example.it"),
+    )
     drain(db)
     cid = int(new.conversation.id)
     assert _conversation(db, cid).tags == []

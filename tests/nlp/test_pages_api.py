@@ -22,7 +22,9 @@ def test_admin_trains_triage_and_sees_accuracy(db: Database, personas: Any, clie
     login(client, personas.admin)
     page = client.get("/admin/nlp")
     assert page.status_code == 200 and "nlp-train" in page.text
-    done = client.post("/admin/nlp/train", data={"csrf_token": csrf_from(page.text)}, follow_redirects=True)
+    done = client.post(
+        "/admin/nlp/train", data={"csrf_token": csrf_from(page.text)}, follow_redirects=True
+    )
     assert done.status_code == 200
     block = done.text[done.text.index('id="triage-accuracy"') :]
     assert re.search(r"<strong>\d+%</strong>", block)
@@ -41,15 +43,26 @@ def test_settings_form_and_bad_input(db: Database, personas: Any, client: Any) -
     login(client, personas.admin)
     token = csrf_from(client.get("/admin/nlp").text)
     form = {
-        "csrf_token": token, "sentiment_enabled": "1", "negative_threshold": "0.5",
-        "positive_threshold": "0.2", "raise_enabled": "1", "frustration_threshold": "-0.4",
-        "raise_to": "urgent", "triage_field": "tags", "triage_mode": "apply",
+        "csrf_token": token,
+        "sentiment_enabled": "1",
+        "negative_threshold": "0.5",
+        "positive_threshold": "0.2",
+        "raise_enabled": "1",
+        "frustration_threshold": "-0.4",
+        "raise_to": "urgent",
+        "triage_field": "tags",
+        "triage_mode": "apply",
         "triage_threshold": "0.6",
     }
     bad = client.post("/admin/nlp", data=form)
     assert bad.status_code == 422 and 'aria-invalid="true"' in bad.text
     form["negative_threshold"] = "-0.3"
-    form.update(assist_enabled="1", assist_base_url="http://127.0.0.1:9/v1", assist_model="m", assist_key="sk-segreto")
+    form.update(
+        assist_enabled="1",
+        assist_base_url="http://127.0.0.1:9/v1",
+        assist_model="m",
+        assist_key="sk-segreto",
+    )
     ok = client.post("/admin/nlp", data=form, follow_redirects=True)
     assert ok.status_code == 200 and "sk-segreto" not in ok.text
     api = client.get("/api/v1/nlp/settings", headers={"X-CSRF-Token": token})
@@ -60,29 +73,49 @@ def test_settings_form_and_bad_input(db: Database, personas: Any, client: Any) -
 
 
 def test_api_settings_train_and_roles(db: Database, personas: Any, client: Any) -> None:
-    admin = {"Authorization": f"Bearer {make_token(db, personas.admin, ('read', 'write', 'admin'))}"}
+    admin = {
+        "Authorization": f"Bearer {make_token(db, personas.admin, ('read', 'write', 'admin'))}"
+    }
     agent = {"Authorization": f"Bearer {make_token(db, personas.sara)}"}
     assert client.get("/api/v1/nlp/settings", headers=agent).status_code == 403
     bad = client.put("/api/v1/nlp/settings", headers=admin, json={"negative_threshold": 3})
     assert bad.status_code == 422 and "negative_threshold" in bad.text
-    inverted = client.put("/api/v1/nlp/settings", headers=admin, json={"negative_threshold": 0, "positive_threshold": 0})
+    inverted = client.put(
+        "/api/v1/nlp/settings",
+        headers=admin,
+        json={"negative_threshold": 0, "positive_threshold": 0},
+    )
     assert inverted.status_code == 422 and "negative_threshold" in inverted.text
     assert client.post("/api/v1/nlp/intent-models", headers=admin).status_code == 422
     _history(db, personas)
     trained = client.post("/api/v1/nlp/intent-models", headers=admin)
     assert trained.status_code == 201 and trained.json()["examples"] == 14
     assert client.post("/api/v1/nlp/intent-models", headers=agent).status_code == 403
-    out = client.post("/api/v1/nlp/intent", headers=agent, json={"texts": ["mi serve la fattura"]}).json()
+    out = client.post(
+        "/api/v1/nlp/intent", headers=agent, json={"texts": ["mi serve la fattura"]}
+    ).json()
     assert out[0]["label"] == "fattura" and 0 < out[0]["confidence"] <= 1
-    scores = client.post("/api/v1/nlp/sentiment", headers=agent, json={"texts": ["Grazie mille, perfetto!", "Terrible, I want a refund"]}).json()
-    assert [s["label"] for s in scores] == ["positive", "negative"] and scores[1]["language"] == "en"
-    assert client.post("/api/v1/nlp/sentiment", headers=agent, json={"texts": []}).status_code == 422
+    scores = client.post(
+        "/api/v1/nlp/sentiment",
+        headers=agent,
+        json={"texts": ["Grazie mille, perfetto!", "Terrible, I want a refund"]},
+    ).json()
+    assert [s["label"] for s in scores] == ["positive", "negative"] and scores[1][
+        "language"
+    ] == "en"
+    assert (
+        client.post("/api/v1/nlp/sentiment", headers=agent, json={"texts": []}).status_code == 422
+    )
     calibrate = client.post("/api/v1/nlp/sentiment/calibrate", headers=admin)
     assert calibrate.status_code == 422 and "csat" in calibrate.text
 
 
 def test_inbox_and_conversation_show_the_mood(db: Database, personas: Any, client: Any) -> None:
-    angry = receive(db, personas.api_channel, inbound("Vergogna! Il pacco è arrivato rotto e nessuno risponde, sono stufo!"))
+    angry = receive(
+        db,
+        personas.api_channel,
+        inbound("Vergogna! Il pacco è arrivato rotto e nessuno risponde, sono stufo!"),
+    )
     drain(db)
     number = angry.conversation.number
     login(client, personas.sara)
@@ -95,11 +128,18 @@ def test_inbox_and_conversation_show_the_mood(db: Database, personas: Any, clien
     assert panel.status_code == 200 and "Negativo" in panel.text
     assert "assist-summary" not in panel.text  # assist is off by default
     token = csrf_from(page.text)
-    api = client.get(f"/api/v1/conversations/{angry.conversation.id}/sentiment", headers={"X-CSRF-Token": token})
+    api = client.get(
+        f"/api/v1/conversations/{angry.conversation.id}/sentiment", headers={"X-CSRF-Token": token}
+    )
     assert api.json()["label"] == "negative"
     # Luca (another team) does not see it.
     other = {"Authorization": f"Bearer {make_token(db, personas.luca)}"}
-    assert client.get(f"/api/v1/conversations/{angry.conversation.id}/sentiment", headers=other).status_code == 404
+    assert (
+        client.get(
+            f"/api/v1/conversations/{angry.conversation.id}/sentiment", headers=other
+        ).status_code
+        == 404
+    )
 
 
 def test_trend_report(db: Database, personas: Any, client: Any) -> None:

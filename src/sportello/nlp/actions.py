@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import User
@@ -113,8 +113,13 @@ def do_analyse_messages(
         first = insight is None
         if insight is None:
             insight = ConversationInsight(
-                conversation_id=conversation_id, label="neutral", score=0.0, messages=0,
-                language="", language_confidence=0.0, intent_applied=False,
+                conversation_id=conversation_id,
+                label="neutral",
+                score=0.0,
+                messages=0,
+                language="",
+                language_confidence=0.0,
+                intent_applied=False,
             )
             session.add(insight)
         text = "\n".join(m.text for m in batch if m.text)
@@ -134,8 +139,12 @@ def do_analyse_messages(
             scores.append(result.score)
             session.add(
                 MessageSentiment(
-                    message_id=message.id, conversation_id=conversation_id, label=result.label,
-                    score=result.score, language=result.language, created_at=message.created_at,
+                    message_id=message.id,
+                    conversation_id=conversation_id,
+                    label=result.label,
+                    score=result.score,
+                    language=result.language,
+                    created_at=message.created_at,
                 )
             )
             analysed += 1
@@ -144,7 +153,11 @@ def do_analyse_messages(
         insight.messages = len(scores)
         insight.updated_at = now
         _follow_up(
-            session, conversation, insight, settings, prediction=predictions.get(conversation_id),
+            session,
+            conversation,
+            insight,
+            settings,
+            prediction=predictions.get(conversation_id),
             now=now,
         )
     session.flush()
@@ -294,7 +307,9 @@ def do_apply_intent(session: Session, *, conversation: Conversation, by: User) -
 
 def check_settings(data: NlpSettingsData) -> None:
     if data.negative_threshold >= data.positive_threshold:
-        raise InvalidInput("the negative threshold must be below the positive one", field="negative_threshold")
+        raise InvalidInput(
+            "the negative threshold must be below the positive one", field="negative_threshold"
+        )
     if data.assist_enabled:
         if not data.assist_base_url:
             raise InvalidInput("give the address of the assistant", field="assist_base_url")
@@ -311,9 +326,18 @@ def do_save_settings(
         row = NlpSettings(brand_id=brand_id, **service.DEFAULTS)
         session.add(row)
     for name in (
-        "sentiment_enabled", "negative_threshold", "positive_threshold", "raise_enabled",
-        "frustration_threshold", "triage_threshold", "nightly_retrain", "language_tags",
-        "assist_enabled", "assist_base_url", "assist_model", "assist_redact",
+        "sentiment_enabled",
+        "negative_threshold",
+        "positive_threshold",
+        "raise_enabled",
+        "frustration_threshold",
+        "triage_threshold",
+        "nightly_retrain",
+        "language_tags",
+        "assist_enabled",
+        "assist_base_url",
+        "assist_model",
+        "assist_redact",
     ):
         setattr(row, name, getattr(data, name))
     row.raise_to = data.raise_to.value
@@ -403,11 +427,20 @@ def do_train_intents(
     ):
         old.is_active = False
     row = IntentModel(
-        brand_id=brand_id, field=field, source=source, examples=result.examples,
-        held_out=result.held_out, accuracy=result.accuracy, coverage=result.coverage,
-        sure_accuracy=result.sure_accuracy, threshold=settings.triage_threshold,
-        labels=result.per_label, blob=intent.dumps(result.model), is_active=True,
-        trained_by_id=by.id if by else None, created_at=now or utcnow(),
+        brand_id=brand_id,
+        field=field,
+        source=source,
+        examples=result.examples,
+        held_out=result.held_out,
+        accuracy=result.accuracy,
+        coverage=result.coverage,
+        sure_accuracy=result.sure_accuracy,
+        threshold=settings.triage_threshold,
+        labels=result.per_label,
+        blob=intent.dumps(result.model),
+        is_active=True,
+        trained_by_id=by.id if by else None,
+        created_at=now or utcnow(),
     )
     session.add(row)
     session.flush()
@@ -454,9 +487,9 @@ def _relabel(session: Session, cuts: sentiment.Thresholds) -> None:
         (sentiment.NEGATIVE, MessageSentiment.score <= cuts.negative),
         (sentiment.POSITIVE, MessageSentiment.score >= cuts.positive),
     ):
-        session.execute(MessageSentiment.__table__.update().where(condition).values(label=label))
+        session.execute(update(MessageSentiment).where(condition).values(label=label))
     session.execute(
-        MessageSentiment.__table__.update()
+        update(MessageSentiment)
         .where(MessageSentiment.score > cuts.negative, MessageSentiment.score < cuts.positive)
         .values(label=sentiment.NEUTRAL)
     )
@@ -464,9 +497,9 @@ def _relabel(session: Session, cuts: sentiment.Thresholds) -> None:
         (sentiment.NEGATIVE, ConversationInsight.score <= cuts.negative),
         (sentiment.POSITIVE, ConversationInsight.score >= cuts.positive),
     ):
-        session.execute(ConversationInsight.__table__.update().where(condition).values(label=label))
+        session.execute(update(ConversationInsight).where(condition).values(label=label))
     session.execute(
-        ConversationInsight.__table__.update()
+        update(ConversationInsight)
         .where(ConversationInsight.score > cuts.negative, ConversationInsight.score < cuts.positive)
         .values(label=sentiment.NEUTRAL)
     )

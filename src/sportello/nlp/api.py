@@ -56,9 +56,7 @@ def predict_intent(data: TextsIn, session: SessionDep, caller: ReadCaller) -> li
     cut = service.settings_for(session, brand_id).triage_threshold
     return [
         IntentOut(label=label, confidence=round(confidence, 4))
-        for label, confidence in intent.predict(
-            actions.load_model(row), data.texts, threshold=cut
-        )
+        for label, confidence in intent.predict(actions.load_model(row), data.texts, threshold=cut)
     ]
 
 
@@ -112,7 +110,10 @@ def apply_triage(conversation_id: int, session: SessionDep, caller: WriteCaller)
     "/conversations/{conversation_id}/assist",
     summary="Agent assist: summary, reply draft or translation",
     response_model=AssistOut,
-    responses={409: problem_response("Agent assist is off"), 502: problem_response("The assistant failed")},
+    responses={
+        409: problem_response("Agent assist is off"),
+        502: problem_response("The assistant failed"),
+    },
 )
 def run_assist(
     conversation_id: int, data: AssistIn, session: SessionDep, caller: WriteCaller
@@ -127,7 +128,9 @@ def run_assist(
 
 
 @router.get(
-    "/nlp/sentiment/trend", summary="Customer messages per day by sentiment", response_model=list[TrendDay]
+    "/nlp/sentiment/trend",
+    summary="Customer messages per day by sentiment",
+    response_model=list[TrendDay],
 )
 def sentiment_trend(
     session: SessionDep,
@@ -143,15 +146,21 @@ def get_settings_(session: SessionDep, caller: AdminCaller) -> NlpSettingsRead:
     return settings_read(service.settings_for(session, accounts_service.default_brand(session).id))
 
 
-@router.put("/nlp/settings", summary="Change the language tool settings", response_model=NlpSettingsRead)
-def put_settings(data: NlpSettingsData, session: SessionDep, caller: AdminCaller) -> NlpSettingsRead:
+@router.put(
+    "/nlp/settings", summary="Change the language tool settings", response_model=NlpSettingsRead
+)
+def put_settings(
+    data: NlpSettingsData, session: SessionDep, caller: AdminCaller
+) -> NlpSettingsRead:
     row = actions.do_save_settings(
         session, brand_id=accounts_service.default_brand(session).id, data=data
     )
     return settings_read(row)
 
 
-@router.get("/nlp/intent-models", summary="Trained triage models", response_model=list[IntentModelRead])
+@router.get(
+    "/nlp/intent-models", summary="Trained triage models", response_model=list[IntentModelRead]
+)
 def list_models(session: SessionDep, caller: AdminCaller) -> list[IntentModelRead]:
     brand_id = accounts_service.default_brand(session).id
     return [IntentModelRead.model_validate(m) for m in service.models(session, brand_id)]

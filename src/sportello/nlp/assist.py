@@ -62,7 +62,11 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         for kind, pattern in _PATTERNS:
-            text = pattern.sub(lambda m, kind=kind: self._placeholder(kind, m.group(0)), text)
+
+            def replace(match: re.Match[str], kind: str = kind) -> str:
+                return self._placeholder(kind, match.group(0))
+
+            text = pattern.sub(replace, text)
         for name in sorted({n for n in self.names if len(n) >= 2}, key=len, reverse=True):
             pattern = re.compile(r"\b" + re.escape(name) + r"\b", re.I)
             text = pattern.sub(lambda m: self._placeholder("NAME", m.group(0)), text)
@@ -98,8 +102,12 @@ class Endpoint:
             key = decrypt_secret(row.assist_key, get_settings().effective_secret_key())
         return cls(base_url=row.assist_base_url.rstrip("/"), model=row.assist_model, key=key)
 
-    def chat(self, messages: list[dict[str, str]], *, transport: httpx.BaseTransport | None = None) -> str:
-        url = self.base_url + ("/chat/completions" if self.base_url.endswith("/v1") else "/v1/chat/completions")
+    def chat(
+        self, messages: list[dict[str, str]], *, transport: httpx.BaseTransport | None = None
+    ) -> str:
+        url = self.base_url + (
+            "/chat/completions" if self.base_url.endswith("/v1") else "/v1/chat/completions"
+        )
         headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
         body = {"model": self.model, "messages": messages, "temperature": 0.2}
         try:
@@ -161,7 +169,9 @@ def run(
     transcript = _transcript(session, conversation, redactor)
     reply_in = LANGUAGE_NAMES.get(agent_language, "Italian")
     insight = service.insight(session, conversation.id)
-    customer_language = LANGUAGE_NAMES.get(insight.language if insight else "", "the customer's language")
+    customer_language = LANGUAGE_NAMES.get(
+        insight.language if insight else "", "the customer's language"
+    )
     articles: list[dict[str, Any]] = []
     if kind == "summary":
         system = (
@@ -184,7 +194,9 @@ def run(
         for n, hit in enumerate(found.hits, 1):
             body = (hit.article.body_md or "")[:1500]
             sources.append(f"[{n}] {hit.article.title}\n{body}")
-            articles.append({"id": hit.article.id, "title": hit.article.title, "url": f"/kb/{hit.article.id}"})
+            articles.append(
+                {"id": hit.article.id, "title": hit.article.title, "url": f"/kb/{hit.article.id}"}
+            )
         system = (
             f"You help customer-service agents of a shop. Draft the agent's next reply in "
             f"{customer_language}, polite and brief, using only the numbered articles below; "

@@ -106,17 +106,28 @@ def intent_command(
             brand_id = _brand_id(session)
             row = service.active_model(session, brand_id)
             if row is None:
-                typer.echo("error: no triage model yet: run `sportello nlp train-intents`", err=True)
+                typer.echo(
+                    "error: no triage model yet: run `sportello nlp train-intents`", err=True
+                )
                 raise typer.Exit(2)
-            cut = threshold if threshold is not None else service.settings_for(session, brand_id).triage_threshold
+            cut = (
+                threshold
+                if threshold is not None
+                else service.settings_for(session, brand_id).triage_threshold
+            )
             model = actions.load_model(row)
     finally:
         db.dispose()
     texts = _lines()
     out = sys.stdout
-    for text, (label, confidence) in zip(texts, intent.predict(model, texts, threshold=cut), strict=True):
+    for text, (label, confidence) in zip(
+        texts, intent.predict(model, texts, threshold=cut), strict=True
+    ):
         out.write(
-            json.dumps({"text": text, "label": label, "confidence": round(confidence, 4)}, ensure_ascii=False)
+            json.dumps(
+                {"text": text, "label": label, "confidence": round(confidence, 4)},
+                ensure_ascii=False,
+            )
             + "\n"
         )
     out.flush()

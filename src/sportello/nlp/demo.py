@@ -4,12 +4,13 @@ language tags for routing. Agent assist stays off (it needs a model server)."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 
 from sqlalchemy import select
 
 from sportello.accounts.models import Brand
-from sportello.conversations.models import Direction, Message
+from sportello.conversations.models import Direction, Message, Priority
 from sportello.core.db import Database
 from sportello.core.errors import InvalidInput
 from sportello.core.events import SILENCE_EVENTS
@@ -33,17 +34,18 @@ def load(db: Database, *, now: datetime, seed: int) -> None:
                 triage_field=TriageField.TAGS,
                 triage_mode=TriageMode.SUGGEST,
                 triage_threshold=0.5,
-                raise_to="high",  # type: ignore[arg-type]
+                raise_to=Priority.HIGH,
             ),
             now=now,
         )
-        try:
+        # A demo without tagged history: triage waits for the nightly run.
+        with contextlib.suppress(InvalidInput):
             actions.do_train_intents(session, brand_id=brand.id, now=now)
-        except InvalidInput:
-            pass  # a demo without tagged history: triage waits for the nightly run
         ids = list(
             session.scalars(
-                select(Message.id).where(Message.direction == Direction.INBOUND).order_by(Message.id)
+                select(Message.id)
+                .where(Message.direction == Direction.INBOUND)
+                .order_by(Message.id)
             )
         )
     for start in range(0, len(ids), BATCH):

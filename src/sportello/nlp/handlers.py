@@ -6,6 +6,7 @@ Importing this module registers them (pages.py imports it for ``serve``; the wor
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -51,8 +52,12 @@ def ensure_jobs(db: Database, *, now: datetime | None = None) -> None:
     try:
         with db.transaction() as session:
             jobs.enqueue(
-                session, NIGHTLY_JOB, {}, run_at=at,
-                unique_key=f"{NIGHTLY_JOB}:{at.date().isoformat()}", max_attempts=3,
+                session,
+                NIGHTLY_JOB,
+                {},
+                run_at=at,
+                unique_key=f"{NIGHTLY_JOB}:{at.date().isoformat()}",
+                max_attempts=3,
             )
     except IntegrityError:
         pass
@@ -73,11 +78,8 @@ def nightly(db: Database, _payload: dict[str, Any]) -> None:
                     actions.do_train_intents(session, brand_id=brand_id)
                 except InvalidInput:
                     log.info("nlp nightly: not enough history to train brand %s", brand_id)
-            with db.transaction() as session:
-                try:
-                    actions.do_calibrate_sentiment(session, brand_id=brand_id)
-                except InvalidInput:
-                    pass
+            with db.transaction() as session, contextlib.suppress(InvalidInput):
+                actions.do_calibrate_sentiment(session, brand_id=brand_id)
     finally:
         ensure_jobs(db, now=utcnow() + timedelta(minutes=1))
 

@@ -2,7 +2,8 @@
 
 scikit-learn: TF-IDF over word unigrams/bigrams and character 2-5-grams within words (robust to
 typos and Italian inflection, no stemmer needed) feeding a logistic regression, whose class
-probability is the confidence (logistic loss, fitted by SGD). Below the threshold the answer is "not sure" (``None``).
+probability is the confidence (logistic loss, fitted by SGD). Below the threshold the answer
+is "not sure" (``None``).
 Accuracy is measured on a stratified held-back fifth before the final fit on everything.
 """
 
@@ -131,7 +132,9 @@ def train(
     )
 
 
-def predict(model: Any, texts: Sequence[str], *, threshold: float) -> list[tuple[str | None, float]]:
+def predict(
+    model: Any, texts: Sequence[str], *, threshold: float
+) -> list[tuple[str | None, float]]:
     """(label or None when not sure, confidence) for each text, one batch."""
     if not texts:
         return []

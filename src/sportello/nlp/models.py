@@ -34,7 +34,9 @@ class NlpSettings(Base):
 
     __tablename__ = "nlp_settings"
 
-    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id", ondelete="CASCADE"), primary_key=True)
+    brand_id: Mapped[int] = mapped_column(
+        ForeignKey("brand.id", ondelete="CASCADE"), primary_key=True
+    )
     # sentiment
     sentiment_enabled: Mapped[bool] = mapped_column(default=True)
     negative_threshold: Mapped[float] = mapped_column(Float, default=-0.2)
@@ -66,7 +68,9 @@ class NlpSettings(Base):
 
 class MessageSentiment(Base):
     __tablename__ = "nlp_message_sentiment"
-    __table_args__ = (Index("ix_nlp_message_sentiment_conversation", "conversation_id", "message_id"),)
+    __table_args__ = (
+        Index("ix_nlp_message_sentiment_conversation", "conversation_id", "message_id"),
+    )
 
     message_id: Mapped[int] = mapped_column(
         ForeignKey("conversation_message.id", ondelete="CASCADE"), primary_key=True

@@ -173,9 +173,7 @@ def admin_train(request: Request, session: SessionDep, user: AdminUser) -> Respo
 @router.post("/admin/nlp/calibrate", response_class=HTMLResponse, include_in_schema=False)
 def admin_calibrate(request: Request, session: SessionDep, user: AdminUser) -> Response:
     try:
-        actions.do_calibrate_sentiment(
-            session, brand_id=accounts_service.default_brand(session).id
-        )
+        actions.do_calibrate_sentiment(session, brand_id=accounts_service.default_brand(session).id)
     except InvalidInput as exc:
         session.rollback()
         return _admin_page(request, session, error=form_error(exc), status_code=422)
@@ -192,9 +190,7 @@ def sentiment_report(
     days = max(7, min(days, 90))
     rows = service.trend(session, days=days)
     peak = max((r["total"] for r in rows), default=0) or 1
-    totals = {
-        label: sum(r[label] for r in rows) for label in ("negative", "neutral", "positive")
-    }
+    totals = {label: sum(r[label] for r in rows) for label in ("negative", "neutral", "positive")}
     return render(
         request,
         "nlp/report.html",

@@ -26,7 +26,9 @@ class NlpSettingsData(BaseModel):
     assist_enabled: bool = False
     assist_base_url: str = Field("", max_length=500, pattern=r"^(https?://\S+)?$")
     assist_model: str = Field("", max_length=200)
-    assist_key: str = Field("", max_length=500, description="write-only; empty keeps the stored one")
+    assist_key: str = Field(
+        "", max_length=500, description="write-only; empty keeps the stored one"
+    )
     clear_assist_key: bool = False
     assist_redact: bool = True
 

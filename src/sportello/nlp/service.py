@@ -104,7 +104,9 @@ def insight(session: Session, conversation_id: int) -> ConversationInsight | Non
     return session.get(ConversationInsight, conversation_id)
 
 
-def insights_for(session: Session, conversation_ids: Iterable[int]) -> dict[int, ConversationInsight]:
+def insights_for(
+    session: Session, conversation_ids: Iterable[int]
+) -> dict[int, ConversationInsight]:
     ids = list(conversation_ids)
     if not ids:
         return {}
@@ -187,4 +189,4 @@ def csat_pairs(session: Session, *, limit: int = 5000) -> list[tuple[float, int]
         .order_by(SurveyResponse.id.desc())
         .limit(limit)
     ).all()
-    return [(float(s), int(c)) for s, c in rows]
+    return [(float(s), int(c)) for s, c in rows if c is not None]
