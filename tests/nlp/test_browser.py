@@ -34,9 +34,7 @@ def _wait_analysed(db: Database, count: int) -> None:
     raise AssertionError("the dispatcher did not analyse the messages")
 
 
-def test_admin_agent_and_supervisor(
-    db: Database, personas: Any, new_page: Any, console: Any
-) -> None:
+def test_admin_agent_and_supervisor(db: Database, personas: Any, new_page, console) -> None:  # noqa: F811
     _history(db, personas)
     angry = receive(
         db,
