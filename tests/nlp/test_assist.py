@@ -14,6 +14,8 @@ import pytest
 
 from sportello.core.db import Database
 from sportello.core.dispatcher import Dispatcher
+from sportello.knowledge import actions as kb_actions
+from sportello.knowledge.models import ArticleStatus
 from sportello.nlp import actions
 from sportello.nlp.schemas import NlpSettingsData
 from tests.api.helpers import make_token
@@ -103,6 +105,13 @@ def test_summary_draft_translate_redacted(
 ) -> None:
     url = f"http://127.0.0.1:{fake_llm.server_address[1]}/v1"
     _configure(db, personas, url)
+    with db.transaction() as s:
+        article = kb_actions.do_create_article(
+            s, brand_id=personas.brand_id, by=None, title="Quando arriva il rimborso",
+            body_md="Il rimborso arriva entro 5-7 giorni lavorativi dal rientro del reso.",
+            status=ArticleStatus.PUBLISHED,
+        )  # fmt: skip
+        article_id = article.id
     conv = receive(db, personas.api_channel, inbound(TEXT))
     Dispatcher(db, name="test").drain()
     headers = {"Authorization": f"Bearer {make_token(db, personas.sara)}"}
@@ -114,8 +123,12 @@ def test_summary_draft_translate_redacted(
         assert out.status_code == 200, out.text
         data = out.json()
         assert data["redacted"] >= 3
+        if kind == "draft":
+            assert [a["id"] for a in data["articles"]] == [article_id]
         assert "Mario" in data["text"]  # the placeholder came back with the real name
     assert len(fake_llm.requests) == 3
+    drafted = fake_llm.requests[1]["body"]["messages"][0]["content"]
+    assert "[1] Quando arriva il rimborso" in drafted  # the article grounds the draft
     for request in fake_llm.requests:
         assert request["path"] == "/v1/chat/completions"
         assert request["auth"] == "Bearer sk-test-123"
@@ -129,21 +142,6 @@ def test_summary_draft_translate_redacted(
         ).status_code
         == 422
     )
-
-
-def test_without_redaction_the_text_goes_as_is(
-    db: Database, personas: Any, client: Any, fake_llm: FakeOpenAI
-) -> None:
-    _configure(db, personas, f"http://127.0.0.1:{fake_llm.server_address[1]}", redact=False)
-    conv = receive(db, personas.api_channel, inbound(TEXT))
-    headers = {"Authorization": f"Bearer {make_token(db, personas.sara)}"}
-    out = client.post(
-        f"/api/v1/conversations/{conv.conversation.id}/assist",
-        headers=headers,
-        json={"kind": "summary"},
-    )
-    assert out.status_code == 200 and out.json()["redacted"] == 0
-    assert "mario.rossi@example.it" in json.dumps(fake_llm.requests[0]["body"])
 
 
 def test_off_by_default_and_broken_endpoint(
@@ -172,3 +170,9 @@ def test_off_by_default_and_broken_endpoint(
         and 'id="assist-result"' in done.text
         and "riassunto fatto" in done.text
     )
+    # The admin lets personal data through: the text goes as it is.
+    fake_llm.requests.clear()
+    _configure(db, personas, f"http://127.0.0.1:{fake_llm.server_address[1]}", redact=False)
+    plain = client.post(url, headers=headers, json={"kind": "summary"})
+    assert plain.status_code == 200 and plain.json()["redacted"] == 0
+    assert "mario.rossi@example.it" in json.dumps(fake_llm.requests[0]["body"])
