@@ -202,3 +202,45 @@ def test_nightly_job_retrains_and_reschedules(db: Database, personas: Any) -> No
     with db.session() as s:
         assert s.scalar(select(IntentModel.examples).where(IntentModel.is_active)) == 14
         assert len(list(s.scalars(select(Job).where(Job.kind == handlers.NIGHTLY_JOB)))) == 2
+
+
+def test_csat_answers_recalibrate_sentiment(db: Database, personas: Any) -> None:
+    """Customers of this shop who write mildly ("caspita, il pacco non si vede ancora") answer CSAT 1-2: the
+    calibration moves the negative threshold up to meet them."""
+    from sportello.surveys import actions as surveys_actions
+    from sportello.surveys.schemas import SurveyConfigData
+
+    with db.transaction() as s:
+        surveys_actions.do_save_config(
+            s, brand_id=personas.brand_id,
+            data=SurveyConfigData(name="CSAT", kind="csat", delay_minutes=0),  # type: ignore[arg-type]
+        )  # fmt: skip
+    texts = [("Caspita, il pacco non si vede ancora", 1), ("Grazie, tutto perfetto!", 5)]
+    cids = []
+    for n in range(20):
+        text, _score = texts[n % 2]
+        result = receive(db, personas.api_channel, inbound(text, email=f"k{n}@example.it"))
+        cids.append(int(result.conversation.id))
+    drain(db)
+    with db.session() as s:
+        mild = service.conversation_sentiment(s, cids[0])
+    assert mild is not None and mild["label"] == "neutral"  # by the default thresholds
+    for n, cid in enumerate(cids):
+        with db.transaction() as s:
+            c = s.get(Conversation, cid)
+            assert c is not None
+            conversations_actions.do_change_status(
+                s, conversation=c, status=Status.RESOLVED, by=None
+            )
+            response = surveys_actions.do_schedule_survey(s, conversation=c)
+            assert response is not None
+            surveys_actions.do_send_survey(s, response=response)
+            surveys_actions.do_answer_survey(
+                s, response=response, score=texts[n % 2][1], via="link"
+            )
+    with db.transaction() as s:
+        row = actions.do_calibrate_sentiment(s, brand_id=personas.brand_id)
+        assert row.calibrated_from == 20
+        assert mild["score"] <= row.negative_threshold < 0
+    with db.session() as s:
+        assert service.conversation_sentiment(s, cids[0])["label"] == "negative"  # type: ignore[index]

@@ -7,11 +7,12 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, aliased
 
 from sportello.accounts.models import Brand
-from sportello.conversations.models import Direction, Message, Priority
-from sportello.core.db import Database
+from sportello.conversations.models import Conversation, Direction, Message, Priority
+from sportello.core.db import Database, utcnow
 from sportello.core.errors import InvalidInput
 from sportello.core.events import SILENCE_EVENTS
 from sportello.nlp import actions
@@ -19,6 +20,7 @@ from sportello.nlp.models import IntentModel, TriageField, TriageMode
 from sportello.nlp.schemas import NlpSettingsData
 
 BATCH = 500
+Inbound = aliased(Message)
 
 
 def load(db: Database, *, now: datetime, seed: int) -> None:
@@ -48,7 +50,36 @@ def load(db: Database, *, now: datetime, seed: int) -> None:
                 .order_by(Message.id)
             )
         )
+    cutoff = utcnow()
     for start in range(0, len(ids), BATCH):
         with db.transaction() as session:
             session.info[SILENCE_EVENTS] = True
             actions.do_analyse_messages(session, message_ids=ids[start : start + BATCH], now=now)
+            session.flush()
+            _redate(session, cutoff)
+
+
+def _redate(session: Session, cutoff: datetime) -> None:
+    """What the analysis changed (a raised priority, a language tag: their timeline lines, the
+    conversation's ``updated_at``) is dated at the conversation's last customer message, not at
+    the moment the demo loads, so the history stays history."""
+    last_inbound = (
+        select(func.max(Inbound.created_at))
+        .where(
+            Inbound.conversation_id == Message.conversation_id,
+            Inbound.direction == Direction.INBOUND,
+        )
+        .scalar_subquery()
+    )
+    session.execute(
+        update(Message)
+        .where(Message.direction == Direction.SYSTEM, Message.created_at >= cutoff)
+        .values(created_at=last_inbound, updated_at=last_inbound)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Conversation)
+        .where(Conversation.updated_at >= cutoff)
+        .values(updated_at=Conversation.last_message_at)
+        .execution_options(synchronize_session=False)
+    )
