@@ -20,7 +20,7 @@ from sportello.nlp.models import IntentModel, TriageField, TriageMode
 from sportello.nlp.schemas import NlpSettingsData
 
 BATCH = 500
-Inbound = aliased(Message)
+Earlier = aliased(Message)
 
 
 def load(db: Database, *, now: datetime, seed: int) -> None:
@@ -61,14 +61,11 @@ def load(db: Database, *, now: datetime, seed: int) -> None:
 
 def _redate(session: Session, cutoff: datetime) -> None:
     """What the analysis changed (a raised priority, a language tag: their timeline lines, the
-    conversation's ``updated_at``) is dated at the conversation's last customer message, not at
-    the moment the demo loads, so the history stays history."""
-    last_inbound = (
-        select(func.max(Inbound.created_at))
-        .where(
-            Inbound.conversation_id == Message.conversation_id,
-            Inbound.direction == Direction.INBOUND,
-        )
+    conversation's ``updated_at``) is dated at the conversation's last message, not at the
+    moment the demo loads, so the history stays history."""
+    last_inbound = (  # the conversation's last row of its history (the timeline is by id)
+        select(func.max(Earlier.created_at))
+        .where(Earlier.conversation_id == Message.conversation_id, Earlier.created_at < cutoff)
         .scalar_subquery()
     )
     session.execute(
