@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -74,7 +74,7 @@ class IntentModelRead(BaseModel):
 
 
 class TextsIn(BaseModel):
-    texts: list[str] = Field(..., min_length=1, max_length=1000)
+    texts: list[Annotated[str, Field(max_length=20000)]] = Field(..., min_length=1, max_length=1000)
     language: Literal["it", "en"] | None = None
 
 
