@@ -425,6 +425,7 @@ def test_domain_demos_list_the_seven_domains():
         "sportello.knowledge.demo",
         "sportello.privacy.demo",
         "sportello.frontline.demo",
+        "sportello.nlp.demo",
     )
 
 

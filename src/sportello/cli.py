@@ -13,6 +13,7 @@ import typer
 
 from sportello.config import get_settings
 from sportello.knowledge.cli import kb_app
+from sportello.nlp.cli import nlp_app
 from sportello.workforce.cli import wfm_app
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(wfm_app, name="wfm")
 app.add_typer(kb_app, name="kb")
+app.add_typer(nlp_app, name="nlp")
 
 
 def _database() -> Database:
@@ -145,6 +147,7 @@ def worker() -> None:
     from sportello.automation import handlers as automation_handlers  # rules, the sweep job
     from sportello.frontline import handlers as _fl_handlers  # noqa: F401  (offer gate, mail)
     from sportello.knowledge import handlers as _kb_handlers  # noqa: F401  (bot, indexer)
+    from sportello.nlp import handlers as nlp_handlers  # sentiment, triage, nightly retrain
     from sportello.privacy import handlers as privacy_handlers  # the nightly retention job
     from sportello.quality import handlers as quality_handlers  # the daily sampling job
     from sportello.reports import handlers as reports_handlers  # after routing: SLA first
@@ -158,6 +161,7 @@ def worker() -> None:
     automation_handlers.ensure_sweep(db)  # the time-based rules (one job a minute)
     quality_handlers.ensure_scheduled(db)  # the daily review sampling
     privacy_handlers.ensure_jobs(db)
+    nlp_handlers.ensure_jobs(db)  # the nightly triage retraining
     _tune_gc()
 
     dispatcher = Dispatcher(db)

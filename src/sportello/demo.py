@@ -83,6 +83,7 @@ DOMAIN_DEMOS: tuple[str, ...] = (
     "sportello.knowledge.demo",
     "sportello.privacy.demo",
     "sportello.frontline.demo",
+    "sportello.nlp.demo",
 )
 
 # (email, password, role): printed by `sportello demo`.

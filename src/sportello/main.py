@@ -84,6 +84,8 @@ ROUTERS = (
     "sportello.accounts.sso_api",
     "sportello.frontline.pages",
     "sportello.frontline.api",
+    "sportello.nlp.pages",
+    "sportello.nlp.api",
 )
 
 

@@ -12,6 +12,7 @@ from sportello.core.db import Base
 from sportello.customers import models as customers_models
 from sportello.frontline import models as frontline_models
 from sportello.knowledge import models as knowledge_models
+from sportello.nlp import models as nlp_models
 from sportello.orders import models as orders_models
 from sportello.privacy import models as privacy_models
 from sportello.quality import models as quality_models
@@ -37,6 +38,7 @@ __all__ = [
     "jobs",
     "knowledge_models",
     "metadata",
+    "nlp_models",
     "orders_models",
     "outbox",
     "privacy_models",
