@@ -205,8 +205,8 @@ def test_nightly_job_retrains_and_reschedules(db: Database, personas: Any) -> No
 
 
 def test_csat_answers_recalibrate_sentiment(db: Database, personas: Any) -> None:
-    """Customers of this shop who write mildly ("caspita, il pacco non si vede ancora") answer CSAT 1-2: the
-    calibration moves the negative threshold up to meet them."""
+    """Customers of this shop who write mildly ("caspita, il pacco non si vede ancora") answer
+    CSAT 1-2: the calibration moves the negative threshold up to meet them."""
     from sportello.surveys import actions as surveys_actions
     from sportello.surveys.schemas import SurveyConfigData
 
