@@ -143,25 +143,10 @@ def worker() -> None:
     db = Database(settings.database_url, process_lock=True)  # `serve` writes beside us
     migrations.check_ready(db.engine, settings.database_url)
     registry.load_builtin()
-    import sportello.channels.service  # noqa: F401  (registers handlers and jobs)
-    from sportello.automation import handlers as automation_handlers  # rules, the sweep job
-    from sportello.frontline import handlers as _fl_handlers  # noqa: F401  (offer gate, mail)
-    from sportello.knowledge import handlers as _kb_handlers  # noqa: F401  (bot, indexer)
-    from sportello.nlp import handlers as nlp_handlers  # sentiment, triage, nightly retrain
-    from sportello.privacy import handlers as privacy_handlers  # the nightly retention job
-    from sportello.quality import handlers as quality_handlers  # the daily sampling job
-    from sportello.reports import handlers as reports_handlers  # after routing: SLA first
-    from sportello.routing import router as routing_router
-    from sportello.routing import sla  # noqa: F401  (registers handlers and jobs)
-    from sportello.surveys import handlers as _survey_handlers  # noqa: F401  (survey jobs)
-    from sportello.webhooks import handlers as _webhook_handlers  # noqa: F401  (deliveries)
+    from sportello import wiring
 
-    routing_router.ensure_sweep(db)  # the periodic routing / SLA sweep (one job a period)
-    reports_handlers.ensure_jobs(db)  # the wallboard alert check, the weekly report e-mail
-    automation_handlers.ensure_sweep(db)  # the time-based rules (one job a minute)
-    quality_handlers.ensure_scheduled(db)  # the daily review sampling
-    privacy_handlers.ensure_jobs(db)
-    nlp_handlers.ensure_jobs(db)  # the nightly triage retraining
+    wiring.load_handlers()
+    wiring.schedule_periodic(db)  # the sweeps, nightly and weekly jobs
     _tune_gc()
 
     dispatcher = Dispatcher(db)

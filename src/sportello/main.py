@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from sportello import __version__
+from sportello import __version__, wiring
 from sportello.audit.context import AuditContextMiddleware
 from sportello.channels import registry
 from sportello.config import Settings, get_settings
@@ -35,58 +35,6 @@ from sportello.web.render import WEB_DIR
 log = logging.getLogger(__name__)
 
 # Every router the app serves, by module; each module exposes `router`.
-ROUTERS = (
-    "sportello.web.ws",
-    "sportello.channels.webhooks",
-    "sportello.accounts.pages",
-    "sportello.conversations.pages",
-    "sportello.replies.pages",
-    "sportello.replies.api",
-    "sportello.customers.pages",
-    "sportello.channels.pages",
-    "sportello.channels.email.pages",
-    "sportello.channels.rest",
-    "sportello.channels.demo",
-    "sportello.routing.pages",
-    "sportello.routing.console",
-    "sportello.accounts.api",
-    "sportello.customers.api",
-    "sportello.routing.api",
-    "sportello.conversations.api",
-    "sportello.knowledge.helpcenter",
-    "sportello.knowledge.pages",
-    "sportello.knowledge.api",
-    "sportello.web.docs",
-    "sportello.channels.chat.routes",
-    "sportello.surveys.pages",
-    "sportello.surveys.api",
-    "sportello.demo_pages",
-    "sportello.search.pages",
-    "sportello.search.api",
-    "sportello.workforce.api",
-    "sportello.workforce.pages",
-    "sportello.reports.pages",
-    "sportello.reports.api",
-    "sportello.webhooks.pages",
-    "sportello.webhooks.api",
-    "sportello.orders.pages",
-    "sportello.orders.api",
-    "sportello.orders.fakeshop",
-    "sportello.automation.pages",
-    "sportello.automation.api",
-    "sportello.quality.pages",
-    "sportello.quality.api",
-    "sportello.audit.pages",
-    "sportello.audit.api",
-    "sportello.privacy.pages",
-    "sportello.privacy.api",
-    "sportello.accounts.sso_pages",
-    "sportello.accounts.sso_api",
-    "sportello.frontline.pages",
-    "sportello.frontline.api",
-    "sportello.nlp.pages",
-    "sportello.nlp.api",
-)
 
 
 def create_app(
@@ -101,9 +49,7 @@ def create_app(
     hub = realtime.Hub()
     writer = BatchWriter(database)  # group commit for the hot writes (chat, replies)
     registry.load_builtin()
-    import_module("sportello.channels.service")  # registers delivery jobs and handlers
-    import_module("sportello.reports.handlers")  # aggregate upkeep, alerts, weekly e-mail
-    import_module("sportello.privacy.handlers")  # the nightly retention job
+    wiring.load_handlers()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -144,8 +90,9 @@ def create_app(
             from sportello.channels.email.poller import MailPoller
 
             tasks.append(asyncio.create_task(MailPoller(database).run_forever(stop)))
+            await asyncio.to_thread(wiring.schedule_periodic, database)
         hooks = contextlib.AsyncExitStack()
-        for module in ROUTERS:  # a router module may need a loop-bound part of its own
+        for module in wiring.ROUTERS:  # a router module may need a loop-bound part of its own
             hook = getattr(import_module(module), "lifespan", None)
             if hook is not None:
                 await hooks.enter_async_context(hook(app))
@@ -192,7 +139,7 @@ def create_app(
     # Outermost: everything below sees the client's address, not the proxy's.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
-    for module in ROUTERS:
+    for module in wiring.ROUTERS:
         app.include_router(commit_in_view_thread(import_module(module).router))
     install_openapi(app)
 

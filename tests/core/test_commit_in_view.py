@@ -10,7 +10,7 @@ from importlib import import_module
 from fastapi.routing import APIRoute, APIRouter
 from sqlalchemy.orm import Session
 
-from sportello.main import ROUTERS
+from sportello.wiring import ROUTERS
 
 
 def _routes(router: APIRouter):  # type: ignore[no-untyped-def]
