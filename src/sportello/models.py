@@ -1,6 +1,7 @@
 """Imports every domain's models so that the metadata is complete (Alembic, create_all)."""
 
 from sportello.accounts import models as accounts_models
+from sportello.campaigns import models as campaigns_models
 from sportello.channels import models as channels_models
 from sportello.channels.chat import models as chat_models
 from sportello.channels.email import models as email_models
@@ -19,6 +20,7 @@ metadata = Base.metadata
 
 __all__ = [
     "accounts_models",
+    "campaigns_models",
     "channels_models",
     "chat_models",
     "conversations_models",
