@@ -142,6 +142,7 @@ def worker() -> None:
     from sportello.routing import router as routing_router
     from sportello.routing import sla  # noqa: F401  (registers handlers and jobs)
     from sportello.surveys import handlers as _survey_handlers  # noqa: F401  (survey jobs)
+    from sportello.campaigns import handlers as _campaign_handlers  # noqa: F401  (campaign sends)
 
     routing_router.ensure_sweep(db)  # the periodic routing / SLA sweep (one job a period)
     reports_handlers.ensure_jobs(db)  # the wallboard alert check, the weekly report e-mail

@@ -66,6 +66,8 @@ ROUTERS = (
     "sportello.workforce.pages",
     "sportello.reports.pages",
     "sportello.reports.api",
+    "sportello.campaigns.pages",
+    "sportello.campaigns.api",
 )
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import User
-from sportello.campaigns import importing, statements, windows
+from sportello.campaigns import importing, pacing, statements, windows
 from sportello.campaigns.models import (
     Campaign,
     CampaignAttempt,
@@ -427,21 +427,23 @@ def check_campaign(session: Session, data: CampaignData, campaign: Campaign | No
         channel = session.get(Channel, data.channel_id)
         if channel is None or channel.kind != data.kind.value:
             raise InvalidInput("choose a channel of this kind", field="channel_id")
-    if campaign is not None and campaign.status in (
+    started = campaign is not None and campaign.status in (
         CampaignStatus.RUNNING,
         CampaignStatus.PAUSED,
-    ):
-        # What the contacts were copied and scrubbed for cannot change under them.
-        if (
+    )
+    # What the contacts were copied and scrubbed for cannot change under them.
+    if (
+        started
+        and campaign is not None
+        and (
             data.kind != campaign.kind
             or data.list_id != campaign.list_id
             or data.channel_id != campaign.channel_id
             or data.legal_basis != campaign.legal_basis
             or data.purpose != campaign.purpose
-        ):
-            raise Conflict(
-                "a started campaign keeps its kind, list, channel, purpose and legal basis"
-            )
+        )
+    ):
+        raise Conflict("a started campaign keeps its kind, list, channel, purpose and legal basis")
     if campaign is not None and campaign.status == CampaignStatus.FINISHED:
         raise InvalidTransition("this campaign is finished")
 
@@ -618,6 +620,25 @@ def check_can_work(campaign: Campaign, user: User) -> None:
         raise InvalidTransition("this campaign is not running")
 
 
+def agent_ready(session: Session, agent: User) -> bool:
+    """The pacing rule for this agent: available, and no call of any campaign in progress."""
+    from sportello.routing.models import AgentState
+
+    presence = session.scalar(select(AgentState.presence).where(AgentState.user_id == agent.id))
+    in_call = (
+        session.scalar(
+            select(CampaignAttempt.id)
+            .where(CampaignAttempt.agent_id == agent.id, CampaignAttempt.ended_at.is_(None))
+            .limit(1)
+        )
+        is not None
+    )
+    snapshot = pacing.AgentSnapshot(
+        user_id=agent.id, presence=presence or "offline", in_call=in_call
+    )
+    return bool(pacing.plan_dials([snapshot], [0]))
+
+
 def do_next_contact(
     session: Session, *, campaign: Campaign, agent: User, now: datetime | None = None
 ) -> CampaignContact | None:
@@ -636,6 +657,8 @@ def do_next_contact(
     )
     if current is not None:
         return current
+    if campaign.mode == DialMode.PROGRESSIVE and not agent_ready(session, agent):
+        return None  # progressive: a number is dialed only for a ready agent
     window = windows.window_of(campaign.window)
     due = or_(CampaignContact.next_attempt_at.is_(None), CampaignContact.next_attempt_at <= now)
     stale = (CampaignContact.status == ContactStatus.ACTIVE) & (
