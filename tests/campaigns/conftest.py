@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-import sportello.campaigns.handlers  # noqa: F401  (the sending job and the reply hook)
+import sportello.campaigns.handlers
 import sportello.channels.service  # noqa: F401  (the delivery job)
 from tests.channels.messaging import FakeProvider
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import User
@@ -33,6 +33,7 @@ from sportello.campaigns.models import (
     ListSource,
     Purpose,
 )
+from sportello.campaigns.statements import rowcount
 from sportello.channels.models import Channel
 from sportello.conversations import actions as conversations_actions
 from sportello.conversations.models import (
@@ -715,7 +716,7 @@ def do_next_contact(
                     )
                     .execution_options(synchronize_session=False)
                 )
-                if claimed.rowcount:
+                if rowcount(claimed):
                     contact = session.get_one(CampaignContact, contact_id)
                     session.refresh(contact)
                     session.add(
@@ -1045,7 +1046,7 @@ def prepare_batch(session: Session, campaign: Campaign, now: datetime) -> tuple[
             .values(status=ContactStatus.ACTIVE, claimed_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-        if not claimed.rowcount:
+        if not rowcount(claimed):
             continue
         session.refresh(contact)
         try:
@@ -1324,9 +1325,7 @@ def do_import_opposition_results(
     for start in range(0, len(values), 5000):
         chunk = values[start : start + 5000]
         session.execute(
-            DoNotCall.__table__.delete().where(
-                DoNotCall.source == "rpo", scope, DoNotCall.value.in_(chunk)
-            )
+            delete(DoNotCall).where(DoNotCall.source == "rpo", scope, DoNotCall.value.in_(chunk))
         )
     now = utcnow()
     rows = [
@@ -1364,4 +1363,4 @@ def do_note_reply(session: Session, *, conversation_id: int, now: datetime) -> i
         .values(replied_at=now)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)
+    return rowcount(result)

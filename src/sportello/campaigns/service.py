@@ -186,7 +186,7 @@ def report(session: Session, campaign: Campaign) -> dict[str, Any]:
     ).all()
     last_end: dict[int, datetime] = {}
     for agent_id, started, dialed, ended in rows:
-        if agent_id is None:
+        if agent_id is None or ended is None:
             continue
         slot = agents.setdefault(agent_id, {"calls": 0, "talk": 0.0, "idle": 0.0})
         slot["calls"] += 1

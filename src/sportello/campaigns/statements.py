@@ -32,6 +32,12 @@ from sportello.campaigns.models import (
     Purpose,
 )
 
+
+def rowcount(result: Any) -> int:
+    """Rows an UPDATE, DELETE or INSERT ... SELECT touched."""
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 c = CampaignContact.__table__.c
 d = DoNotCall.__table__.c
 k = Consent.__table__.c
@@ -56,7 +62,7 @@ def copy_list(session: Session, *, campaign_id: int, list_id: int, now: datetime
         literal(now),
     ).where(e.list_id == list_id, e.id.not_in(already))
     result = session.execute(
-        insert(CampaignContact.__table__).from_select(
+        insert(CampaignContact).from_select(
             [
                 "campaign_id",
                 "entry_id",
@@ -73,7 +79,7 @@ def copy_list(session: Session, *, campaign_id: int, list_id: int, now: datetime
             rows,
         )
     )
-    return int(result.rowcount or 0)
+    return rowcount(result)
 
 
 def _listed(value: ColumnElement[Any], brand_id: int, *, rpo: bool) -> ColumnElement[bool]:
@@ -142,12 +148,12 @@ def scrub(session: Session, campaign: Campaign, now: datetime) -> int:
     blocked = 0
     for reason, condition in block_rules(campaign, now):
         result = session.execute(
-            update(CampaignContact.__table__)
+            update(CampaignContact)
             .where(c.campaign_id == campaign.id, c.status == ContactStatus.PENDING.value)
             .where(condition)
             .values(status=ContactStatus.BLOCKED.value, block_reason=reason, updated_at=now)
         )
-        blocked += int(result.rowcount or 0)
+        blocked += rowcount(result)
     return blocked
 
 
@@ -170,7 +176,7 @@ def block_everywhere(
     if brand_id is not None:
         campaign_ids = campaign_ids.where(Campaign.brand_id == brand_id)
     result = session.execute(
-        update(CampaignContact.__table__)
+        update(CampaignContact)
         .where(
             or_(c.phone == value, c.email == value),
             c.status == ContactStatus.PENDING.value,
@@ -179,4 +185,4 @@ def block_everywhere(
         .values(status=ContactStatus.BLOCKED.value, block_reason=reason, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)
+    return rowcount(result)

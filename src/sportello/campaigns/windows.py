@@ -37,7 +37,7 @@ def _zone(name: str | None) -> ZoneInfo:
 
 @lru_cache(maxsize=16)
 def _holidays(year: int) -> holidays_lib.HolidayBase:
-    return holidays_lib.Italy(years=year)
+    return holidays_lib.country_holidays("IT", years=year)
 
 
 def is_holiday(day: date) -> bool:
