@@ -108,6 +108,18 @@ def _index(header: list[str], column: str, field: str) -> int | None:
         raise InvalidInput("the file has no column with this name", field=field) from None
 
 
+def _known(session: Session, kind: str, value: str) -> bool:
+    kinds = [IdentityKind.PHONE, IdentityKind.WHATSAPP] if kind == "phone" else [IdentityKind.EMAIL]
+    return (
+        session.scalar(
+            select(CustomerIdentity.id)
+            .where(CustomerIdentity.kind.in_(kinds), CustomerIdentity.value == value)
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def do_import_list(
     session: Session,
     *,
@@ -199,6 +211,14 @@ def do_import_list(
         tz = cells[tz_at].strip()[:64] if tz_at is not None else ""
         kind, value = ("phone", phone) if phone else ("email", email)
         extra = [("email", email)] if phone and email else []
+        if (
+            phone
+            and email
+            and _known(session, "email", email)
+            and not _known(session, "phone", phone)
+        ):
+            # A customer known by the email gets the number, rather than a twin by the number.
+            kind, value, extra = "email", email, [("phone", phone)]
         customer_id, _shown = find_or_create_customer_id(
             session, kind=kind, value=value or "", name=person, extra=extra
         )
