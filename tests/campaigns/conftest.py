@@ -23,3 +23,6 @@ def _registry() -> None:
 def provider() -> Iterator[FakeProvider]:
     with FakeProvider() as fake:
         yield fake
+
+
+from tests.web.conftest import browser, console, live_server, new_page  # noqa: E402, F401
