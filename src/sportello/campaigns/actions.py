@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import User
@@ -52,6 +52,9 @@ from sportello.customers.identities import normalize_email, normalize_phone
 from sportello.customers.models import CustomerIdentity, IdentityKind
 
 SEND_JOB = "campaign_send"
+# Core inserts: an executemany per batch (the ORM's bulk insert goes row by row here).
+_ENTRY_INSERT = CampaignListEntry.__table__.insert()
+_DNC_INSERT = DoNotCall.__table__.insert()
 MAX_LIST_ROWS = 200_000
 MAX_PROBLEMS = 500
 HOLD_FIRST = timedelta(seconds=30)
@@ -235,10 +238,10 @@ def do_import_list(
             }
         )
         if len(entries) >= 2000:
-            session.execute(insert(CampaignListEntry), entries)
+            session.execute(_ENTRY_INSERT, entries)
             entries = []
     if entries:
-        session.execute(insert(CampaignListEntry), entries)
+        session.execute(_ENTRY_INSERT, entries)
     listed.total_rows = total
     listed.invalid_rows = invalid
     listed.duplicate_rows = duplicates
@@ -332,7 +335,7 @@ def do_build_segment(
         if identities.get(cid, {}).get("phone") or identities.get(cid, {}).get("email")
     ]
     if rows:
-        session.execute(insert(CampaignListEntry), rows)
+        session.execute(_ENTRY_INSERT, rows)
     listed.total_rows = len(customer_ids)
     listed.valid_rows = len(rows)
     listed.invalid_rows = len(customer_ids) - len(rows)
@@ -681,23 +684,30 @@ def do_next_contact(
     if campaign.mode == DialMode.PROGRESSIVE and not agent_ready(session, agent):
         return None  # progressive: a number is dialed only for a ready agent
     window = windows.window_of(campaign.window)
-    due = or_(CampaignContact.next_attempt_at.is_(None), CampaignContact.next_attempt_at <= now)
-    stale = (CampaignContact.status == ContactStatus.ACTIVE) & (
-        CampaignContact.claimed_at < now - STALE_CLAIM
+    # Claims left by an agent who went away long ago go back to the list.
+    session.execute(
+        update(CampaignContact)
+        .where(
+            CampaignContact.campaign_id == campaign.id,
+            CampaignContact.status == ContactStatus.ACTIVE,
+            CampaignContact.claimed_at < now - STALE_CLAIM,
+        )
+        .values(status=ContactStatus.PENDING, agent_id=None, claimed_at=None)
+        .execution_options(synchronize_session=False)
     )
+    # Both queries walk an index in order (callbacks by agent; the rest by campaign, status and
+    # due time), so the pick costs the same with a hundred contacts or a million.
     base = select(CampaignContact.id, CampaignContact.timezone).where(
         CampaignContact.campaign_id == campaign.id,
-        or_(CampaignContact.status == ContactStatus.PENDING, stale),
-        due,
+        CampaignContact.status == ContactStatus.PENDING,
+        CampaignContact.next_attempt_at <= now,
     )
     queries = [
         base.where(CampaignContact.callback_agent_id == agent.id).order_by(
             CampaignContact.next_attempt_at, CampaignContact.id
         ),
         base.where(CampaignContact.callback_agent_id.is_(None)).order_by(
-            CampaignContact.next_attempt_at.is_not(None),
-            CampaignContact.next_attempt_at,
-            CampaignContact.id,
+            CampaignContact.next_attempt_at, CampaignContact.id
         ),
     ]
     for query in queries:
@@ -726,7 +736,7 @@ def do_next_contact(
                     update(CampaignContact)
                     .where(
                         CampaignContact.id == contact_id,
-                        or_(CampaignContact.status == ContactStatus.PENDING, stale),
+                        CampaignContact.status == ContactStatus.PENDING,
                     )
                     .values(
                         status=ContactStatus.ACTIVE,
@@ -1361,7 +1371,7 @@ def do_import_opposition_results(
         for v in sorted(registered)
     ]
     for start in range(0, len(rows), 5000):
-        session.execute(insert(DoNotCall), rows[start : start + 5000])
+        session.execute(_DNC_INSERT, rows[start : start + 5000])
     result.registered = len(registered)
     result.free = len(free)
     return result

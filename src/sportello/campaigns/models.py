@@ -147,6 +147,7 @@ class CampaignContact(Base):
         Index("ix_campaign_contact_next", "campaign_id", "status", "next_attempt_at"),
         Index("ix_campaign_contact_phone", "phone"),
         Index("ix_campaign_contact_customer", "customer_id"),
+        Index("ix_campaign_contact_callback", "callback_agent_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -60,6 +60,7 @@ def copy_list(session: Session, *, campaign_id: int, list_id: int, now: datetime
         literal(ContactStatus.PENDING.value),
         literal(0),
         literal(now),
+        literal(now),
     ).where(e.list_id == list_id, e.id.not_in(already))
     result = session.execute(
         insert(CampaignContact).from_select(
@@ -74,6 +75,7 @@ def copy_list(session: Session, *, campaign_id: int, list_id: int, now: datetime
                 "params",
                 "status",
                 "attempts",
+                "next_attempt_at",
                 "updated_at",
             ],
             rows,

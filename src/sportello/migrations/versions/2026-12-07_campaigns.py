@@ -331,6 +331,9 @@ def upgrade() -> None:
     with op.batch_alter_table("campaign_contact", schema=None) as batch_op:
         batch_op.create_index("ix_campaign_contact_customer", ["customer_id"], unique=False)
         batch_op.create_index(
+            "ix_campaign_contact_callback", ["callback_agent_id", "status"], unique=False
+        )
+        batch_op.create_index(
             "ix_campaign_contact_next", ["campaign_id", "status", "next_attempt_at"], unique=False
         )
         batch_op.create_index("ix_campaign_contact_phone", ["phone"], unique=False)
@@ -397,6 +400,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_campaign_contact_phone")
         batch_op.drop_index("ix_campaign_contact_next")
         batch_op.drop_index("ix_campaign_contact_customer")
+        batch_op.drop_index("ix_campaign_contact_callback")
 
     op.drop_table("campaign_contact")
     with op.batch_alter_table("campaign", schema=None) as batch_op:
