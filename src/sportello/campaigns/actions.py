@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from sportello.accounts.models import User
+from sportello.accounts.models import Team, User
 from sportello.campaigns import importing, pacing, statements, windows
 from sportello.campaigns.models import (
     Campaign,
@@ -447,6 +447,8 @@ def check_campaign(session: Session, data: CampaignData, campaign: Campaign | No
         raise InvalidInput("from 1 to 20 attempts", field="max_attempts")
     if data.list_id is not None and session.get(CampaignList, data.list_id) is None:
         raise InvalidInput("unknown list", field="list_id")
+    if data.followup_team_id is not None and session.get(Team, data.followup_team_id) is None:
+        raise InvalidInput("unknown team", field="followup_team_id")
     if data.kind != CampaignKind.CALL and data.channel_id is not None:
         channel = session.get(Channel, data.channel_id)
         if channel is None or channel.kind != data.kind.value:

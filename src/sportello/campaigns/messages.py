@@ -52,6 +52,7 @@ MESSAGES = [
     _("this is not an Excel (.xlsx) file"),
     _("unknown customer"),
     _("unknown list"),
+    _("unknown team"),
     _("unknown time zone"),
     _("write the message"),
     _("write the text the customer was shown"),
