@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import Team, User
@@ -53,8 +53,8 @@ from sportello.customers.models import CustomerIdentity, IdentityKind
 
 SEND_JOB = "campaign_send"
 # Core inserts: an executemany per batch (the ORM's bulk insert goes row by row here).
-_ENTRY_INSERT = CampaignListEntry.__table__.insert()
-_DNC_INSERT = DoNotCall.__table__.insert()
+_ENTRY_INSERT = insert(CampaignListEntry.__table__)  # type: ignore[arg-type]
+_DNC_INSERT = insert(DoNotCall.__table__)  # type: ignore[arg-type]
 MAX_LIST_ROWS = 200_000
 MAX_PROBLEMS = 500
 HOLD_FIRST = timedelta(seconds=30)

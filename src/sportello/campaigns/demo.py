@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from sportello.accounts.models import Brand, User
 from sportello.campaigns import actions, windows
@@ -164,7 +166,7 @@ def load(db: Database, *, now: datetime, seed: int) -> None:
         )
 
 
-def _people(session, count):  # type: ignore[no-untyped-def]
+def _people(session: Session, count: int) -> list[tuple[str, str]]:
     """Named customers with an email and no phone number yet."""
     from sportello.customers.models import Customer, CustomerIdentity, IdentityKind
 
@@ -184,7 +186,7 @@ def _people(session, count):  # type: ignore[no-untyped-def]
     return out[:count]
 
 
-def _entries(session, list_id):  # type: ignore[no-untyped-def]
+def _entries(session: Session, list_id: int) -> list[Any]:
     from sportello.campaigns import service
 
     return service.list_entries(session, list_id, limit=1000)
