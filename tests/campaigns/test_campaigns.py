@@ -464,7 +464,7 @@ def test_message_campaign_never_sends_to_a_blocked_contact(db, personas, provide
     # Bruno writes STOP on WhatsApp: from then on he gets nothing.
     with db.transaction() as s:
         c = s.get_one(Campaign, campaign_id)
-        bruno = [x for x in service.contacts(s, c.id) if x.phone == "+393477654321"][0]
+        bruno = next(x for x in service.contacts(s, c.id) if x.phone == "+393477654321")
         actions.do_opt_out_customer(
             s, customer_id=bruno.customer_id, brand_id=c.brand_id, source="stop", channel="whatsapp"
         )
