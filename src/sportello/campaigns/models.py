@@ -144,7 +144,7 @@ class CampaignContact(Base):
     __tablename__ = "campaign_contact"
     __table_args__ = (
         UniqueConstraint("campaign_id", "entry_id"),
-        Index("ix_campaign_contact_next", "campaign_id", "status", "next_attempt_at"),
+        Index("ix_campaign_contact_next", "campaign_id", "status", "next_attempt_at", "id"),
         Index("ix_campaign_contact_phone", "phone"),
         Index("ix_campaign_contact_customer", "customer_id"),
         Index("ix_campaign_contact_callback", "callback_agent_id", "status"),

@@ -16,6 +16,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import Session
@@ -81,7 +82,12 @@ def copy_list(session: Session, *, campaign_id: int, list_id: int, now: datetime
             rows,
         )
     )
-    return rowcount(result)
+    copied = rowcount(result)
+    if copied > 10_000 and session.get_bind().dialect.name == "postgresql":
+        # A big list just landed: fresh statistics, or the planner scans the table for every
+        # scrub rule and every next-contact pick until autovacuum gets to it.
+        session.execute(text("ANALYZE campaign_contact"))
+    return copied
 
 
 def _listed(value: ColumnElement[Any], brand_id: int, *, rpo: bool) -> ColumnElement[bool]:

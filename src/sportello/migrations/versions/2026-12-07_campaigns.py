@@ -334,7 +334,9 @@ def upgrade() -> None:
             "ix_campaign_contact_callback", ["callback_agent_id", "status"], unique=False
         )
         batch_op.create_index(
-            "ix_campaign_contact_next", ["campaign_id", "status", "next_attempt_at"], unique=False
+            "ix_campaign_contact_next",
+            ["campaign_id", "status", "next_attempt_at", "id"],
+            unique=False,
         )
         batch_op.create_index("ix_campaign_contact_phone", ["phone"], unique=False)
 
