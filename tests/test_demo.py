@@ -426,6 +426,7 @@ def test_domain_demos_list_the_seven_domains():
         "sportello.privacy.demo",
         "sportello.frontline.demo",
         "sportello.nlp.demo",
+        "sportello.campaigns.demo",
     )
 
 

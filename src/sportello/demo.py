@@ -84,6 +84,7 @@ DOMAIN_DEMOS: tuple[str, ...] = (
     "sportello.privacy.demo",
     "sportello.frontline.demo",
     "sportello.nlp.demo",
+    "sportello.campaigns.demo",
 )
 
 # (email, password, role): printed by `sportello demo`.

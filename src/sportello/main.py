@@ -34,8 +34,6 @@ from sportello.web.render import WEB_DIR
 
 log = logging.getLogger(__name__)
 
-# Every router the app serves, by module; each module exposes `router`.
-
 
 def create_app(
     settings: Settings | None = None,

@@ -3,6 +3,7 @@
 from sportello.accounts import models as accounts_models
 from sportello.audit import models as audit_models
 from sportello.automation import models as automation_models
+from sportello.campaigns import models as campaigns_models
 from sportello.channels import models as channels_models
 from sportello.channels.chat import models as chat_models
 from sportello.channels.email import models as email_models
@@ -29,6 +30,7 @@ __all__ = [
     "accounts_models",
     "audit_models",
     "automation_models",
+    "campaigns_models",
     "channels_models",
     "chat_models",
     "conversations_models",

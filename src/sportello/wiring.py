@@ -66,6 +66,8 @@ ROUTERS: tuple[str, ...] = (
     "sportello.frontline.api",
     "sportello.nlp.pages",
     "sportello.nlp.api",
+    "sportello.campaigns.pages",
+    "sportello.campaigns.api",
 )
 
 # Modules that register event handlers and job kinds, in this order (registration order is the
@@ -83,6 +85,7 @@ HANDLERS: tuple[str, ...] = (
     "sportello.privacy.handlers",  # the nightly retention job
     "sportello.quality.handlers",  # the daily review sampling
     "sportello.webhooks.handlers",  # event webhook deliveries
+    "sportello.campaigns.handlers",  # paced campaign sends, opt-outs
 )
 
 # Periodic jobs (module, function taking the Database): each makes sure its next run is queued

@@ -1,0 +1,1 @@
+"""Outbound campaigns: lists, call and message campaigns, do-not-call, consent."""
