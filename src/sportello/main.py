@@ -66,6 +66,9 @@ ROUTERS = (
     "sportello.workforce.pages",
     "sportello.reports.pages",
     "sportello.reports.api",
+    "sportello.channels.voice.kamailio_hooks",
+    "sportello.channels.voice.api",
+    "sportello.channels.voice.pages",
 )
 
 

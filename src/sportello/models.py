@@ -4,6 +4,7 @@ from sportello.accounts import models as accounts_models
 from sportello.channels import models as channels_models
 from sportello.channels.chat import models as chat_models
 from sportello.channels.email import models as email_models
+from sportello.channels.voice import models as voice_models
 from sportello.conversations import models as conversations_models
 from sportello.core import jobs, outbox
 from sportello.core.db import Base
@@ -32,5 +33,6 @@ __all__ = [
     "reports_models",
     "routing_models",
     "surveys_models",
+    "voice_models",
     "workforce_models",
 ]
