@@ -312,7 +312,14 @@ def route_call(
             _changed(session, call)
             log.info("voice: call %s waited %ss: callback booked", sip_call_id, max_wait)
             return _reject(480, "Callback booked")
-        return RouteAnswer("wait", seconds=1)
+        return RouteAnswer("wait", seconds=_wait_step(now - call.started_at))
+
+
+def _wait_step(waited: timedelta) -> int:
+    """Seconds before Kamailio asks again: often at first (an agent may free up any moment),
+    then less (each wait is a branch of the SIP transaction, at most 30)."""
+    seconds = waited.total_seconds()
+    return 1 if seconds < 10 else 3 if seconds < 60 else 10
 
 
 def _close_hold(call: VoiceCall, now: datetime) -> None:

@@ -17,7 +17,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from sportello.config import get_settings
 
@@ -25,11 +25,10 @@ TEMPLATE = Path(__file__).with_name("kamailio.cfg.in")
 KAMAILIO = "/usr/sbin/kamailio"
 RTPENGINE = "/usr/bin/rtpengine"
 MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
-KAMAILIO_USER = "kamailio"
 
 
 def kamailio_token() -> str:
-    """The password Kamailio gives (HTTP basic auth) when it calls Sportello: derived from the
+    """The token Kamailio posts with every request to Sportello: derived from the
     secret key, so the generated config and the server agree without a stored secret."""
     key = get_settings().effective_secret_key().encode()
     return hmac.new(key, b"sportello-voice-kamailio", hashlib.sha256).hexdigest()[:40]
@@ -68,12 +67,6 @@ class StackConfig:
         return f"ws://{self.host}:{self.ws_port}"
 
 
-def _sportello_con(url: str, token: str) -> str:
-    parts = urlsplit(url.rstrip("/"))
-    netloc = f"{KAMAILIO_USER}:{quote(token, safe='')}@{parts.hostname}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def kamailio_cfg(cfg: StackConfig) -> str:
@@ -91,7 +84,8 @@ def kamailio_cfg(cfg: StackConfig) -> str:
         "SIP_PORT": str(cfg.sip_port),
         "WS_PORT": str(cfg.ws_port),
         "MODULES": MODULES,
-        "SPORTELLO_URL": _sportello_con(cfg.sportello_url, cfg.token),
+        "SPORTELLO_URL": cfg.sportello_url.rstrip("/"),
+        "TOKEN": cfg.token,
         "RTPENGINE_NG": f"{cfg.host}:{cfg.ng_port}",
         "RECORD": "yes" if cfg.record else "no",
         "TRUNK_ROUTE": trunk,

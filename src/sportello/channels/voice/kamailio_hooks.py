@@ -1,12 +1,10 @@
-"""The HTTP endpoints Kamailio calls (HTTP basic auth with the derived token, see
+"""The HTTP endpoints Kamailio calls (form posts carrying the derived token, see
 ``daemons.kamailio_token``): the routing question for a call, call events, and the digest HA1 of
 an agent registering. Plain form posts, answered in JSON or plain text: Kamailio's config reads
 them with ``json_get_field``. Not part of the public API (no OpenAPI entries)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import logging
 from typing import Annotated
@@ -15,7 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from sportello.channels.voice import actions, service
-from sportello.channels.voice.daemons import KAMAILIO_USER, kamailio_token
+from sportello.channels.voice.daemons import kamailio_token
 from sportello.core.db import Database
 from sportello.core.errors import InvalidInput
 
@@ -23,31 +21,25 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/voice/kamailio", include_in_schema=False)
 
 
-def _authorised(request: Request) -> bool:
-    header = request.headers.get("authorization", "")
-    if not header.lower().startswith("basic "):
-        return False
-    try:
-        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    return user == KAMAILIO_USER and hmac.compare_digest(password, kamailio_token())
+def _authorised(token: str) -> bool:
+    return hmac.compare_digest(token.encode(), kamailio_token().encode())
 
 
 def _denied() -> Response:
     log.warning("voice: a Kamailio hook was called without the right credentials")
-    return PlainTextResponse("unauthorised", status_code=401, headers={"WWW-Authenticate": "Basic"})
+    return PlainTextResponse("unauthorised", status_code=401)
 
 
 @router.post("/route")
 def route(
     request: Request,
+    token: Annotated[str, Form(max_length=100)] = "",
     call_id: Annotated[str, Form(max_length=255)] = "",
     to: Annotated[str, Form(max_length=100)] = "",
     from_: Annotated[str, Form(alias="from", max_length=100)] = "",
     display: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    if not _authorised(request):
+    if not _authorised(token):
         return _denied()
     db: Database = request.app.state.db
     try:
@@ -61,11 +53,12 @@ def route(
 @router.post("/event")
 def event(
     request: Request,
+    token: Annotated[str, Form(max_length=100)] = "",
     call_id: Annotated[str, Form(max_length=255)] = "",
     event: Annotated[str, Form(max_length=20)] = "",
     by: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    if not _authorised(request):
+    if not _authorised(token):
         return _denied()
     db: Database = request.app.state.db
     try:
@@ -77,10 +70,14 @@ def event(
     return JSONResponse({"ok": True})
 
 
-@router.get("/auth")
-def auth(request: Request, user: str = "") -> Response:
+@router.post("/auth")
+def auth(
+    request: Request,
+    token: Annotated[str, Form(max_length=100)] = "",
+    user: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
     """The HA1 of a SIP user for Kamailio's digest check; 404 for an unknown user."""
-    if not _authorised(request):
+    if not _authorised(token):
         return _denied()
     with request.app.state.db.session() as session:
         account = service.account_by_username(session, user[:64])
