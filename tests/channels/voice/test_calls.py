@@ -99,12 +99,12 @@ def _caller(stack: Stack, tmp: Path, scenario: str = "caller.xml", did: str = DI
 
 
 def test_answered_call_goes_to_the_agent_with_the_skill(
-    db: Database, personas: Personas, voice_stack: Stack, tmp_path: Path
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path
 ) -> None:
     phones = _setup(db, personas)
-    sara_phone = _agent_phone(voice_stack, tmp_path, personas.sara, phones)
-    caller = _caller(voice_stack, tmp_path)
-    assert caller.wait() == 0, caller.output() + voice_stack.logs()
+    sara_phone = _agent_phone(stack, tmp_path, personas.sara, phones)
+    caller = _caller(stack, tmp_path)
+    assert caller.wait() == 0, caller.output() + stack.logs()
     assert sara_phone.wait() == 0, sara_phone.output()
     _wait_for(lambda: _calls(db) and _calls(db)[0].state == "ended")
     (call,) = _calls(db)
@@ -132,22 +132,22 @@ def test_answered_call_goes_to_the_agent_with_the_skill(
 
 
 def test_unknown_number_is_refused_and_logged(
-    db: Database, personas: Personas, voice_stack: Stack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     _setup(db, personas)
-    caller = _caller(voice_stack, tmp_path, "caller_refused.xml", did="+390299999999", code=404)
-    assert caller.wait() == 0, caller.output() + voice_stack.logs()
+    caller = _caller(stack, tmp_path, "caller_refused.xml", did="+390299999999", code=404)
+    assert caller.wait() == 0, caller.output() + stack.logs()
     assert _calls(db) == []
     assert "unknown number" in caplog.text
 
 
 def test_withheld_number_is_one_anonymous_customer(
-    db: Database, personas: Personas, voice_stack: Stack, tmp_path: Path
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path
 ) -> None:
     _setup(db, personas)
-    sara_phone = _agent_phone(voice_stack, tmp_path, personas.sara, _setup_passwords(db, personas))
-    caller = _caller(voice_stack, tmp_path, variables={"caller": "anonymous", "name": "Anonymous"})
-    assert caller.wait() == 0, caller.output() + voice_stack.logs()
+    sara_phone = _agent_phone(stack, tmp_path, personas.sara, _setup_passwords(db, personas))
+    caller = _caller(stack, tmp_path, variables={"caller": "anonymous", "name": "Anonymous"})
+    assert caller.wait() == 0, caller.output() + stack.logs()
     sara_phone.wait()
     _wait_for(lambda: _calls(db) and _calls(db)[0].state == "ended")
     (call,) = _calls(db)
@@ -170,14 +170,14 @@ def _setup_passwords(db: Database, p: Personas) -> Phones:
 
 
 def test_caller_who_hangs_up_while_waiting_is_an_abandon(
-    db: Database, personas: Personas, voice_stack: Stack, tmp_path: Path
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path
 ) -> None:
     _setup(db, personas, short_abandon_seconds="1")
     # Nobody with the skill is available: the caller hears the queue, then gives up.
     with db.transaction() as s:
         presence.do_set_presence(s, user=s.get_one(User, personas.sara.id), presence="away")
-    caller = _caller(voice_stack, tmp_path, "caller_abandon.xml", variables={"talk": 2500})
-    assert caller.wait() == 0, caller.output() + voice_stack.logs()
+    caller = _caller(stack, tmp_path, "caller_abandon.xml", variables={"talk": 2500})
+    assert caller.wait() == 0, caller.output() + stack.logs()
     _wait_for(lambda: _calls(db) and _calls(db)[0].state == "ended")
     (call,) = _calls(db)
     assert call.outcome == "abandoned" and call.answered_at is None and call.agent_id is None
@@ -187,7 +187,7 @@ def test_caller_who_hangs_up_while_waiting_is_an_abandon(
 
 
 def test_out_of_hours_call_is_refused_and_kept(
-    db: Database, personas: Personas, voice_stack: Stack, tmp_path: Path
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path
 ) -> None:
     _setup(db, personas)
     with db.transaction() as s:
@@ -205,8 +205,8 @@ def test_out_of_hours_call_is_refused_and_kept(
         s.add(row)
         s.flush()
         router.do_set_queue_routing(s, queue=personas.queue_assistenza, calendar_id=row.id)
-    caller = _caller(voice_stack, tmp_path, "caller_refused.xml", code=480)
-    assert caller.wait() == 0, caller.output() + voice_stack.logs()
+    caller = _caller(stack, tmp_path, "caller_refused.xml", code=480)
+    assert caller.wait() == 0, caller.output() + stack.logs()
     (call,) = _calls(db)
     assert call.outcome == "closed" and call.agent_id is None
     with db.session() as s:
@@ -215,7 +215,7 @@ def test_out_of_hours_call_is_refused_and_kept(
 
 
 def test_unanswered_agent_then_overflow_queue(
-    db: Database, personas: Personas, voice_stack: Stack, tmp_path: Path
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path
 ) -> None:
     """Sara (the only one with the skill) lets it ring: after the ring time the call overflows to
     the Vendite queue, where Luca answers."""
@@ -225,10 +225,10 @@ def test_unanswered_agent_then_overflow_queue(
             s, queue=personas.queue_assistenza, overflow_queue_id=personas.queue_vendite.id,
             overflow_after_seconds=3,
         )
-    sara_phone = _agent_phone(voice_stack, tmp_path, personas.sara, phones, "agent_noanswer.xml")
-    luca_phone = _agent_phone(voice_stack, tmp_path, personas.luca, phones)
-    caller = _caller(voice_stack, tmp_path)
-    assert caller.wait(40) == 0, caller.output() + voice_stack.logs()
+    sara_phone = _agent_phone(stack, tmp_path, personas.sara, phones, "agent_noanswer.xml")
+    luca_phone = _agent_phone(stack, tmp_path, personas.luca, phones)
+    caller = _caller(stack, tmp_path)
+    assert caller.wait(40) == 0, caller.output() + stack.logs()
     assert sara_phone.wait() == 0, sara_phone.output()
     assert luca_phone.wait() == 0, luca_phone.output()
     _wait_for(lambda: _calls(db) and _calls(db)[0].state == "ended")
@@ -238,13 +238,13 @@ def test_unanswered_agent_then_overflow_queue(
 
 
 def test_long_wait_books_a_callback(
-    db: Database, personas: Personas, voice_stack: Stack, tmp_path: Path
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path
 ) -> None:
     _setup(db, personas, max_wait_seconds="2", callback="on")
     with db.transaction() as s:
         presence.do_set_presence(s, user=s.get_one(User, personas.sara.id), presence="away")
-    caller = _caller(voice_stack, tmp_path, "caller_refused.xml", code=480)
-    assert caller.wait() == 0, caller.output() + voice_stack.logs()
+    caller = _caller(stack, tmp_path, "caller_refused.xml", code=480)
+    assert caller.wait() == 0, caller.output() + stack.logs()
     (call,) = _calls(db)
     assert call.outcome == "callback"
     with db.session() as s:
