@@ -168,6 +168,7 @@ def create_app(
         secure_cookies=settings.secure_cookies,
         body_limit=settings.max_body_bytes,
         upload_limit=settings.max_upload_bytes,
+        connect_src=settings.voice_ws_url,
     )
     # Outermost: everything below sees the client's address, not the proxy's.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)

@@ -29,15 +29,22 @@ def need_voice_tools() -> None:
             pytest.skip(f"{tool} is not installed (scripts/test-services)")
 
 
-
-def serve(db: Database, settings: Settings, *, run_workers: bool = False) -> Iterator[str]:
+def serve(
+    db: Database, settings: Settings, *, run_workers: bool = False, voice_ws_url: str = ""
+) -> Iterator[str]:
     import uvicorn
 
     from sportello.main import create_app
 
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    settings = settings.model_copy(update={"base_url": base_url, "dispatcher_poll_seconds": 0.2})
+    settings = settings.model_copy(
+        update={
+            "base_url": base_url,
+            "dispatcher_poll_seconds": 0.2,
+            "voice_ws_url": voice_ws_url,
+        }
+    )
     app = create_app(settings, db=db, run_workers=run_workers)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"
@@ -63,13 +70,13 @@ def serve(db: Database, settings: Settings, *, run_workers: bool = False) -> Ite
         thread.join(timeout=15)
 
 
-def stack_config(sportello_url: str) -> StackConfig:
+def stack_config(sportello_url: str, ws_port: int | None = None) -> StackConfig:
     rtp = free_port(2)  # socket.SOCK_DGRAM
     base = 20000 + (rtp % 20000)
     return StackConfig(
         sportello_url=sportello_url,
         sip_port=free_port(2),
-        ws_port=free_port(),
+        ws_port=ws_port or free_port(),
         ng_port=free_port(2),
         rtp_min=base,
         rtp_max=base + 199,
@@ -78,8 +85,8 @@ def stack_config(sportello_url: str) -> StackConfig:
     )
 
 
-def run_stack(sportello_url: str, directory: Path) -> Iterator[Stack]:
-    stack = start_stack(stack_config(sportello_url), directory)
+def run_stack(sportello_url: str, directory: Path, ws_port: int | None = None) -> Iterator[Stack]:
+    stack = start_stack(stack_config(sportello_url, ws_port), directory)
     try:
         yield stack
     finally:
@@ -171,7 +178,9 @@ def sipp(
     return Sipp(proc, log)
 
 
-def register_agent(stack: Stack, workdir: Path, username: str, password: str, uas_port: int) -> None:
+def register_agent(
+    stack: Stack, workdir: Path, username: str, password: str, uas_port: int
+) -> None:
     run = sipp(
         stack,
         "register.xml",

@@ -63,7 +63,12 @@ def _setup(db: Database, p: Personas, **settings: str) -> Phones:
 
 
 def _agent_phone(
-    stack: Stack, tmp: Path, user: User, phones: Phones, scenario: str = "agent.xml", **variables: Any
+    stack: Stack,
+    tmp: Path,
+    user: User,
+    phones: Phones,
+    scenario: str = "agent.xml",
+    **variables: Any,
 ) -> Any:
     port = free_port(2)
     agent = sipp(
@@ -93,7 +98,9 @@ def _wait_for(check: Any, timeout: float = 5.0) -> None:
     assert check()
 
 
-def _caller(stack: Stack, tmp: Path, scenario: str = "caller.xml", did: str = DID, **kw: Any) -> Any:
+def _caller(
+    stack: Stack, tmp: Path, scenario: str = "caller.xml", did: str = DID, **kw: Any
+) -> Any:
     variables = {"caller": CALLER, "name": "Anna Verdi", "talk": 1000, **kw.pop("variables", {})}
     return sipp(stack, scenario, tmp / "caller", service=did, variables=variables, **kw)
 
@@ -109,21 +116,27 @@ def test_answered_call_goes_to_the_agent_with_the_skill(
     _wait_for(lambda: _calls(db) and _calls(db)[0].state == "ended")
     (call,) = _calls(db)
     assert call.agent_id == personas.sara.id
-    assert call.outcome == "answered" and call.ended_by == "caller"
+    assert call.outcome == "answered" and call.ended_by == "customer"
     assert call.answered_at is not None and call.ended_at is not None
     assert call.caller == CALLER and call.did == DID
     with db.session() as s:
         conversation = s.get_one(Conversation, call.conversation_id)
         assert conversation.assignee_id == personas.sara.id
         assert conversation.customer.identity("phone") == CALLER  # type: ignore[arg-type]
-        lines = [m.meta.get("outcome") for m in s.scalars(select(Message).where(Message.conversation_id == conversation.id)) if m.meta.get("event") == "call"]
+        lines = [
+            m.meta.get("outcome")
+            for m in s.scalars(select(Message).where(Message.conversation_id == conversation.id))
+            if m.meta.get("event") == "call"
+        ]
         assert lines == ["answered", "answered"]
         state = presence.get_state(s, personas.sara.id)
         assert state is not None and state.presence == "busy"
         sara = s.get_one(User, personas.sara.id)
     # Wrap-up: Sara is available again, the conversation resolved, the wrap-up time kept.
     with db.transaction() as s:
-        actions.do_finish_wrapup(s, call=s.get_one(VoiceCall, call.id), user=s.get_one(User, sara.id))
+        actions.do_finish_wrapup(
+            s, call=s.get_one(VoiceCall, call.id), user=s.get_one(User, sara.id)
+        )
     (call,) = _calls(db)
     assert call.wrapup_ended_at is not None
     with db.session() as s:
@@ -163,7 +176,9 @@ def _setup_passwords(db: Database, p: Personas) -> Phones:
     with db.transaction() as s:
         passwords = {}
         for user_id in (p.sara.id, p.luca.id):
-            _account, passwords[user_id] = actions.do_generate_sip_account(s, user=s.get_one(User, user_id))
+            _account, passwords[user_id] = actions.do_generate_sip_account(
+                s, user=s.get_one(User, user_id)
+            )
         channel_id = s.scalar(select(Channel.id).where(Channel.kind == "voice"))
         assert channel_id is not None
         return Phones(passwords, channel_id)
@@ -192,16 +207,22 @@ def test_out_of_hours_call_is_refused_and_kept(
     _setup(db, personas)
     with db.transaction() as s:
         today = datetime.now(UTC).date()
-        every_day = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+        every_day = {
+            day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        }
         closed = BusinessCalendar.from_dict(
             {
                 "tz": "Europe/Rome",
                 "weekly": every_day,
                 # Closed for a few days around today (a shop's holiday).
-                "closures": [{"start": str(today - timedelta(days=2)), "end": str(today + timedelta(days=2))}],
+                "closures": [
+                    {"start": str(today - timedelta(days=2)), "end": str(today + timedelta(days=2))}
+                ],
             }
         )
-        row = BusinessCalendarRow(brand_id=personas.brand_id, name="Mai aperto", config=closed.to_dict())
+        row = BusinessCalendarRow(
+            brand_id=personas.brand_id, name="Mai aperto", config=closed.to_dict()
+        )
         s.add(row)
         s.flush()
         router.do_set_queue_routing(s, queue=personas.queue_assistenza, calendar_id=row.id)
@@ -222,7 +243,9 @@ def test_unanswered_agent_then_overflow_queue(
     phones = _setup(db, personas)
     with db.transaction() as s:
         router.do_set_queue_routing(
-            s, queue=personas.queue_assistenza, overflow_queue_id=personas.queue_vendite.id,
+            s,
+            queue=personas.queue_assistenza,
+            overflow_queue_id=personas.queue_vendite.id,
             overflow_after_seconds=3,
         )
     sara_phone = _agent_phone(stack, tmp_path, personas.sara, phones, "agent_noanswer.xml")

@@ -14,12 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import Brand, User
+from sportello.channels.base import Identity, InboundMessage
 from sportello.channels.models import Channel
 from sportello.channels.voice import service
 from sportello.channels.voice.adapter import DEFAULTS
 from sportello.channels.voice.daemons import sip_realm
 from sportello.channels.voice.models import SipAccount, VoiceCall
-from sportello.channels.base import Identity, InboundMessage
 from sportello.conversations import actions as conversations_actions
 from sportello.conversations.models import ACTIVE_STATUSES, Conversation, Status
 from sportello.core.db import Database, utcnow
@@ -384,12 +384,10 @@ def do_call_event(
     elif event == "hangup" and call.state in ("talking", "held"):
         _close_hold(call, now)
         call.state, call.outcome, call.ended_at = "ended", "answered", now
-        username = (
-            session.scalar(select(SipAccount.username).where(SipAccount.user_id == call.agent_id))
-            if call.agent_id
-            else None
-        )
-        call.ended_by = "agent" if by and by == username else "caller"
+        # Kamailio says which side of the dialog hung up: the one that placed the call or the
+        # one called. Inbound, the customer placed it; outbound (click-to-call), the agent did.
+        agent_side = "caller" if call.direction == "outbound" else "callee"
+        call.ended_by = "agent" if by == agent_side else "customer" if by else None
         _system_line(
             session,
             call,
@@ -406,7 +404,7 @@ def do_call_event(
         waited = service.seconds(call.started_at, now) or 0
         channel = session.get(Channel, call.channel_id) if call.channel_id else None
         short = waited < _setting(channel, "short_abandon_seconds")
-        call.state, call.ended_at, call.ended_by = "ended", now, "caller"
+        call.state, call.ended_at, call.ended_by = "ended", now, "customer"
         call.outcome = "short_abandon" if short else "abandoned"
         _system_line(
             session, call, "Caller hung up while waiting", outcome=call.outcome, wait=waited

@@ -4,6 +4,7 @@ with ``kind: voice``)."""
 
 from __future__ import annotations
 
+from fastapi import Request
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import User
@@ -17,7 +18,6 @@ from sportello.channels.voice.schemas import (
     SoftphoneConfig,
     WrapupDone,
 )
-from sportello.config import get_settings
 from sportello.core.access import require_supervisor
 from sportello.core.db import SessionDep
 from sportello.core.errors import NotFound
@@ -116,7 +116,9 @@ def start_outbound(data: OutboundCallCreate, session: SessionDep, caller: WriteC
     summary="Generate a user's SIP credentials (the password is shown only in this answer)",
     response_model=SipCredentials,
 )
-def generate_sip_account(user_id: int, session: SessionDep, caller: AdminCaller) -> SipCredentials:
+def generate_sip_account(
+    request: Request, user_id: int, session: SessionDep, caller: AdminCaller
+) -> SipCredentials:
     user = session.get(User, user_id)
     if user is None:
         raise NotFound("user not found")
@@ -126,7 +128,7 @@ def generate_sip_account(user_id: int, session: SessionDep, caller: AdminCaller)
         username=account.username,
         realm=account.realm,
         password=password,
-        ws_url=get_settings().voice_ws_url,
+        ws_url=request.app.state.settings.voice_ws_url,
     )
 
 
@@ -135,14 +137,15 @@ def generate_sip_account(user_id: int, session: SessionDep, caller: AdminCaller)
     summary="The caller's own softphone registration (404 without a SIP account)",
     response_model=SoftphoneConfig,
 )
-def softphone(session: SessionDep, caller: ReadCaller) -> SoftphoneConfig:
+def softphone(request: Request, session: SessionDep, caller: ReadCaller) -> SoftphoneConfig:
+    ws_url = request.app.state.settings.voice_ws_url
     account = session.get(SipAccount, caller.user.id)
-    if account is None or not get_settings().voice_ws_url:
+    if account is None or not ws_url:
         raise NotFound("no phone for this user")
     return SoftphoneConfig(
         uri=f"sip:{account.username}@{account.realm}",
         username=account.username,
         realm=account.realm,
         ha1=account.ha1,
-        ws_url=get_settings().voice_ws_url,
+        ws_url=ws_url,
     )

@@ -67,8 +67,6 @@ class StackConfig:
         return f"ws://{self.host}:{self.ws_port}"
 
 
-
-
 def kamailio_cfg(cfg: StackConfig) -> str:
     trunk = ""
     if cfg.trunk_host:
@@ -177,7 +175,7 @@ def start_stack(cfg: StackConfig, directory: Path, *, record_dir: Path | None = 
     try:
         with open(directory / "rtpengine.log", "wb") as log:
             procs.append(
-                subprocess.Popen(
+                subprocess.Popen(  # noqa: S603 - our own fixed argument lists
                     rtpengine_args(cfg, record_dir),
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -189,7 +187,7 @@ def start_stack(cfg: StackConfig, directory: Path, *, record_dir: Path | None = 
         run.mkdir(exist_ok=True)
         with open(directory / "kamailio.log", "wb") as log:
             procs.append(
-                subprocess.Popen(
+                subprocess.Popen(  # noqa: S603 - our own fixed argument lists
                     [
                         KAMAILIO,
                         "-DD",

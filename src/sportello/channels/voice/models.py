@@ -44,7 +44,7 @@ class VoiceCall(Base):
     hold_seconds: Mapped[int] = mapped_column(default=0)
     ring_attempts: Mapped[int] = mapped_column(default=0)
     transfers: Mapped[int] = mapped_column(default=0)
-    ended_by: Mapped[str | None] = mapped_column(String(10))  # caller, agent, system
+    ended_by: Mapped[str | None] = mapped_column(String(10))  # customer, agent, system
 
 
 class SipAccount(Base):

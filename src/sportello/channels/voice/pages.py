@@ -13,7 +13,6 @@ from sportello.channels.voice import actions, service
 from sportello.channels.voice.adapter import KIND
 from sportello.channels.voice.api import access_call_by_id
 from sportello.channels.voice.models import SipAccount
-from sportello.config import get_settings
 from sportello.core.db import SessionDep
 from sportello.core.errors import Conflict, InvalidInput, NotFound
 from sportello.web.auth import AdminUser, CsrfChecked, CurrentUser, SupervisorUser
@@ -36,7 +35,7 @@ def _admin(request: Request, session: SessionDep, **extra: object) -> Response:
             "users": users,
             "accounts": accounts,
             "channels": channels,
-            "ws_url": get_settings().voice_ws_url,
+            "ws_url": request.app.state.settings.voice_ws_url,
             "admin_tab": "voice",
             **extra,
         },
