@@ -78,6 +78,7 @@ DOMAIN_DEMOS: tuple[str, ...] = (
     "sportello.surveys.demo",
     "sportello.reports.demo",
     "sportello.workforce.demo",
+    "sportello.channels.voice.demo",
 )
 
 # (email, password, role): printed by `sportello demo`.
