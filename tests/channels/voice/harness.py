@@ -137,7 +137,9 @@ def sipp(
     """Start sipp with a scenario of ``scenarios/`` against the test's Kamailio."""
     assert SIPP is not None
     workdir.mkdir(parents=True, exist_ok=True)
-    source = (SCENARIOS / scenario).read_text()
+    given = Path(scenario)
+    source = (given if given.is_absolute() else SCENARIOS / scenario).read_text()
+    scenario = given.name
     if code is not None:
         source = source.replace("@CODE@", str(code))
     for name, value in (variables or {}).items():

@@ -339,7 +339,7 @@ def do_call_event(
     """Kamailio's news about a call. Unknown calls are logged and ignored (an agent's internal
     call, or a call already forgotten); a repeated event changes nothing."""
     if event not in EVENTS:
-        raise InvalidInput(f"unknown call event {event!r}", field="event")
+        raise InvalidInput("unknown call event", field="event")
     now = now or utcnow()
     call = session.scalar(
         select(VoiceCall).where(VoiceCall.sip_call_id == sip_call_id).with_for_update()

@@ -21,6 +21,7 @@ from sportello.channels.base import (
     WebhookRequest,
 )
 from sportello.channels.registry import register
+from sportello.channels.voice.messages import _, invalid
 from sportello.core.errors import InvalidInput
 
 KIND = "voice"
@@ -36,7 +37,7 @@ def parse_dids(text: str) -> list[str]:
             continue
         compact = part.replace("-", "").replace(".", "")
         if not DID_RE.match(compact):
-            raise InvalidInput(f"not a phone number: {part!r}", field="dids")
+            raise invalid(_("not a phone number: %(value)s"), field="dids", value=part)
         if compact not in dids:
             dids.append(compact)
     if not dids:
@@ -53,7 +54,7 @@ def _seconds(data: Mapping[str, str], name: str, low: int, high: int) -> int:
     except ValueError:
         raise InvalidInput("give a whole number of seconds", field=name) from None
     if not low <= value <= high:
-        raise InvalidInput(f"give a number between {low} and {high}", field=name)
+        raise invalid(_("give a number from %(low)s to %(high)s"), field=name, low=low, high=high)
     return value
 
 
