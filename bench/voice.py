@@ -120,6 +120,12 @@ def main() -> None:
     thread.start()
     while not server.started:
         time.sleep(0.02)
+    import httpx
+
+    from sportello.channels.voice.daemons import kamailio_token
+
+    # Warm up (imports, the thread pool): Kamailio gives Sportello 5 s per question.
+    httpx.post(f"http://127.0.0.1:{port}/voice/kamailio/route", data={"token": kamailio_token()})
 
     stack_gen = run_stack(f"http://127.0.0.1:{port}", work / "stack")
     stack = next(stack_gen)

@@ -420,6 +420,7 @@ def test_domain_demos_list_the_six_domains():
         "sportello.surveys.demo",
         "sportello.reports.demo",
         "sportello.workforce.demo",
+        "sportello.channels.voice.demo",
     )
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from sportello.channels.voice.cli import voice_app
 from sportello.config import get_settings
 from sportello.workforce.cli import wfm_app
 
@@ -24,6 +25,7 @@ user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(wfm_app, name="wfm")
+app.add_typer(voice_app, name="voice")
 
 
 def _database():  # type: ignore[no-untyped-def]
