@@ -218,3 +218,18 @@ def test_outbound_call_creates_a_conversation(
         "/api/v1/voice/calls", json={"number": "abc", "sip_call_id": "x"}, headers=headers
     )
     assert bad.status_code == 422 and "phone" in bad.text
+
+
+def test_supervisor_sees_live_calls_and_the_call_log(
+    client: TestClient, db: Database, personas: Personas
+) -> None:
+    _voice_channel(client, db, personas)
+    token = daemons.kamailio_token()
+    form = {"token": token, "call_id": "live@trunk", "from": "3331234567", "to": "+390212345678"}
+    assert client.post("/voice/kamailio/route", data=form).json()["action"] == "wait"
+    login(client, personas.supervisor)
+    live = client.get("/voice/live")
+    assert live.status_code == 200 and "+393331234567" in live.text
+    assert "Calls waiting: 1" in live.text  # the supervisor reads English
+    log = client.get("/voice/calls")
+    assert log.status_code == 200 and "+393331234567" in log.text

@@ -104,8 +104,9 @@ def test_agent_answers_a_call_in_the_console(
         extra=["-rtp_echo"],
     )
     try:
-        page.wait_for_selector("#softphone .sp-toast:not([hidden]) .sp-pop[data-call-id]")
-        toast = page.inner_text("#softphone .sp-toast")
+        page.wait_for_selector("#softphone .sp-toast:not([hidden])")
+        page.wait_for_selector("#softphone .sp-pop-slot .sp-pop[data-call-id]")
+        toast = page.inner_text("#softphone .sp-pop-slot")
         assert "Anna Verdi" in toast and CALLER in toast
         page.click("#softphone [data-sp=answer]")
         page.wait_for_selector("#softphone[data-state=talking]")

@@ -79,6 +79,23 @@ def call_log(request: Request, session: SessionDep, user: SupervisorUser) -> Res
     )
 
 
+@router.get("/voice/live", response_class=HTMLResponse, include_in_schema=False)
+def live_calls(request: Request, session: SessionDep, user: SupervisorUser) -> Response:
+    """Calls waiting and talking, for the supervisors' live routing page."""
+    calls = service.live_calls(session)
+    agents = {
+        u.id: u
+        for u in session.scalars(
+            select(User).where(User.id.in_([c.agent_id for c in calls if c.agent_id]))
+        )
+    }
+    return render(
+        request,
+        "voice/_live.html",
+        {"live": service.live_counts(session), "calls": calls, "agents": agents},
+    )
+
+
 @router.get("/voice/pop/{sip_call_id}", response_class=HTMLResponse, include_in_schema=False)
 def screen_pop(
     request: Request, session: SessionDep, user: CurrentUser, sip_call_id: str

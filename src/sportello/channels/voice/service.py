@@ -106,6 +106,17 @@ def screen_pop(session: Session, call: VoiceCall) -> ScreenPop:
     return ScreenPop(call, customer, conversation, history)
 
 
+def live_calls(session: Session, limit: int = 50) -> list[VoiceCall]:
+    return list(
+        session.scalars(
+            select(VoiceCall)
+            .where(VoiceCall.state.in_(LIVE_STATES))
+            .order_by(VoiceCall.started_at)
+            .limit(limit)
+        )
+    )
+
+
 def live_counts(session: Session) -> dict[str, int]:
     """Calls now waiting (queued or ringing) and talking (talking or held)."""
     rows = session.execute(
