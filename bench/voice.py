@@ -125,7 +125,11 @@ def main() -> None:
     from sportello.channels.voice.daemons import kamailio_token
 
     # Warm up (imports, the thread pool): Kamailio gives Sportello 5 s per question.
-    httpx.post(f"http://127.0.0.1:{port}/voice/kamailio/route", data={"token": kamailio_token()})
+    httpx.post(
+        f"http://127.0.0.1:{port}/voice/kamailio/route",
+        data={"token": kamailio_token()},
+        timeout=60,
+    )
 
     stack_gen = run_stack(f"http://127.0.0.1:{port}", work / "stack")
     stack = next(stack_gen)
