@@ -276,3 +276,24 @@ def test_long_wait_books_a_callback(
         assert conversation.status in (Status.NEW, Status.OPEN)
         assert conversation.queue_id == personas.queue_assistenza.id
         assert "callback" in [t.name for t in conversation.tags]
+
+
+def test_garbage_from_the_trunk_is_dropped_and_calls_go_on(
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path
+) -> None:
+    import socket
+
+    _setup(db, personas)
+    garbage = [
+        b"\x00\xff\xfe garbage",
+        b"INVITE sip:+390212345678@127.0.0.1 SIP/2.0\r\nVia: broken\r\n\r\n",
+        b"OPTIONS sip:x SIP/2.0\r\nCall-ID: 1\r\nCSeq: notanumber OPTIONS\r\n\r\n",
+    ]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for payload in garbage:
+            sock.sendto(payload, (stack.config.host, stack.config.sip_port))
+    caller = _caller(stack, tmp_path, "caller_refused.xml", did="+390299999999", code=404)
+    assert caller.wait() == 0, caller.output() + stack.logs()
+    assert _calls(db) == []  # nothing recorded for the garbage
+    log = (stack.directory / "kamailio.log").read_text(errors="replace")
+    assert "core parsing of SIP message failed" in log  # Kamailio says what it dropped
