@@ -5,7 +5,8 @@ agents' phones (one sipp UAS registered as every agent), each call talking a few
 Prints, per call rate: calls placed and completed (sipp's successful calls), the concurrent calls
 that rate and talk time give, the ACD decision time (route_call, the whole answer to Kamailio's
 question: p50 and p99), and Sportello's CPU per call (this process's CPU time over the run,
-divided by the calls: the routing question(s), the answered and hang-up events).
+divided by the calls: the routing question(s), the answered and hang-up events, and the agents'
+wrap-up, ended by a thread here as soon as each call ends).
 
     python bench/voice.py                    # rates 5, 10, 20 calls/s, 3 s talk, 20 agents
     python bench/voice.py --rates 2 --calls 20 --talk 1000
@@ -131,7 +132,31 @@ def main() -> None:
         timeout=60,
     )
 
-    stack_gen = run_stack(f"http://127.0.0.1:{port}", work / "stack")
+    stop_wrapups = threading.Event()
+
+    def wrapups() -> None:
+        """Agents end their wrap-up as soon as a call ends (presence back to available)."""
+        from sqlalchemy import select
+
+        from sportello.accounts.models import User
+        from sportello.channels.voice.models import VoiceCall
+
+        while not stop_wrapups.is_set():
+            with db.transaction() as s:
+                for call in s.scalars(
+                    select(VoiceCall).where(
+                        VoiceCall.state == "ended",
+                        VoiceCall.outcome == "answered",
+                        VoiceCall.wrapup_ended_at.is_(None),
+                    )
+                ):
+                    user = s.get(User, call.agent_id)
+                    if user is not None:
+                        actions.do_finish_wrapup(s, call=call, user=user)
+            stop_wrapups.wait(0.2)
+
+    threading.Thread(target=wrapups, daemon=True).start()
+    stack_gen = run_stack(f"http://127.0.0.1:{port}", work / "stack", rtp_ports=8000, children=8)
     stack = next(stack_gen)
     try:
         # One UAS answers for every agent; each agent registers with its own credentials.
@@ -144,6 +169,7 @@ def main() -> None:
             port=uas_port,
             calls=100000,
             variables={"answer_after": 100},
+            timeout="3600s",
         )
         for uid, password in passwords.items():
             register_agent(stack, work / "reg", f"u{uid}", password, uas_port)
@@ -162,6 +188,7 @@ def main() -> None:
                 rate=rate,
                 variables={"caller": "3331234567", "name": "Bench", "talk": args.talk},
                 extra=["-l", str(int(rate * args.talk / 1000 * 2) + 10)],
+                timeout=f"{int(calls / rate + args.talk / 1000 + 60)}s",
             )
             caller.wait(calls / rate + args.talk / 1000 + 60)
             time.sleep(1)  # the last hang-up events
@@ -177,6 +204,7 @@ def main() -> None:
             )
         agent.stop()
     finally:
+        stop_wrapups.set()
         try:
             next(stack_gen)
         except StopIteration:

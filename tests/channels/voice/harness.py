@@ -70,7 +70,9 @@ def serve(
         thread.join(timeout=15)
 
 
-def stack_config(sportello_url: str, ws_port: int | None = None) -> StackConfig:
+def stack_config(
+    sportello_url: str, ws_port: int | None = None, *, rtp_ports: int = 200, children: int = 4
+) -> StackConfig:
     rtp = free_port(2)  # socket.SOCK_DGRAM
     base = 20000 + (rtp % 20000)
     return StackConfig(
@@ -79,14 +81,16 @@ def stack_config(sportello_url: str, ws_port: int | None = None) -> StackConfig:
         ws_port=ws_port or free_port(),
         ng_port=free_port(2),
         rtp_min=base,
-        rtp_max=base + 199,
-        children=4,
+        rtp_max=base + rtp_ports - 1,
+        children=children,
         debug=2,
     )
 
 
-def run_stack(sportello_url: str, directory: Path, ws_port: int | None = None) -> Iterator[Stack]:
-    stack = start_stack(stack_config(sportello_url, ws_port), directory)
+def run_stack(
+    sportello_url: str, directory: Path, ws_port: int | None = None, **config: int
+) -> Iterator[Stack]:
+    stack = start_stack(stack_config(sportello_url, ws_port, **config), directory)
     try:
         yield stack
     finally:
@@ -133,6 +137,7 @@ def sipp(
     variables: dict[str, Any] | None = None,
     extra: list[str] | None = None,
     code: int | None = None,
+    timeout: str = "30s",
 ) -> Sipp:
     """Start sipp with a scenario of ``scenarios/`` against the test's Kamailio."""
     assert SIPP is not None
@@ -163,8 +168,8 @@ def sipp(
         str(free_port(2)),
         "-m",
         str(calls),
-        "-timeout",
-        "30s",
+        "-timeout",  # the whole run's limit
+        timeout,
         "-timeout_error",
         "-trace_err",
         "-nostdin",
