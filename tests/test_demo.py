@@ -55,7 +55,7 @@ def test_promised_counts(loaded):
         assert {t.name for t in s.scalars(select(Team))} == {"Assistenza", "Vendite"}
         assert _count(s, Queue) == 2
         kinds = sorted(c.kind for c in s.scalars(select(Channel)))
-        assert kinds == ["api", "chat", "email", "webform"]
+        assert kinds == ["api", "chat", "email", "voice", "webform"]
         assert demo.CUSTOMERS - 10 <= _count(s, Customer) <= demo.CUSTOMERS + 10
         assert _count(s, Conversation) == demo.CONVERSATIONS == 1400
         assert _count(s, Message) > 3 * demo.CONVERSATIONS
@@ -427,6 +427,7 @@ def test_domain_demos_list_the_seven_domains():
         "sportello.frontline.demo",
         "sportello.nlp.demo",
         "sportello.campaigns.demo",
+        "sportello.channels.voice.demo",
     )
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from sportello.channels.voice.cli import voice_app
 from sportello.config import get_settings
 from sportello.knowledge.cli import kb_app
 from sportello.nlp.cli import nlp_app
@@ -31,6 +32,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(wfm_app, name="wfm")
 app.add_typer(kb_app, name="kb")
 app.add_typer(nlp_app, name="nlp")
+app.add_typer(voice_app, name="voice")
 
 
 def _database() -> Database:

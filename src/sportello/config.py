@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     kb_llm_url: str = ""
     kb_llm_model: str = ""
     kb_llm_api_key: str = ""
+    # Voice: the WebSocket address of Kamailio the console softphone registers to
+    # (ws://host:8088 or wss://...); empty: no softphone.
+    voice_ws_url: str = ""
     kb_llm_timeout_seconds: float = 15.0
     # argon2id cost; 0 keeps argon2-cffi's defaults. Lower only for tests.
     argon2_time_cost: int = 0

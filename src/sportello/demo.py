@@ -85,6 +85,7 @@ DOMAIN_DEMOS: tuple[str, ...] = (
     "sportello.frontline.demo",
     "sportello.nlp.demo",
     "sportello.campaigns.demo",
+    "sportello.channels.voice.demo",
 )
 
 # (email, password, role): printed by `sportello demo`.

@@ -131,6 +131,7 @@ def create_app(
         secure_cookies=settings.secure_cookies,
         body_limit=settings.max_body_bytes,
         upload_limit=settings.max_upload_bytes,
+        connect_src=settings.voice_ws_url,
     )
     # The audit log's "who and from where" (inside the proxy-headers middleware: the client IP).
     app.add_middleware(AuditContextMiddleware)

@@ -7,6 +7,7 @@ from sportello.campaigns import models as campaigns_models
 from sportello.channels import models as channels_models
 from sportello.channels.chat import models as chat_models
 from sportello.channels.email import models as email_models
+from sportello.channels.voice import models as voice_models
 from sportello.conversations import models as conversations_models
 from sportello.core import jobs, outbox
 from sportello.core.db import Base
@@ -49,6 +50,7 @@ __all__ = [
     "reports_models",
     "routing_models",
     "surveys_models",
+    "voice_models",
     "webhooks_models",
     "workforce_models",
 ]

@@ -68,6 +68,9 @@ ROUTERS: tuple[str, ...] = (
     "sportello.nlp.api",
     "sportello.campaigns.pages",
     "sportello.campaigns.api",
+    "sportello.channels.voice.kamailio_hooks",
+    "sportello.channels.voice.api",
+    "sportello.channels.voice.pages",
 )
 
 # Modules that register event handlers and job kinds, in this order (registration order is the

@@ -24,9 +24,22 @@ CSP_EMBEDDABLE = CSP.replace("frame-ancestors 'none'", "frame-ancestors *")
 
 class SecurityMiddleware:
     def __init__(
-        self, app: ASGIApp, *, secure_cookies: bool, body_limit: int, upload_limit: int
+        self,
+        app: ASGIApp,
+        *,
+        secure_cookies: bool,
+        body_limit: int,
+        upload_limit: int,
+        connect_src: str = "",
     ) -> None:
+        """``connect_src``: one more origin pages may connect to (the softphone's SIP
+        WebSocket on Kamailio)."""
         self.app = app
+        extra = connect_src.strip().split()[0] if connect_src.strip() else ""
+        self.csp = (
+            CSP.replace("connect-src 'self'", f"connect-src 'self' {extra}") if extra else CSP
+        )
+        self.csp_embeddable = self.csp.replace("frame-ancestors 'none'", "frame-ancestors *")
         self.secure_cookies = secure_cookies
         self.body_limit = body_limit
         self.upload_limit = upload_limit
@@ -88,7 +101,9 @@ class SecurityMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 h = MutableHeaders(scope=message)
-                h.setdefault("Content-Security-Policy", CSP_EMBEDDABLE if embeddable else CSP)
+                h.setdefault(
+                    "Content-Security-Policy", self.csp_embeddable if embeddable else self.csp
+                )
                 h.setdefault("X-Content-Type-Options", "nosniff")
                 h.setdefault("Referrer-Policy", "same-origin")
                 if not embeddable:

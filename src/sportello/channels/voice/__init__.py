@@ -1,0 +1,1 @@
+"""The voice channel: calls through Kamailio and rtpengine, routed by Sportello's ACD."""

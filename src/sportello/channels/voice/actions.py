@@ -1,0 +1,511 @@
+"""Writes of the voice channel: the ACD answer to Kamailio, call events, SIP accounts, wrap-up,
+outbound calls. Kamailio asks and reports over HTTP (``api.py``); every decision is made here."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets as pysecrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sportello.accounts.models import Brand, User
+from sportello.channels.base import Identity, InboundMessage
+from sportello.channels.models import Channel
+from sportello.channels.voice import service
+from sportello.channels.voice.adapter import DEFAULTS
+from sportello.channels.voice.daemons import sip_realm
+from sportello.channels.voice.models import SipAccount, VoiceCall
+from sportello.conversations import actions as conversations_actions
+from sportello.conversations.models import ACTIVE_STATUSES, Conversation, Status
+from sportello.core.db import Database, utcnow
+from sportello.core.errors import Conflict, InvalidInput, NotFound
+from sportello.core.events import EventPayload, emit, register_event
+from sportello.customers.identities import normalize_phone
+from sportello.routing import presence
+from sportello.routing import router as engine
+from sportello.routing.models import Offer, QueueRouting
+
+log = logging.getLogger(__name__)
+
+ANONYMOUS = "voice:anonymous"
+EVENTS = ("answered", "noanswer", "unreachable", "hangup", "abandoned", "hold", "unhold")
+
+
+class CallChanged(EventPayload):
+    call_id: int
+    conversation_id: int | None
+    agent_id: int | None
+    state: str
+    outcome: str | None
+
+
+register_event("voice.call_changed", CallChanged)
+
+
+@dataclass(frozen=True)
+class RouteAnswer:
+    """What Kamailio does next: ``dial`` an agent, ``wait`` and ask again, or ``reject``."""
+
+    action: str
+    target: str = ""
+    ring: int = 0
+    seconds: int = 0
+    code: int = 0
+    reason: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        if self.action == "dial":
+            return {"action": "dial", "target": self.target, "ring": self.ring}
+        if self.action == "wait":
+            return {"action": "wait", "seconds": self.seconds}
+        return {"action": "reject", "code": self.code, "reason": self.reason}
+
+
+def _reject(code: int, reason: str) -> RouteAnswer:
+    return RouteAnswer("reject", code=code, reason=reason)
+
+
+def _changed(session: Session, call: VoiceCall) -> None:
+    emit(
+        session,
+        "voice.call_changed",
+        CallChanged(
+            call_id=call.id,
+            conversation_id=call.conversation_id,
+            agent_id=call.agent_id,
+            state=call.state,
+            outcome=call.outcome,
+        ),
+    )
+
+
+def caller_identity(caller: str) -> tuple[Identity, str]:
+    """The caller's identity (E.164 phone) and the number to show; a withheld or malformed
+    number is one shared "anonymous caller" per install."""
+    raw = (caller or "").strip()
+    if raw and raw.lower() not in ("anonymous", "unknown", "restricted", "private"):
+        try:
+            number = normalize_phone(raw)
+        except InvalidInput:
+            number = ""
+        if number:
+            return Identity("phone", number), number
+    return Identity("external", ANONYMOUS), ""
+
+
+def _setting(channel: Channel | None, name: str) -> int:
+    value = (channel.settings if channel else {}).get(name, DEFAULTS[name])
+    return int(value)
+
+
+def _system_line(session: Session, call: VoiceCall, text: str, **meta: Any) -> None:
+    conversation = session.get(Conversation, call.conversation_id) if call.conversation_id else None
+    if conversation is None:
+        return
+    conversations_actions._system_message(
+        session, conversation, text, {"event": "call", "call_id": call.id, **meta}
+    )
+
+
+def _new_call(
+    session: Session,
+    *,
+    channel: Channel,
+    sip_call_id: str,
+    caller: str,
+    display: str,
+    did: str,
+    now: datetime,
+) -> VoiceCall:
+    identity, number = caller_identity(caller)
+    name = display.strip().strip('"')[:200] if display else ""
+    if identity.kind == "external":
+        name = "Anonymous caller"
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S")
+    received = conversations_actions.do_receive_message(
+        session,
+        channel=channel,
+        inbound=InboundMessage(
+            identity=identity,
+            text=f"Call from {number or 'withheld number'} to {did}",
+            sender_name=name,
+            # One conversation per call: a subject of its own never threads into an open one.
+            subject=f"Call {number or '-'} {stamp}",
+            provider_message_id=f"call:{sip_call_id}"[:300],
+            received_at=now,
+            meta={"call": True},
+        ),
+    )
+    call = VoiceCall(
+        brand_id=channel.brand_id,
+        channel_id=channel.id,
+        conversation_id=received.conversation_id,
+        customer_id=received.customer_id,
+        queue_id=channel.queue_id,
+        sip_call_id=sip_call_id,
+        direction="inbound",
+        caller=number,
+        did=did[:64],
+        state="queued",
+        started_at=now,
+    )
+    session.add(call)
+    session.flush()
+    return call
+
+
+def _end_conversation(session: Session, call: VoiceCall) -> None:
+    conversation = session.get(Conversation, call.conversation_id) if call.conversation_id else None
+    if conversation is not None and conversation.status in ACTIVE_STATUSES:
+        conversations_actions.do_change_status(
+            session, conversation=conversation, status=Status.RESOLVED, by=None
+        )
+
+
+def _target(session: Session, call: VoiceCall) -> tuple[int, str] | None:
+    """The agent the ACD chose for the call (a live offer, or the assignee) and their SIP user."""
+    if call.conversation_id is None:
+        return None
+    user_id = session.scalar(
+        select(Offer.user_id).where(Offer.conversation_id == call.conversation_id)
+    )
+    if user_id is None:
+        conversation = session.get(Conversation, call.conversation_id)
+        if conversation is None or conversation.status not in ACTIVE_STATUSES:
+            return None
+        user_id = conversation.assignee_id
+    if user_id is None:
+        return None
+    account = session.get(SipAccount, user_id)
+    if account is None:
+        log.warning("voice: agent %s has no SIP account; the call goes to the next agent", user_id)
+        _let_go(session, call, user_id, utcnow())
+        return None
+    return user_id, account.username
+
+
+def _let_go(session: Session, call: VoiceCall, user_id: int, now: datetime) -> None:
+    """The agent did not take the call: withdraw the offer (or the assignment), remember the
+    decline so that the router offers it to someone else."""
+    engine._remember_decline(session, call.conversation_id or 0, user_id, now)
+    offer = session.scalar(select(Offer).where(Offer.conversation_id == call.conversation_id))
+    if offer is not None:
+        session.delete(offer)
+    conversation = session.get(Conversation, call.conversation_id) if call.conversation_id else None
+    if conversation is not None and conversation.assignee_id == user_id:
+        conversations_actions.do_assign(session, conversation=conversation, assignee=None, by=None)
+    session.flush()
+
+
+def _queues(session: Session, queue_id: int | None) -> list[int]:
+    if queue_id is None:
+        return []
+    routing = session.get(QueueRouting, queue_id)
+    extra = [routing.overflow_queue_id] if routing and routing.overflow_queue_id else []
+    return [queue_id, *extra]
+
+
+def _dial(
+    session: Session, call: VoiceCall, channel: Channel | None, target: tuple[int, str]
+) -> RouteAnswer:
+    if call.agent_id != target[0] or call.state != "ringing":
+        call.agent_id = target[0]
+        call.state = "ringing"
+        call.ring_attempts += 1
+        _changed(session, call)
+    return RouteAnswer("dial", target=target[1], ring=_setting(channel, "ring_seconds"))
+
+
+def route_call(
+    db: Database,
+    *,
+    sip_call_id: str,
+    caller: str,
+    did: str,
+    display: str = "",
+    now: datetime | None = None,
+) -> RouteAnswer:
+    """Kamailio's question for a new call (and again while it waits): where does it go?"""
+    now = now or utcnow()
+    sip_call_id = sip_call_id.strip()[:255]
+    if not sip_call_id:
+        raise InvalidInput("a call needs its SIP Call-ID", field="call_id")
+    with db.transaction() as session:
+        call = service.call_by_sip_id(session, sip_call_id)
+        if call is None:
+            channel = service.channel_for_did(session, did)
+            if channel is None:
+                log.warning(
+                    "voice: call %s from %r to unknown number %r refused", sip_call_id, caller, did
+                )
+                return _reject(404, "Unknown number")
+            call = _new_call(
+                session,
+                channel=channel,
+                sip_call_id=sip_call_id,
+                caller=caller,
+                display=display,
+                did=did,
+                now=now,
+            )
+            if not service.queue_open(session, call.queue_id, now):
+                call.state, call.outcome, call.ended_at, call.ended_by = (
+                    "ended",
+                    "closed",
+                    now,
+                    "system",
+                )
+                _system_line(session, call, "Call out of business hours", outcome="closed")
+                _changed(session, call)
+                log.info("voice: call %s out of business hours", sip_call_id)
+                return _reject(480, "Closed")
+            _changed(session, call)
+        if call.state == "ended":
+            return _reject(487, "Request Terminated")
+        channel = session.get(Channel, call.channel_id) if call.channel_id else None
+        target = _target(session, call)
+        if target is not None:
+            return _dial(session, call, channel, target)
+        queue_ids = _queues(session, call.queue_id)
+        call_id = call.id
+    if queue_ids:
+        engine.route(db, queue_ids=queue_ids, now=now)
+    with db.transaction() as session:
+        call = session.get_one(VoiceCall, call_id)
+        channel = session.get(Channel, call.channel_id) if call.channel_id else None
+        target = _target(session, call)
+        if target is not None:
+            return _dial(session, call, channel, target)
+        if call.state != "queued":
+            call.state, call.agent_id = "queued", None
+            _changed(session, call)
+        max_wait = _setting(channel, "max_wait_seconds")
+        if (
+            max_wait
+            and channel is not None
+            and channel.settings.get("callback")
+            and call.caller
+            and now - call.started_at >= timedelta(seconds=max_wait)
+        ):
+            # Past the limit: the caller is called back. The conversation stays in the queue
+            # (tagged) and is routed like any other; the agent dials from the softphone.
+            call.state, call.outcome, call.ended_at, call.ended_by = (
+                "ended",
+                "callback",
+                now,
+                "system",
+            )
+            conversation = session.get(Conversation, call.conversation_id or 0)
+            if conversation is not None:
+                conversations_actions.do_update_conversation(
+                    session,
+                    conversation=conversation,
+                    by=None,
+                    tags=[*(t.name for t in conversation.tags), "callback"],
+                )
+            _system_line(session, call, "Callback requested", outcome="callback")
+            _changed(session, call)
+            log.info("voice: call %s waited %ss: callback booked", sip_call_id, max_wait)
+            return _reject(480, "Callback booked")
+        return RouteAnswer("wait", seconds=_wait_step(now - call.started_at))
+
+
+def _wait_step(waited: timedelta) -> int:
+    """Seconds before Kamailio asks again: often at first (an agent may free up any moment),
+    then less (each wait is a branch of the SIP transaction, at most 30)."""
+    seconds = waited.total_seconds()
+    return 1 if seconds < 10 else 3 if seconds < 60 else 10
+
+
+def _close_hold(call: VoiceCall, now: datetime) -> None:
+    if call.held_since is not None:
+        call.hold_seconds += max(0, int((now - call.held_since).total_seconds()))
+        call.held_since = None
+
+
+def do_call_event(
+    session: Session,
+    *,
+    sip_call_id: str,
+    event: str,
+    by: str = "",
+    now: datetime | None = None,
+) -> VoiceCall | None:
+    """Kamailio's news about a call. Unknown calls are logged and ignored (an agent's internal
+    call, or a call already forgotten); a repeated event changes nothing."""
+    if event not in EVENTS:
+        raise InvalidInput("unknown call event", field="event")
+    now = now or utcnow()
+    call = session.scalar(
+        select(VoiceCall).where(VoiceCall.sip_call_id == sip_call_id).with_for_update()
+    )
+    if call is None:
+        log.info("voice: %s for unknown call %s ignored", event, sip_call_id)
+        return None
+    if call.state == "ended" and event != "hangup":
+        return call
+    agent = session.get(User, call.agent_id) if call.agent_id else None
+    if event == "answered" and call.state in ("ringing", "queued"):
+        call.state, call.answered_at = "talking", now
+        if agent is not None and call.conversation_id is not None:
+            offer = session.scalar(
+                select(Offer).where(Offer.conversation_id == call.conversation_id)
+            )
+            if offer is not None and offer.user_id == agent.id:
+                engine.do_accept_offer(session, offer_id=offer.id, user=agent, now=now)
+            presence.do_set_presence(
+                session, user=agent, presence=presence.Presence.BUSY, cause="call", now=now
+            )
+        _system_line(
+            session,
+            call,
+            "Call answered",
+            outcome="answered",
+            agent=agent.name if agent else None,
+            wait=service.wait_seconds(call),
+        )
+    elif event in ("noanswer", "unreachable") and call.state in ("ringing", "queued"):
+        if call.agent_id is not None:
+            log.info(
+                "voice: agent %s did not answer call %s (%s)", call.agent_id, sip_call_id, event
+            )
+            _let_go(session, call, call.agent_id, now)
+        call.state, call.agent_id = "queued", None
+    elif event == "hold" and call.state == "talking":
+        call.state, call.held_since = "held", now
+    elif event == "unhold" and call.state == "held":
+        _close_hold(call, now)
+        call.state = "talking"
+    elif event == "hangup" and call.state in ("talking", "held"):
+        _close_hold(call, now)
+        call.state, call.outcome, call.ended_at = "ended", "answered", now
+        # Kamailio says which side of the dialog hung up: the one that placed the call or the
+        # one called. Inbound, the customer placed it; outbound (click-to-call), the agent did.
+        agent_side = "caller" if call.direction == "outbound" else "callee"
+        call.ended_by = "agent" if by == agent_side else "customer" if by else None
+        _system_line(
+            session,
+            call,
+            "Call ended",
+            outcome="answered",
+            agent=agent.name if agent else None,
+            talk=service.talk_seconds(call),
+            hold=call.hold_seconds,
+            ended_by=call.ended_by,
+        )
+    elif event in ("abandoned", "hangup") and call.state in ("queued", "ringing"):
+        if call.agent_id is not None and call.conversation_id is not None:
+            engine._withdraw_offer(session, call.conversation_id)
+        waited = service.seconds(call.started_at, now) or 0
+        channel = session.get(Channel, call.channel_id) if call.channel_id else None
+        short = waited < _setting(channel, "short_abandon_seconds")
+        call.state, call.ended_at, call.ended_by = "ended", now, "customer"
+        call.outcome = "short_abandon" if short else "abandoned"
+        _system_line(
+            session, call, "Caller hung up while waiting", outcome=call.outcome, wait=waited
+        )
+        _end_conversation(session, call)
+        log.info("voice: call %s abandoned after %ss", sip_call_id, waited)
+    else:
+        return call
+    _changed(session, call)
+    return call
+
+
+def do_finish_wrapup(
+    session: Session, *, call: VoiceCall, user: User, resolve: bool = True
+) -> VoiceCall:
+    """The agent is done with the call's after-work: wrap-up time stops, the agent is available
+    again, and the conversation is resolved (unless kept open for a follow-up)."""
+    if call.agent_id != user.id:
+        raise NotFound("this call is not yours")
+    if call.state != "ended":
+        raise Conflict("the call is still going on")
+    if call.wrapup_ended_at is None:
+        call.wrapup_ended_at = utcnow()
+        if resolve:
+            _end_conversation(session, call)
+        state = presence.get_state(session, user.id)
+        if state is not None and state.presence == presence.Presence.BUSY.value:
+            presence.do_set_presence(
+                session, user=user, presence=presence.Presence.AVAILABLE, cause="wrapup"
+            )
+        _changed(session, call)
+    return call
+
+
+def ha1(username: str, realm: str, password: str) -> str:
+    """The SIP digest HA1 (RFC 2617): what Kamailio checks a REGISTER against."""
+    return hashlib.md5(f"{username}:{realm}:{password}".encode()).hexdigest()  # noqa: S324
+
+
+def do_generate_sip_account(session: Session, *, user: User) -> tuple[SipAccount, str]:
+    """New SIP credentials for ``user`` (replacing any): the password is returned once, only
+    its digest HA1 is kept."""
+    if not user.is_active:
+        raise InvalidInput("a deactivated user cannot have a phone", field="user_id")
+    password = pysecrets.token_urlsafe(18)
+    realm = sip_realm()
+    account = session.get(SipAccount, user.id)
+    username = f"u{user.id}"
+    if account is None:
+        account = SipAccount(user_id=user.id, username=username, realm=realm, ha1="")
+        session.add(account)
+    account.realm, account.ha1 = realm, ha1(username, realm, password)
+    session.flush()
+    return account, password
+
+
+def do_start_outbound_call(
+    session: Session,
+    *,
+    user: User,
+    number: str,
+    sip_call_id: str,
+    conversation_id: int | None = None,
+) -> VoiceCall:
+    """A call the agent places from the softphone (click-to-call, a callback, a campaign): a
+    call record in the given conversation, or in a new one of the customer with that number."""
+    phone = normalize_phone(number)
+    if conversation_id is not None:
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is None:
+            raise InvalidInput("unknown conversation", field="conversation_id")
+    else:
+        from sportello.customers import actions as customers_actions
+
+        customer_id, _name = customers_actions.find_or_create_customer_id(
+            session, kind="phone", value=phone
+        )
+        conversation = Conversation(
+            number=conversations_actions.next_number(session),
+            brand_id=session.scalar(select(Brand.id).order_by(Brand.id).limit(1)),
+            customer_id=customer_id,
+            status=Status.OPEN,
+            subject=f"Call {phone}",
+            assignee_id=user.id,
+        )
+        session.add(conversation)
+        session.flush()
+    call = VoiceCall(
+        brand_id=conversation.brand_id,
+        channel_id=conversation.channel_id,
+        conversation_id=conversation.id,
+        customer_id=conversation.customer_id,
+        queue_id=conversation.queue_id,
+        agent_id=user.id,
+        sip_call_id=sip_call_id.strip()[:255] or f"out-{pysecrets.token_hex(8)}",
+        direction="outbound",
+        caller=phone,
+        state="ringing",
+    )
+    session.add(call)
+    session.flush()
+    _system_line(session, call, f"Outgoing call to {phone}", outcome=None, agent=user.name)
+    _changed(session, call)
+    return call

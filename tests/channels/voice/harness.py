@@ -1,0 +1,199 @@
+"""The voice test harness: Sportello served by uvicorn on a free loopback port, its own Kamailio
+and rtpengine (generated configs, free ports), and sipp playing callers and agents' phones."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sportello.channels.voice.daemons import Stack, StackConfig, free_port, start_stack
+from sportello.config import Settings
+from sportello.core.db import Database
+
+SCENARIOS = Path(__file__).with_name("scenarios")
+SIPP = shutil.which("sipp")
+
+
+def need_voice_tools() -> None:
+    for tool in ("/usr/sbin/kamailio", "/usr/bin/rtpengine", "/usr/bin/sipp"):
+        if not Path(tool).exists():
+            pytest.skip(f"{tool} is not installed (scripts/test-services)")
+
+
+def serve(
+    db: Database, settings: Settings, *, run_workers: bool = False, voice_ws_url: str = ""
+) -> Iterator[str]:
+    import uvicorn
+
+    from sportello.main import create_app
+
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    settings = settings.model_copy(
+        update={
+            "base_url": base_url,
+            "dispatcher_poll_seconds": 0.2,
+            "voice_ws_url": voice_ws_url,
+        }
+    )
+    app = create_app(settings, db=db, run_workers=run_workers)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="voice-live-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the live server did not start")
+        time.sleep(0.02)
+    # Warm up (imports, the thread pool): Kamailio gives Sportello a few seconds per question.
+    import httpx
+
+    from sportello.channels.voice.daemons import kamailio_token
+
+    httpx.post(f"{base_url}/voice/kamailio/route", data={"token": kamailio_token()}, timeout=30)
+    try:
+        yield base_url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+def stack_config(
+    sportello_url: str, ws_port: int | None = None, *, rtp_ports: int = 200, children: int = 4
+) -> StackConfig:
+    rtp = free_port(2)  # socket.SOCK_DGRAM
+    base = 20000 + (rtp % 20000)
+    return StackConfig(
+        sportello_url=sportello_url,
+        sip_port=free_port(2),
+        ws_port=ws_port or free_port(),
+        ng_port=free_port(2),
+        rtp_min=base,
+        rtp_max=base + rtp_ports - 1,
+        children=children,
+        debug=2,
+    )
+
+
+def run_stack(
+    sportello_url: str, directory: Path, ws_port: int | None = None, **config: int
+) -> Iterator[Stack]:
+    stack = start_stack(stack_config(sportello_url, ws_port, **config), directory)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@dataclass
+class Sipp:
+    """One sipp run; ``proc`` while it runs in the background."""
+
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def wait(self, timeout: float = 20) -> int:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"sipp did not finish\n{self.output()}") from None
+
+    def output(self) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        errors = sorted(self.log.parent.glob("*_errors.log"))
+        for path in errors:
+            text += "\n--- " + path.name + "\n" + path.read_text(errors="replace")[-4000:]
+        return text[-8000:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def sipp(
+    stack: Stack,
+    scenario: str,
+    workdir: Path,
+    *,
+    service: str,
+    port: int | None = None,
+    calls: int = 1,
+    rate: float | None = None,
+    variables: dict[str, Any] | None = None,
+    extra: list[str] | None = None,
+    code: int | None = None,
+    timeout: str = "30s",
+) -> Sipp:
+    """Start sipp with a scenario of ``scenarios/`` against the test's Kamailio."""
+    assert SIPP is not None
+    workdir.mkdir(parents=True, exist_ok=True)
+    given = Path(scenario)
+    source = (given if given.is_absolute() else SCENARIOS / scenario).read_text()
+    scenario = given.name
+    if code is not None:
+        source = source.replace("@CODE@", str(code))
+    for name, value in (variables or {}).items():
+        source = source.replace(f"@{name.upper()}@", str(value))
+    path = workdir / scenario
+    path.write_text(source)
+    args = [
+        SIPP,
+        f"{stack.config.host}:{stack.config.sip_port}",
+        "-sf",
+        str(path),
+        "-s",
+        service,
+        "-i",
+        "127.0.0.1",
+        "-mi",
+        "127.0.0.1",
+        "-p",
+        str(port or free_port(2)),
+        "-mp",
+        str(free_port(2)),
+        "-m",
+        str(calls),
+        "-timeout",  # the whole run's limit
+        timeout,
+        "-timeout_error",
+        "-trace_err",
+        "-nostdin",
+    ]
+    if rate is not None:
+        args += ["-r", str(rate)]
+    args += extra or []
+    if os.environ.get("SPORTELLO_VOICE_TRACE"):
+        args.append("-trace_msg")
+    log = workdir / f"{scenario}.out"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(args, cwd=workdir, stdout=out, stderr=subprocess.STDOUT)
+    return Sipp(proc, log)
+
+
+def register_agent(
+    stack: Stack, workdir: Path, username: str, password: str, uas_port: int
+) -> None:
+    run = sipp(
+        stack,
+        "register.xml",
+        workdir / f"reg-{username}",
+        service=username,
+        variables={"uas_port": uas_port},
+        extra=["-au", username, "-ap", password],
+    )
+    assert run.wait() == 0, run.output() + stack.logs()

@@ -1,0 +1,299 @@
+"""Calls through a real Kamailio and rtpengine (started by the test on loopback), placed and
+answered by sipp; Sportello decides where each call goes and records it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from sportello.accounts.models import User
+from sportello.channels import actions as channels_actions
+from sportello.channels.models import Channel
+from sportello.channels.voice import actions
+from sportello.channels.voice.daemons import Stack, free_port
+from sportello.channels.voice.models import VoiceCall
+from sportello.conversations.models import Conversation, Message, Status
+from sportello.core.db import Database
+from sportello.routing import presence, router, skills
+from sportello.routing.calendar import BusinessCalendar
+from sportello.routing.models import BusinessCalendarRow
+from tests.channels.voice.harness import register_agent, sipp
+from tests.factories import Personas
+
+DID = "+390212345678"
+CALLER = "+393331234567"
+
+
+@dataclass
+class Phones:
+    passwords: dict[int, str]
+    channel_id: int
+
+
+def _setup(db: Database, p: Personas, **settings: str) -> Phones:
+    """A phone channel on the Assistenza queue, which needs the skill "telefono": Sara has it,
+    Luca (made a member of the queue too) has not. Both are available with a SIP account."""
+    with db.transaction() as s:
+        sara, luca = s.get_one(User, p.sara.id), s.get_one(User, p.luca.id)
+        queue = p.queue_assistenza
+        channel, _ = channels_actions.do_create_channel(
+            s,
+            brand_id=p.brand_id,
+            kind="voice",
+            name="Centralino",
+            queue=queue,
+            data={"dids": DID, "ring_seconds": "5", **settings},
+        )
+        skill = skills.do_create_skill(s, brand_id=p.brand_id, name="telefono")
+        skills.do_set_queue_skill(s, queue=queue, skill=skill, min_level=2)
+        skills.do_set_agent_skill(s, user=sara, skill=skill, level=4)
+        skills.do_set_queue_members(s, queue=queue, users=[luca])
+        passwords = {}
+        for user in (sara, luca):
+            _account, password = actions.do_generate_sip_account(s, user=user)
+            passwords[user.id] = password
+            presence.do_set_presence(s, user=user, presence=presence.Presence.AVAILABLE)
+        return Phones(passwords, channel.id)
+
+
+def _agent_phone(
+    stack: Stack,
+    tmp: Path,
+    user: User,
+    phones: Phones,
+    scenario: str = "agent.xml",
+    **variables: Any,
+) -> Any:
+    port = free_port(2)
+    agent = sipp(
+        stack,
+        scenario,
+        tmp / f"agent-{user.id}",
+        service=f"u{user.id}",
+        port=port,
+        variables={"answer_after": 300, **variables},
+    )
+    time.sleep(0.2)
+    register_agent(stack, tmp, f"u{user.id}", phones.passwords[user.id], port)
+    return agent
+
+
+def _calls(db: Database) -> list[VoiceCall]:
+    with db.session() as s:
+        return list(s.scalars(select(VoiceCall).order_by(VoiceCall.id)))
+
+
+def _wait_for(check: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    assert check()
+
+
+def _caller(
+    stack: Stack, tmp: Path, scenario: str = "caller.xml", did: str = DID, **kw: Any
+) -> Any:
+    variables = {"caller": CALLER, "name": "Anna Verdi", "talk": 1000, **kw.pop("variables", {})}
+    return sipp(stack, scenario, tmp / "caller", service=did, variables=variables, **kw)
+
+
+def test_answered_call_goes_to_the_agent_with_the_skill(
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path
+) -> None:
+    phones = _setup(db, personas)
+    sara_phone = _agent_phone(stack, tmp_path, personas.sara, phones)
+    caller = _caller(stack, tmp_path)
+    assert caller.wait() == 0, caller.output() + stack.logs()
+    assert sara_phone.wait() == 0, sara_phone.output()
+    _wait_for(lambda: _calls(db) and _calls(db)[0].state == "ended")
+    (call,) = _calls(db)
+    assert call.agent_id == personas.sara.id
+    assert call.outcome == "answered" and call.ended_by == "customer"
+    assert call.answered_at is not None and call.ended_at is not None
+    assert call.caller == CALLER and call.did == DID
+    with db.session() as s:
+        conversation = s.get_one(Conversation, call.conversation_id)
+        assert conversation.assignee_id == personas.sara.id
+        assert conversation.customer.identity("phone") == CALLER  # type: ignore[arg-type]
+        lines = [
+            m.meta.get("outcome")
+            for m in s.scalars(select(Message).where(Message.conversation_id == conversation.id))
+            if m.meta.get("event") == "call"
+        ]
+        assert lines == ["answered", "answered"]
+        state = presence.get_state(s, personas.sara.id)
+        assert state is not None and state.presence == "busy"
+        sara = s.get_one(User, personas.sara.id)
+    # Wrap-up: Sara is available again, the conversation resolved, the wrap-up time kept.
+    with db.transaction() as s:
+        actions.do_finish_wrapup(
+            s, call=s.get_one(VoiceCall, call.id), user=s.get_one(User, sara.id)
+        )
+    (call,) = _calls(db)
+    assert call.wrapup_ended_at is not None
+    with db.session() as s:
+        assert s.get_one(Conversation, call.conversation_id).status == Status.RESOLVED
+        assert presence.get_state(s, personas.sara.id).presence == "available"  # type: ignore[union-attr]
+
+
+def test_unknown_number_is_refused_and_logged(
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _setup(db, personas)
+    caller = _caller(stack, tmp_path, "caller_refused.xml", did="+390299999999", code=404)
+    assert caller.wait() == 0, caller.output() + stack.logs()
+    assert _calls(db) == []
+    assert "unknown number" in caplog.text
+
+
+def test_withheld_number_is_one_anonymous_customer(
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path
+) -> None:
+    _setup(db, personas)
+    sara_phone = _agent_phone(stack, tmp_path, personas.sara, _setup_passwords(db, personas))
+    caller = _caller(stack, tmp_path, variables={"caller": "anonymous", "name": "Anonymous"})
+    assert caller.wait() == 0, caller.output() + stack.logs()
+    sara_phone.wait()
+    _wait_for(lambda: _calls(db) and _calls(db)[0].state == "ended")
+    (call,) = _calls(db)
+    assert call.caller == "" and call.outcome == "answered"
+    with db.session() as s:
+        customer = s.get_one(Conversation, call.conversation_id).customer
+        assert customer.identity("external") == actions.ANONYMOUS  # type: ignore[arg-type]
+        assert customer.identity("phone") is None  # type: ignore[arg-type]
+
+
+def _setup_passwords(db: Database, p: Personas) -> Phones:
+    """New passwords for agents set up by ``_setup`` (the old ones are not kept)."""
+    with db.transaction() as s:
+        passwords = {}
+        for user_id in (p.sara.id, p.luca.id):
+            _account, passwords[user_id] = actions.do_generate_sip_account(
+                s, user=s.get_one(User, user_id)
+            )
+        channel_id = s.scalar(select(Channel.id).where(Channel.kind == "voice"))
+        assert channel_id is not None
+        return Phones(passwords, channel_id)
+
+
+def test_caller_who_hangs_up_while_waiting_is_an_abandon(
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path
+) -> None:
+    _setup(db, personas, short_abandon_seconds="1")
+    # Nobody with the skill is available: the caller hears the queue, then gives up.
+    with db.transaction() as s:
+        presence.do_set_presence(s, user=s.get_one(User, personas.sara.id), presence="away")
+    caller = _caller(stack, tmp_path, "caller_abandon.xml", variables={"talk": 2500})
+    assert caller.wait() == 0, caller.output() + stack.logs()
+    _wait_for(lambda: _calls(db) and _calls(db)[0].state == "ended")
+    (call,) = _calls(db)
+    assert call.outcome == "abandoned" and call.answered_at is None and call.agent_id is None
+    assert (call.ended_at - call.started_at).total_seconds() >= 2  # type: ignore[operator]
+    with db.session() as s:
+        assert s.get_one(Conversation, call.conversation_id).status == Status.RESOLVED
+
+
+def test_out_of_hours_call_is_refused_and_kept(
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path
+) -> None:
+    _setup(db, personas)
+    with db.transaction() as s:
+        today = datetime.now(UTC).date()
+        every_day = {
+            day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        }
+        closed = BusinessCalendar.from_dict(
+            {
+                "tz": "Europe/Rome",
+                "weekly": every_day,
+                # Closed for a few days around today (a shop's holiday).
+                "closures": [
+                    {"start": str(today - timedelta(days=2)), "end": str(today + timedelta(days=2))}
+                ],
+            }
+        )
+        row = BusinessCalendarRow(
+            brand_id=personas.brand_id, name="Mai aperto", config=closed.to_dict()
+        )
+        s.add(row)
+        s.flush()
+        router.do_set_queue_routing(s, queue=personas.queue_assistenza, calendar_id=row.id)
+    caller = _caller(stack, tmp_path, "caller_refused.xml", code=480)
+    assert caller.wait() == 0, caller.output() + stack.logs()
+    (call,) = _calls(db)
+    assert call.outcome == "closed" and call.agent_id is None
+    with db.session() as s:
+        # The customer's call is in their timeline: someone can call back when the shop opens.
+        assert s.get_one(Conversation, call.conversation_id).customer.identity("phone") == CALLER  # type: ignore[arg-type]
+
+
+def test_unanswered_agent_then_overflow_queue(
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path
+) -> None:
+    """Sara (the only one with the skill) lets it ring: after the ring time the call overflows to
+    the Vendite queue, where Luca answers."""
+    phones = _setup(db, personas)
+    with db.transaction() as s:
+        router.do_set_queue_routing(
+            s,
+            queue=personas.queue_assistenza,
+            overflow_queue_id=personas.queue_vendite.id,
+            overflow_after_seconds=3,
+        )
+    sara_phone = _agent_phone(stack, tmp_path, personas.sara, phones, "agent_noanswer.xml")
+    luca_phone = _agent_phone(stack, tmp_path, personas.luca, phones)
+    caller = _caller(stack, tmp_path)
+    assert caller.wait(40) == 0, caller.output() + stack.logs()
+    assert sara_phone.wait() == 0, sara_phone.output()
+    assert luca_phone.wait() == 0, luca_phone.output()
+    _wait_for(lambda: _calls(db) and _calls(db)[0].state == "ended")
+    (call,) = _calls(db)
+    assert call.agent_id == personas.luca.id and call.outcome == "answered"
+    assert call.ring_attempts == 2
+
+
+def test_long_wait_books_a_callback(
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path
+) -> None:
+    _setup(db, personas, max_wait_seconds="2", callback="on")
+    with db.transaction() as s:
+        presence.do_set_presence(s, user=s.get_one(User, personas.sara.id), presence="away")
+    caller = _caller(stack, tmp_path, "caller_refused.xml", code=480)
+    assert caller.wait() == 0, caller.output() + stack.logs()
+    (call,) = _calls(db)
+    assert call.outcome == "callback"
+    with db.session() as s:
+        conversation = s.get_one(Conversation, call.conversation_id)
+        # Kept in the queue as a task, routed like any conversation, tagged for the agent.
+        assert conversation.status in (Status.NEW, Status.OPEN)
+        assert conversation.queue_id == personas.queue_assistenza.id
+        assert "callback" in [t.name for t in conversation.tags]
+
+
+def test_garbage_from_the_trunk_is_dropped_and_calls_go_on(
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path
+) -> None:
+    import socket
+
+    _setup(db, personas)
+    garbage = [
+        b"\x00\xff\xfe garbage",
+        b"INVITE sip:+390212345678@127.0.0.1 SIP/2.0\r\nVia: broken\r\n\r\n",
+        b"OPTIONS sip:x SIP/2.0\r\nCall-ID: 1\r\nCSeq: notanumber OPTIONS\r\n\r\n",
+    ]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for payload in garbage:
+            sock.sendto(payload, (stack.config.host, stack.config.sip_port))
+    caller = _caller(stack, tmp_path, "caller_refused.xml", did="+390299999999", code=404)
+    assert caller.wait() == 0, caller.output() + stack.logs()
+    assert _calls(db) == []  # nothing recorded for the garbage
+    log = (stack.directory / "kamailio.log").read_text(errors="replace")
+    assert "core parsing of SIP message failed" in log  # Kamailio says what it dropped
