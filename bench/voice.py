@@ -15,6 +15,7 @@ wrap-up, ended by a thread here as soon as each call ends).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import statistics
@@ -69,7 +70,7 @@ def setup(db, agents: int) -> dict[int, str]:  # type: ignore[no-untyped-def]
         for user in users:
             # Many calls each: conversations stay assigned until wrap-up, which nobody does here.
             capacity.do_set_agent_capacity(s, user=user, capacity={"voice": 1000})
-            account, passwords[user.id] = actions.do_generate_sip_account(s, user=user)
+            _account, passwords[user.id] = actions.do_generate_sip_account(s, user=user)
             presence.do_set_presence(s, user=user, presence="available")
     return passwords
 
@@ -205,10 +206,8 @@ def main() -> None:
         agent.stop()
     finally:
         stop_wrapups.set()
-        try:
+        with contextlib.suppress(StopIteration):
             next(stack_gen)
-        except StopIteration:
-            pass
         server.should_exit = True
         thread.join(10)
 
