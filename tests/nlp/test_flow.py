@@ -32,9 +32,20 @@ def _conversation(db: Database, cid: int) -> Conversation:
         return c
 
 
+def _switch_on(db: Database, personas: Any) -> None:
+    """The admin turns on the priority rule and the language tags (both opt-in)."""
+    with db.transaction() as s:
+        actions.do_save_settings(
+            s,
+            brand_id=personas.brand_id,
+            data=NlpSettingsData(raise_enabled=True, language_tags=True),
+        )
+
+
 def test_frustrated_customer_raises_priority_and_gets_language_tag(
     db: Database, personas: Any
 ) -> None:
+    _switch_on(db, personas)
     first = receive(
         db, personas.api_channel, inbound("Buongiorno, il mio ordine 1234 non è ancora arrivato.")
     )
@@ -63,13 +74,9 @@ def test_frustrated_customer_raises_priority_and_gets_language_tag(
         assert service.conversation_sentiment(s, cid)["messages"] == 2  # type: ignore[index]
 
 
-def test_the_admin_turns_the_rule_off(db: Database, personas: Any) -> None:
-    with db.transaction() as s:
-        actions.do_save_settings(
-            s,
-            brand_id=personas.brand_id,
-            data=NlpSettingsData(raise_enabled=False, language_tags=False),
-        )
+def test_the_rule_and_tags_are_off_until_the_admin_turns_them_on(
+    db: Database, personas: Any
+) -> None:
     cid = int(
         receive(
             db, personas.api_channel, inbound("Servizio pessimo, siete dei ladri! Vergogna!")
@@ -83,6 +90,7 @@ def test_the_admin_turns_the_rule_off(db: Database, personas: Any) -> None:
 
 
 def test_english_customer(db: Database, personas: Any) -> None:
+    _switch_on(db, personas)
     cid = int(
         receive(
             db,

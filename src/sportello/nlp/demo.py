@@ -36,7 +36,9 @@ def load(db: Database, *, now: datetime, seed: int) -> None:
                 triage_field=TriageField.TAGS,
                 triage_mode=TriageMode.SUGGEST,
                 triage_threshold=0.5,
+                raise_enabled=True,
                 raise_to=Priority.HIGH,
+                language_tags=True,
             ),
             now=now,
         )

@@ -43,7 +43,8 @@ class NlpSettings(Base):
     positive_threshold: Mapped[float] = mapped_column(Float, default=0.2)
     calibrated_at: Mapped[datetime | None]
     calibrated_from: Mapped[int] = mapped_column(default=0)  # CSAT answers used
-    raise_enabled: Mapped[bool] = mapped_column(default=True)
+    # Opt-in (Administration → Language tools): each adds lines and events to conversations.
+    raise_enabled: Mapped[bool] = mapped_column(default=False)
     frustration_threshold: Mapped[float] = mapped_column(Float, default=-0.5)
     raise_to: Mapped[str] = mapped_column(String(20), default="high")
     # triage
@@ -52,7 +53,7 @@ class NlpSettings(Base):
     triage_threshold: Mapped[float] = mapped_column(Float, default=0.5)
     nightly_retrain: Mapped[bool] = mapped_column(default=True)
     # language
-    language_tags: Mapped[bool] = mapped_column(default=True)  # tag "lang-xx" for routing
+    language_tags: Mapped[bool] = mapped_column(default=False)  # tag "lang-xx" for routing
     # agent assist (off by default)
     assist_enabled: Mapped[bool] = mapped_column(default=False)
     assist_base_url: Mapped[str] = mapped_column(String(500), default="")

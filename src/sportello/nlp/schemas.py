@@ -15,14 +15,14 @@ class NlpSettingsData(BaseModel):
     sentiment_enabled: bool = True
     negative_threshold: float = Field(-0.2, ge=-1.0, le=0.0)
     positive_threshold: float = Field(0.2, ge=0.0, le=1.0)
-    raise_enabled: bool = True
+    raise_enabled: bool = False
     frustration_threshold: float = Field(-0.5, ge=-1.0, le=0.0)
     raise_to: Priority = Priority.HIGH
     triage_field: TriageField = TriageField.TAGS
     triage_mode: TriageMode = TriageMode.SUGGEST
     triage_threshold: float = Field(0.5, ge=0.0, le=1.0)
     nightly_retrain: bool = True
-    language_tags: bool = True
+    language_tags: bool = False
     assist_enabled: bool = False
     assist_base_url: str = Field("", max_length=500, pattern=r"^(https?://\S+)?$")
     assist_model: str = Field("", max_length=200)
