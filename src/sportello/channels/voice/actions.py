@@ -20,11 +20,14 @@ from sportello.channels.voice import service
 from sportello.channels.voice.adapter import DEFAULTS
 from sportello.channels.voice.daemons import sip_realm
 from sportello.channels.voice.models import SipAccount, VoiceCall
+from sportello.config import get_settings
 from sportello.conversations import actions as conversations_actions
 from sportello.conversations.models import ACTIVE_STATUSES, Conversation, Status
+from sportello.core import i18n
 from sportello.core.db import Database, utcnow
 from sportello.core.errors import Conflict, InvalidInput, NotFound
 from sportello.core.events import EventPayload, emit, register_event
+from sportello.core.i18n import lazy as N_
 from sportello.customers.identities import normalize_phone
 from sportello.routing import presence
 from sportello.routing import router as engine
@@ -112,6 +115,20 @@ def _system_line(session: Session, call: VoiceCall, text: str, **meta: Any) -> N
     )
 
 
+# What a call writes as data (the conversation's subject, the first line), in the install's
+# language: these are stored, not rendered per reader.
+CALL_FROM = N_("Call from %(number)s to %(did)s")
+WITHHELD = N_("withheld number")
+CALL_SUBJECT = N_("Call %(number)s %(at)s")
+CALL_OUT_SUBJECT = N_("Call %(number)s")
+ANONYMOUS = N_("Anonymous caller")
+
+
+def _stored(message: str, **values: str) -> str:
+    text = i18n.translations(get_settings().default_language).gettext(message)
+    return text % values if values else text
+
+
 def _new_call(
     session: Session,
     *,
@@ -125,17 +142,17 @@ def _new_call(
     identity, number = caller_identity(caller)
     name = display.strip().strip('"')[:200] if display else ""
     if identity.kind == "external":
-        name = "Anonymous caller"
+        name = _stored(ANONYMOUS)
     stamp = now.strftime("%Y-%m-%d %H:%M:%S")
     received = conversations_actions.do_receive_message(
         session,
         channel=channel,
         inbound=InboundMessage(
             identity=identity,
-            text=f"Call from {number or 'withheld number'} to {did}",
+            text=_stored(CALL_FROM, number=number or _stored(WITHHELD), did=did),
             sender_name=name,
             # One conversation per call: a subject of its own never threads into an open one.
-            subject=f"Call {number or '-'} {stamp}",
+            subject=_stored(CALL_SUBJECT, number=number or "-", at=stamp),
             provider_message_id=f"call:{sip_call_id}"[:300],
             received_at=now,
             meta={"call": True},
@@ -487,7 +504,7 @@ def do_start_outbound_call(
             brand_id=session.scalar(select(Brand.id).order_by(Brand.id).limit(1)),
             customer_id=customer_id,
             status=Status.OPEN,
-            subject=f"Call {phone}",
+            subject=_stored(CALL_OUT_SUBJECT, number=phone),
             assignee_id=user.id,
         )
         session.add(conversation)
