@@ -43,7 +43,7 @@ TRIGGER_EVENTS = (
     "survey.answered",
     "order.created",
     "order.cancelled",
-    "call.ended",
+    "voice.call_changed",  # a call rang, was answered, held, ended (state, outcome)
 )
 
 

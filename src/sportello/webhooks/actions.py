@@ -33,7 +33,7 @@ PREFERRED = (
     "conversation.updated",
     "conversation.assigned",
     "survey.answered",
-    "call.ended",
+    "voice.call_changed",  # a call rang, was answered, held, ended (state, outcome)
     "sla.warning",
     "sla.breached",
     "customer.created",
