@@ -82,9 +82,9 @@ HANDLERS: tuple[str, ...] = (
     "sportello.routing.sla",  # SLA clocks
     "sportello.reports.handlers",  # aggregate upkeep, alerts, the weekly e-mail
     "sportello.surveys.handlers",  # survey sending and follow-ups
+    "sportello.nlp.handlers",  # sentiment, triage, language (before the rules that read them)
     "sportello.automation.handlers",  # rules and the time-based sweep
     "sportello.frontline.handlers",  # the required-briefing offer gate, notification e-mail
-    "sportello.nlp.handlers",  # sentiment, triage, language, nightly retraining
     "sportello.privacy.handlers",  # the nightly retention job
     "sportello.quality.handlers",  # the daily review sampling
     "sportello.webhooks.handlers",  # event webhook deliveries

@@ -252,3 +252,25 @@ def test_csat_answers_recalibrate_sentiment(db: Database, personas: Any) -> None
         assert mild["score"] <= row.negative_threshold < 0
     with db.session() as s:
         assert service.conversation_sentiment(s, cids[0])["label"] == "negative"  # type: ignore[index]
+
+
+def test_rules_can_ask_for_the_mood_and_the_language(db: Database, personas: Any) -> None:
+    """The nlp package adds two conditions to the rules: the customer's mood score and the
+    conversation's language (a rule escalates angry customers, or routes English ones)."""
+    from sportello.automation import engine
+
+    cid = int(
+        receive(
+            db, personas.api_channel, inbound("Servizio pessimo, siete dei ladri! Vergogna!")
+        ).conversation.id
+    )
+    drain(db)
+    with db.session() as s:
+        ctx = engine.Context(
+            session=s, conversation=s.get_one(Conversation, cid), now=datetime.now(UTC)
+        )
+        angry = [{"field": "sentiment_score", "op": "lt", "value": "-0.3"}]
+        happy = [{"field": "sentiment_score", "op": "gt", "value": "0.3"}]
+        assert engine.matches(ctx, angry) and not engine.matches(ctx, happy)
+        assert engine.matches(ctx, [{"field": "language", "op": "is", "value": "it"}])
+        assert not engine.matches(ctx, [{"field": "language", "op": "is", "value": "en"}])

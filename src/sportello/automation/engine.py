@@ -1,7 +1,7 @@
 """The rule engine: a registry of conditions and one of actions, evaluation and execution.
 
 Conditions and actions are looked up by name, so another package adds its own without touching
-this one: ``register_condition("sentiment", getter, ops=("is", "is_not"), label=...)`` (the nlp
+this one: ``register_condition("sentiment_score", getter, ops=("lt", "gt"), label=...)`` (the nlp
 package's sentiment), ``register_action(...)``.
 """
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from sportello.accounts.models import Brand
+from sportello.automation.engine import register_condition
 from sportello.core import jobs
 from sportello.core.db import Database, utcnow
 from sportello.core.dispatcher import subscribe_batch
@@ -85,3 +86,28 @@ def nightly(db: Database, _payload: dict[str, Any]) -> None:
 
 
 jobs.register_job(NIGHTLY_JOB, jobs.JobKind(run=nightly, base_delay=300.0))
+
+
+# --- conditions for the rules (automation): the mood and the language -------------------------
+
+
+def _mood_score(ctx: Any) -> float | None:
+    found = service.insight(ctx.session, ctx.conversation.id)
+    return None if found is None or not found.messages else float(found.score)
+
+
+def _language(ctx: Any) -> str:
+    found = service.insight(ctx.session, ctx.conversation.id)
+    return (found.language or "") if found is not None else ""
+
+
+register_condition(
+    "sentiment_score",
+    _mood_score,
+    ops=("lt", "gt"),
+    label="Customer's mood (from -1, angry, to 1, happy)",
+    kind="number",
+)
+register_condition(
+    "language", _language, ops=("is", "is_not"), label="Language of the conversation (it, en…)"
+)

@@ -9,6 +9,8 @@ def _(message: str) -> str:
 
 
 MESSAGES = [
+    _("Customer's mood (from -1, angry, to 1, happy)"),
+    _("Language of the conversation (it, en…)"),
     _("agent assist is off"),
     _("at least 10 labelled conversations with two labels are needed"),
     _("at least 20 answered CSAT surveys are needed to calibrate"),
