@@ -12,7 +12,7 @@ import pytest
 from sportello.core.db import Database
 from sportello.nlp.models import MessageSentiment
 from tests.factories import inbound, receive
-from tests.nlp.test_flow import _history
+from tests.nlp.test_flow import _history, _switch_on
 from tests.web.conftest import (  # noqa: F401  (fixtures)
     SCREENSHOTS,
     browser,
@@ -35,6 +35,7 @@ def _wait_analysed(db: Database, count: int) -> None:
 
 
 def test_admin_agent_and_supervisor(db: Database, personas: Any, new_page, console) -> None:  # noqa: F811
+    _switch_on(db, personas)  # the priority rule and the language tags are opt-in
     _history(db, personas)
     angry = receive(
         db,

@@ -46,7 +46,8 @@ def _csv(rng: random.Random, people: list[tuple[str, str]], *, fragile: bool = F
         if fragile:
             line += f";{rng.randint(76, 94)}"
         lines.append(line)
-    lines.append(lines[1])  # a duplicate
+    if len(lines) > 1:
+        lines.append(lines[1])  # a duplicate
     lines.append("Numero sbagliato;12345;;Roma;CL-00000" + (";80" if fragile else ""))
     lines.append("Riga rotta;333")
     return "\n".join(lines) + "\n"
