@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sportello.conversations.models import Conversation, DeliveryState, Direction, Message
 from sportello.core.db import Database
 from tests.channels.chat.conftest import make_chat_channel
-from tests.web.conftest import VIEWPORT, screenshot, wait_live
+from tests.web.conftest import VIEWPORT, screenshot, send_reply, wait_live
 
 pytestmark = pytest.mark.browser
 
@@ -42,8 +42,7 @@ def bubbles(page: Any, kind: str) -> list[str]:
 
 
 def agent_reply(agent: Any, text: str) -> None:
-    agent.fill("#composer-text", text)
-    agent.click("#composer-send")
+    send_reply(agent, text)
     agent.wait_for_selector(f"#timeline .msg-outbound:has-text('{text}')")
 
 

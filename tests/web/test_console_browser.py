@@ -15,7 +15,7 @@ from sportello.knowledge import query as kbquery
 from sportello.knowledge import semantic
 from sportello.knowledge.models import ArticleStatus
 from tests.factories import inbound, receive
-from tests.web.conftest import screenshot, wait_live
+from tests.web.conftest import screenshot, send_reply, wait_live
 
 pytestmark = pytest.mark.browser
 
@@ -43,10 +43,7 @@ def test_agent_logs_in_opens_a_conversation_and_replies(db, personas, new_page, 
     page.click(f"[data-row][data-conversation-id='{result.conversation.id}']")
     page.wait_for_url(f"**/c/{result.conversation.number}")
     wait_live(page)
-    page.fill("#composer-text", "Buongiorno Mario, controllo subito.")
-    page.click("#composer-send")
-    reply = page.locator(".msg-outbound", has_text="Buongiorno Mario, controllo subito.")
-    reply.wait_for()
+    send_reply(page, "Buongiorno Mario, controllo subito.")
     assert page.input_value("#composer-text") == ""
     # the reply assigned Sara; the side panel shows it without a reload
     page.wait_for_selector(
@@ -66,9 +63,7 @@ def test_messages_from_the_api_appear_live_for_two_agents(
     sara = new_page(personas.sara)  # first agent: has the conversation open
     sara.goto(f"/c/{number}")
     wait_live(sara)
-    sara.fill("#composer-text", "Ciao Anna, eccomi.")
-    sara.click("#composer-send")
-    sara.locator(".msg-outbound", has_text="Ciao Anna, eccomi.").wait_for()
+    send_reply(sara, "Ciao Anna, eccomi.")
 
     marco_inbox = new_page(personas.supervisor)  # second agent: the inbox in one tab ...
     marco_inbox.goto("/inbox/open")

@@ -35,8 +35,20 @@ def messages_received(db: Database, events: list[tuple[str, dict[str, Any]]]) ->
     ids = [int(p["message_id"]) for _name, p in events if p.get("direction") == "inbound"]
     if not ids:
         return
+    _warm()  # load the models before taking SQLite's write lock, not while holding it
     with db.transaction() as session:
         actions.do_analyse_messages(session, message_ids=ids)
+
+
+def _warm() -> None:
+    """The first analysis in a process loads the language identifier, the VADER lexicon and
+    scikit-learn (seconds on a busy machine). Inside the write transaction that would hold
+    every other writer (an agent's reply) that long."""
+    from sportello.nlp import intent, language, sentiment
+
+    language.detect("buongiorno")
+    sentiment.score("ok", "en")
+    intent.warm()
 
 
 def next_nightly(now: datetime) -> datetime:

@@ -157,3 +157,10 @@ def dumps(model: Any) -> bytes:
 def loads(blob: bytes) -> Any:
     # Only ever our own model, written by ``dumps`` into our own table.
     return pickle.loads(blob)  # noqa: S301
+
+
+def warm() -> None:
+    """Import scikit-learn's parts now (unpickling a model imports them otherwise)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: F401
+    from sklearn.linear_model import SGDClassifier  # noqa: F401
+    from sklearn.pipeline import FeatureUnion, Pipeline  # noqa: F401

@@ -61,6 +61,12 @@
       elt.reset();
       composerMode();
       ownChange = true;
+      // A live refresh sent just before this reply was stored may land after it and show the
+      // timeline without it: one more refresh shortly after heals that.
+      setTimeout(function () {
+        var timeline = document.getElementById("timeline");
+        if (timeline && timeline.hasAttribute("data-live-url")) schedule(timeline);
+      }, 700);
     }
   });
 
