@@ -287,3 +287,23 @@ def test_screenshots_for_the_readme(db, personas, new_page, live_server, reply_r
     admin.goto("/admin/channels")
     admin.wait_for_selector("#channels")
     screenshot(admin, "admin-channels.png")
+
+
+def test_text_typed_while_the_reply_via_part_loads_is_kept(db, personas, new_page):
+    """The composer's "Reply via" part loads after the page (and again when the agent picks a
+    channel). htmx reports that request on the form once the part is swapped out; the form used
+    to take it for its own submission and empty itself, losing what the agent had typed."""
+    result = receive(db, personas.api_channel, inbound("Dove è il mio ordine?", provider_id="rv-1"))
+    page = new_page(personas.sara)
+    page.goto(f"/c/{result.conversation.number}")
+    wait_live(page)
+    page.fill("#composer-text", "Sto controllando")
+    with page.expect_response(lambda r: "/reply-via" in r.url):
+        page.evaluate(
+            "htmx.ajax('GET', location.pathname + '/reply-via',"
+            " {source: '#reply-via', target: '#reply-via', swap: 'outerHTML'})"
+        )
+    page.wait_for_timeout(300)  # the swap and the afterRequest handlers
+    assert page.input_value("#composer-text") == "Sto controllando"
+    send_reply(page, "Sto controllando")
+    assert page.input_value("#composer-text") == ""

@@ -57,7 +57,13 @@
   });
   document.addEventListener("htmx:afterRequest", function (event) {
     var elt = event.detail.elt;
-    if (event.detail.successful && elt && elt.matches && elt.matches("form[data-reset-on-success]")) {
+    var config = event.detail.requestConfig || {};
+    // Only the form's own submission empties it. htmx reports a request whose element was
+    // swapped out (the composer's "Reply via" part, loaded with the page and again when the
+    // agent picks a channel) on the nearest element still in the page: the form. Resetting then
+    // threw away what the agent had typed.
+    if (event.detail.successful && elt && elt.matches && elt.matches("form[data-reset-on-success]") &&
+        config.verb === "post" && config.path === elt.getAttribute("hx-post")) {
       elt.reset();
       composerMode();
       ownChange = true;
