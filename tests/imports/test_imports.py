@@ -367,3 +367,19 @@ def test_api_and_cli(db, personas, client, tmp_path) -> None:  # type: ignore[no
         app, ["import", str(tmp_path / "none.csv"), "--format", "csv-customers"]
     )
     assert missing.exit_code == 1
+
+
+def test_demo_shows_one_finished_customer_list(db, personas, client) -> None:  # type: ignore[no-untyped-def]
+    from sportello.core.db import utcnow
+    from sportello.imports import demo
+
+    demo.load(db, now=utcnow(), seed=42)
+    demo.load(db, now=utcnow(), seed=42)  # loaded once
+    with db.session() as s:
+        job = s.scalars(select(ImportJob)).one()
+        assert job.filename == "clienti_2024.csv" and job.status == "done"
+        assert job.report is not None and job.report["created"]["customers"] >= 30
+        assert job.report["error_count"] >= 2
+    login(client, personas.admin)
+    page = client.get(f"/admin/imports/{job.id}")
+    assert "clienti_2024.csv" in page.text and "un doppione della riga" in page.text

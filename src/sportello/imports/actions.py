@@ -276,6 +276,7 @@ def _write_customers(session: Session, records: list[CustomerRecord], ctx: Conte
         maps = []
         for record, customer_id in zip(new, created_ids, strict=True):
             ctx.customer_ids[record.external_id] = customer_id
+            ctx.customer_names[customer_id] = record.name or record.email or record.phone
             maps.append((record.external_id, customer_id))
             for kind, value in wanted[record.external_id]:
                 identities.append(
