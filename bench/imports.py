@@ -193,7 +193,8 @@ def main() -> None:
         )
         again_s, again = run(False)
         print(
-            f"the same file again: {again_s:.2f} s, created {again['created']}, skipped {again['skipped']}"
+            f"the same file again: {again_s:.2f} s, "
+            f"created {again['created']}, skipped {again['skipped']}"
         )
         db.dispose()
 

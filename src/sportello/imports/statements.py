@@ -150,17 +150,38 @@ def reserve_numbers(conn: Connection, count: int) -> list[int]:
 
 
 def insert_conversations(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Plain executemany (psycopg pipelines it; a multi-row INSERT ... RETURNING of thousands
+    of parameters costs psycopg more to parse than the rows cost to write), then the ids by
+    their unique numbers, in the order given."""
     table = table_of(Conversation)
-    result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-    return [row.id for row in result]
+    conn.execute(insert(table), rows)
+    ids: dict[int, int] = {}
+    numbers = [int(row["number"]) for row in rows]
+    for batch in _batches(numbers):
+        ids.update(
+            {
+                r.number: r.id
+                for r in conn.execute(
+                    select(table.c.id, table.c.number).where(table.c.number.in_(batch))
+                )
+            }
+        )
+    return [ids[n] for n in numbers]
 
 
 def insert_messages(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """The rows (executemany), and the ids of every message of their conversations."""
     if not rows:
         return []
     table = table_of(Message)
-    result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-    return [row.id for row in result]
+    conn.execute(insert(table), rows)
+    conversation_ids = sorted({int(row["conversation_id"]) for row in rows})
+    found: list[int] = []
+    for batch in _batches(conversation_ids):
+        found.extend(
+            conn.execute(select(table.c.id).where(table.c.conversation_id.in_(batch))).scalars()
+        )
+    return sorted(found)
 
 
 def tag_conversations(conn: Connection, pairs: list[tuple[int, list[str]]]) -> None:
