@@ -293,6 +293,57 @@ def user_create(
         db.dispose()
 
 
+@app.command("import")
+def import_file(
+    path: Annotated[str, typer.Argument(help="The CSV or JSON file.")],
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format", help="csv-customers, csv-conversations, zendesk, freshdesk, zammad."
+        ),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check only: counts, nothing written.")
+    ] = False,
+) -> None:
+    """Import customers and past conversations (no size limit; nothing is sent to anybody)."""
+    import json
+    from pathlib import Path
+
+    from sportello.accounts import service as accounts_service
+    from sportello.core.errors import SportelloError
+    from sportello.imports import actions as imports_actions
+    from sportello.imports import handlers as imports_handlers
+
+    db = _database()
+    try:
+        data = Path(path).read_bytes()
+        with db.transaction() as session:
+            job = imports_actions.do_create_import(
+                session,
+                brand_id=accounts_service.default_brand(session).id,
+                user=None,
+                fmt=format,
+                filename=Path(path).name,
+                data=data,
+                start=not dry_run,
+                limit=None,
+                queue=False,
+            )
+            import_id = job.id
+        result = imports_actions.run_import(
+            db, import_id, dry_run=dry_run, on_messages=imports_handlers.index_function(db)
+        )
+    except (SportelloError, OSError) as exc:
+        typer.secho(f"Error: {getattr(exc, 'message', exc)}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from None
+    finally:
+        db.dispose()
+    typer.echo(
+        json.dumps({"import": import_id, "dry_run": dry_run, **result}, indent=2, default=str)
+    )
+
+
 def main() -> None:  # pragma: no cover
     logging.basicConfig(level=logging.INFO)
     app(prog_name="sportello")

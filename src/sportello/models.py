@@ -13,6 +13,7 @@ from sportello.core import jobs, outbox
 from sportello.core.db import Base
 from sportello.customers import models as customers_models
 from sportello.frontline import models as frontline_models
+from sportello.imports import models as imports_models
 from sportello.knowledge import models as knowledge_models
 from sportello.nlp import models as nlp_models
 from sportello.orders import models as orders_models
@@ -38,6 +39,7 @@ __all__ = [
     "customers_models",
     "email_models",
     "frontline_models",
+    "imports_models",
     "jobs",
     "knowledge_models",
     "metadata",

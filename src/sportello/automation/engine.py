@@ -7,13 +7,14 @@ package's sentiment), ``register_action(...)``.
 
 from __future__ import annotations
 
-import re
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import regex
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -40,6 +41,8 @@ OPS_LABELS = {
     "is_set": "is set",
     "is_empty": "is empty",
 }
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -82,9 +85,27 @@ class ConditionError(ValueError):
     pass
 
 
+# A rule's regular expression gets this long on one text: a pattern that backtracks
+# catastrophically (``(a+)+$`` on a long line) gives up instead of holding the worker.
+REGEX_TIMEOUT = 0.05
+# Tried when a pattern is saved: one that cannot answer on it in time is refused.
+_PROBE = "a" * 3000 + "!"
+
+
 @lru_cache(maxsize=512)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE)
+def _regex(pattern: str) -> regex.Pattern[str]:
+    return regex.compile(pattern, regex.IGNORECASE | regex.VERSION0)
+
+
+def regex_search(pattern: str, text: str) -> bool:
+    """Whether ``pattern`` occurs in ``text``; False (and a log line) when it takes too long."""
+    try:
+        return _regex(pattern).search(text, timeout=REGEX_TIMEOUT) is not None
+    except TimeoutError:
+        log.warning("rule regular expression %r gave up after %ss", pattern[:200], REGEX_TIMEOUT)
+        return False
+    except regex.error:
+        return False
 
 
 def _hours(since: datetime | None, now: datetime) -> float | None:
@@ -124,10 +145,7 @@ def test(op: str, actual: Any, expected: str) -> bool:
     if op == "not_contains":
         return expected.strip().lower() not in text.lower()
     if op == "matches":
-        try:
-            return _regex(expected).search(text[:20_000]) is not None
-        except re.error:
-            return False
+        return regex_search(expected, text[:20_000])
     return False
 
 
@@ -144,9 +162,15 @@ def check_condition(item: dict[str, Any]) -> dict[str, str]:
         if len(value) > 200:
             raise ConditionError("the regular expression is too long")
         try:
-            _regex(value)
-        except re.error:
+            compiled = _regex(value)
+        except regex.error:
             raise ConditionError("the regular expression is not valid") from None
+        try:
+            compiled.search(_PROBE, timeout=REGEX_TIMEOUT)
+        except TimeoutError:
+            raise ConditionError(
+                "the regular expression is too slow on long texts: simplify it"
+            ) from None
     if op in ("gt", "lt"):
         try:
             float(value)

@@ -23,6 +23,7 @@ MESSAGES = [
     _("rule not found"),
     _("the name is too long"),
     _("the regular expression is not valid"),
+    _("the regular expression is too slow on long texts: simplify it"),
     _("the regular expression is too long"),
     _("the value is too long"),
     _("this action needs a value"),

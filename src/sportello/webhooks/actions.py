@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sportello.accounts.models import Role, User
 from sportello.config import get_settings
 from sportello.core import events, jobs
 from sportello.core.db import utcnow
@@ -299,6 +300,28 @@ def do_fail_delivery(session: Session, *, delivery: WebhookDelivery, error: str)
                 reason=subscription.disabled_reason,
                 failures=subscription.consecutive_failures,
             ),
+        )
+        _tell_admins(session, subscription)
+
+
+def _tell_admins(session: Session, subscription: WebhookSubscription) -> None:
+    """A line in every administrator's bell (e-mailed to those not in the console): deliveries
+    to this address have stopped until somebody switches it back on."""
+    from sportello.frontline import notify
+
+    admins = session.scalars(
+        select(User.id).where(User.role == Role.ADMIN, User.is_active.is_(True))
+    ).all()
+    for admin_id in admins:
+        title = notify.in_language(
+            session,
+            admin_id,
+            "Webhook “%(name)s” switched off after %(num)s failed deliveries in a row",
+            name=subscription.name,
+            num=subscription.consecutive_failures,
+        )
+        notify.notify(
+            session, admin_id, "webhook_disabled", title, f"/admin/webhooks?edit={subscription.id}"
         )
 
 

@@ -25,4 +25,5 @@ MESSAGES = [
     _("this is not a valid web address"),
     _("unknown event"),
     _("webhook not found"),
+    _("Webhook “%(name)s” switched off after %(num)s failed deliveries in a row"),
 ]
