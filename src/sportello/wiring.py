@@ -71,6 +71,8 @@ ROUTERS: tuple[str, ...] = (
     "sportello.channels.voice.kamailio_hooks",
     "sportello.channels.voice.api",
     "sportello.channels.voice.pages",
+    "sportello.departments.pages",
+    "sportello.departments.api",
 )
 
 # Modules that register event handlers and job kinds, in this order (registration order is the
@@ -89,6 +91,7 @@ HANDLERS: tuple[str, ...] = (
     "sportello.quality.handlers",  # the daily review sampling
     "sportello.webhooks.handlers",  # event webhook deliveries
     "sportello.campaigns.handlers",  # paced campaign sends, opt-outs
+    "sportello.departments.handlers",  # side mails, hand-off mails, the email side door
 )
 
 # Periodic jobs (module, function taking the Database): each makes sure its next run is queued

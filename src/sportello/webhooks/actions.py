@@ -40,6 +40,7 @@ PREFERRED = (
     "customer.merged",
     "order.created",
     "order.cancelled",
+    "handoff.changed",
 )
 
 
