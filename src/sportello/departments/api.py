@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Path, Query
 
 from sportello.accounts import service as accounts_service
 from sportello.core import access
@@ -28,7 +28,7 @@ from sportello.departments.schemas import (
 from sportello.web.api import AdminCaller, ReadCaller, WriteCaller, api_router
 
 router = api_router("departments")
-Id = Annotated[int, Query(ge=1, le=2**31 - 1)]
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _brand(session: SessionDep) -> int:
@@ -56,7 +56,7 @@ def create_department(
     "/departments/{department_id}", summary="Change a department", response_model=DepartmentRead
 )
 def update_department(
-    department_id: int, data: DepartmentData, session: SessionDep, caller: AdminCaller
+    department_id: Id, data: DepartmentData, session: SessionDep, caller: AdminCaller
 ) -> DepartmentRead:
     brand_id = _brand(session)
     department = service.get_department(session, department_id, brand_id=brand_id)
@@ -80,7 +80,7 @@ def _side_read(session: SessionDep, side: SideConversation) -> SideRead:
     summary="A conversation's side conversations",
     response_model=list[SideRead],
 )
-def list_sides(number: int, session: SessionDep, caller: ReadCaller) -> list[SideRead]:
+def list_sides(number: Id, session: SessionDep, caller: ReadCaller) -> list[SideRead]:
     conversation = access.access_conversation_by_number(session, caller.user, number)
     result = []
     for thread in service.side_threads(session, conversation.id):
@@ -97,7 +97,7 @@ def list_sides(number: int, session: SessionDep, caller: ReadCaller) -> list[Sid
     status_code=201,
 )
 def create_side(
-    number: int, data: SideCreate, session: SessionDep, caller: WriteCaller
+    number: Id, data: SideCreate, session: SessionDep, caller: WriteCaller
 ) -> SideRead:
     conversation = access.access_conversation_by_number(session, caller.user, number)
     department = (
@@ -127,7 +127,7 @@ def create_side(
     status_code=201,
 )
 def reply_side(
-    side_id: int, data: SideReplyCreate, session: SessionDep, caller: WriteCaller
+    side_id: Id, data: SideReplyCreate, session: SessionDep, caller: WriteCaller
 ) -> SideRead:
     side, conversation = service.access_side(session, caller.user, side_id)
     actions.do_reply_side(
@@ -148,7 +148,7 @@ def reply_side(
     summary="Close a side conversation",
     response_model=SideRead,
 )
-def close_side(side_id: int, session: SessionDep, caller: WriteCaller) -> SideRead:
+def close_side(side_id: Id, session: SessionDep, caller: WriteCaller) -> SideRead:
     side, _ = service.access_side(session, caller.user, side_id)
     actions.do_close_side(session, side=side, author=caller.user)
     return _side_read(session, side)
@@ -159,7 +159,7 @@ def close_side(side_id: int, session: SessionDep, caller: WriteCaller) -> SideRe
     summary="Open a closed side conversation again",
     response_model=SideRead,
 )
-def reopen_side(side_id: int, session: SessionDep, caller: WriteCaller) -> SideRead:
+def reopen_side(side_id: Id, session: SessionDep, caller: WriteCaller) -> SideRead:
     side, _ = service.access_side(session, caller.user, side_id)
     actions.do_reopen_side(session, side=side, author=caller.user)
     return _side_read(session, side)
@@ -172,7 +172,7 @@ def reopen_side(side_id: int, session: SessionDep, caller: WriteCaller) -> SideR
     status_code=201,
 )
 def create_handoff(
-    number: int, data: HandoffCreate, session: SessionDep, caller: WriteCaller
+    number: Id, data: HandoffCreate, session: SessionDep, caller: WriteCaller
 ) -> HandoffRead:
     conversation = access.access_conversation_by_number(session, caller.user, number)
     department = service.get_department(session, data.department_id, brand_id=conversation.brand_id)
@@ -193,7 +193,7 @@ def create_handoff(
     response_model=list[HandoffRead],
 )
 def conversation_handoffs(
-    number: int, session: SessionDep, caller: ReadCaller
+    number: Id, session: SessionDep, caller: ReadCaller
 ) -> list[HandoffRead]:
     conversation = access.access_conversation_by_number(session, caller.user, number)
     return [HandoffRead.model_validate(h) for h in service.handoffs_for(session, conversation.id)]
@@ -205,7 +205,7 @@ def conversation_handoffs(
     response_model=HandoffRead,
 )
 def set_outcome(
-    handoff_id: int, data: HandoffOutcome, session: SessionDep, caller: WriteCaller
+    handoff_id: Id, data: HandoffOutcome, session: SessionDep, caller: WriteCaller
 ) -> HandoffRead:
     handoff, _ = service.access_handoff(session, caller.user, handoff_id)
     actions.do_set_handoff_outcome(
