@@ -135,23 +135,15 @@ def do_save_department(
 
 def mailbox_for(session: Session, conversation: Conversation) -> Channel | None:
     """The mailbox that sends a side mail: the conversation's own if it is one, else the
-    brand's first active mailbox with an outgoing server."""
+    brand's first mailbox with an outgoing server (an active one first: a mailbox switched
+    off stops fetching mail, its SMTP server still sends)."""
     channel = conversation.channel
-    if (
-        channel is not None
-        and channel.kind == "email"
-        and channel.is_active
-        and channel.settings.get("smtp_host")
-    ):
+    if channel is not None and channel.kind == "email" and channel.settings.get("smtp_host"):
         return channel
     for candidate in session.scalars(
         select(Channel)
-        .where(
-            Channel.brand_id == conversation.brand_id,
-            Channel.kind == "email",
-            Channel.is_active.is_(True),
-        )
-        .order_by(Channel.id)
+        .where(Channel.brand_id == conversation.brand_id, Channel.kind == "email")
+        .order_by(Channel.is_active.desc(), Channel.id)
     ):
         if candidate.settings.get("smtp_host"):
             return candidate

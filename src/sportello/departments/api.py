@@ -96,9 +96,7 @@ def list_sides(number: Id, session: SessionDep, caller: ReadCaller) -> list[Side
     response_model=SideRead,
     status_code=201,
 )
-def create_side(
-    number: Id, data: SideCreate, session: SessionDep, caller: WriteCaller
-) -> SideRead:
+def create_side(number: Id, data: SideCreate, session: SessionDep, caller: WriteCaller) -> SideRead:
     conversation = access.access_conversation_by_number(session, caller.user, number)
     department = (
         service.get_department(session, data.department_id, brand_id=conversation.brand_id)
@@ -192,9 +190,7 @@ def create_handoff(
     summary="A conversation's hand-offs",
     response_model=list[HandoffRead],
 )
-def conversation_handoffs(
-    number: Id, session: SessionDep, caller: ReadCaller
-) -> list[HandoffRead]:
+def conversation_handoffs(number: Id, session: SessionDep, caller: ReadCaller) -> list[HandoffRead]:
     conversation = access.access_conversation_by_number(session, caller.user, number)
     return [HandoffRead.model_validate(h) for h in service.handoffs_for(session, conversation.id)]
 
