@@ -22,3 +22,6 @@ __all__ = ["auth", "dovecot", "mail_user", "mailbox", "smtp", "smtp_server"]
 def _wired() -> None:
     """The handler modules (jobs, the email side door), as ``serve`` and ``worker`` load them."""
     wiring.load_handlers()
+
+
+from tests.web.conftest import browser, console, live_server, new_page  # noqa: E402, F401
