@@ -112,7 +112,7 @@ def test_agent_side_conversation_and_supervisor_handoffs(  # type: ignore[no-unt
     boss.goto("/handoffs")
     boss.locator("#handoff-list tr[data-handoff]").first.wait_for()
     assert boss.locator("#handoff-list tr[data-handoff]").count() == 3
-    counts = boss.locator("#handoff-counts").inner_text()
+    counts = boss.locator("#handoff-counts").text_content() or ""
     assert "Vendite" in counts and "Won" in counts
     screenshot(boss, "departments-handoffs-en.png")
     boss.goto(f"/handoffs?department={vendite_id}&status=pending")
