@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from sportello import wiring
-
 from tests.api.conftest import auth
 from tests.channels.email.conftest import (
     dovecot,

@@ -30,7 +30,6 @@ from sportello.departments.models import (
     Department,
     Handoff,
     SideConversation,
-    SideDirection,
     SideMessage,
 )
 

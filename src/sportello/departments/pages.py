@@ -15,7 +15,7 @@ from sportello.accounts.models import User
 from sportello.conversations.models import Conversation, Direction
 from sportello.core import access, i18n
 from sportello.core.db import SessionDep
-from sportello.core.errors import InvalidInput, InvalidTransition, NotFound
+from sportello.core.errors import InvalidInput, InvalidTransition, NotFound, SportelloError
 from sportello.departments import actions, links, service
 from sportello.departments.models import FINAL_STATUSES, Handoff, HandoffKind, HandoffStatus
 from sportello.web.auth import AdminUser, CsrfChecked, CurrentUser, SupervisorUser
@@ -186,7 +186,7 @@ def _after(
     number: int,
     done: str,
     form: dict[str, Any] | None = None,
-    exc: Exception | None = None,
+    exc: SportelloError | None = None,
 ) -> Response:
     if exc is not None:
         session.rollback()
@@ -197,7 +197,7 @@ def _after(
             user,
             conversation,
             error=form_error(exc),
-            values=form,  # type: ignore[arg-type]
+            values=form,
         )
     session.commit()
     conversation = access.access_conversation_by_number(session, user, number)

@@ -189,6 +189,6 @@ def count_table(
     """(department id, name, {status: count}, total) rows for the list page's summary."""
     table: dict[int, tuple[str, dict[str, int]]] = {}
     for c in counts:
-        name, cells = table.setdefault(c.department_id, (c.department, {}))
+        _name, cells = table.setdefault(c.department_id, (c.department, {}))
         cells[c.status] = c.count
     return [(i, n, cells, sum(cells.values())) for i, (n, cells) in table.items()]
