@@ -87,6 +87,7 @@ DOMAIN_DEMOS: tuple[str, ...] = (
     "sportello.campaigns.demo",
     "sportello.channels.voice.demo",
     "sportello.imports.demo",
+    "sportello.departments.demo",
 )
 
 # (email, password, role): printed by `sportello demo`.

@@ -12,6 +12,7 @@ from sportello.conversations import models as conversations_models
 from sportello.core import jobs, outbox
 from sportello.core.db import Base
 from sportello.customers import models as customers_models
+from sportello.departments import models as departments_models
 from sportello.frontline import models as frontline_models
 from sportello.imports import models as imports_models
 from sportello.knowledge import models as knowledge_models
@@ -37,6 +38,7 @@ __all__ = [
     "chat_models",
     "conversations_models",
     "customers_models",
+    "departments_models",
     "email_models",
     "frontline_models",
     "imports_models",

@@ -73,6 +73,8 @@ ROUTERS: tuple[str, ...] = (
     "sportello.channels.voice.pages",
     "sportello.imports.pages",
     "sportello.imports.api",
+    "sportello.departments.pages",
+    "sportello.departments.api",
 )
 
 # Modules that register event handlers and job kinds, in this order (registration order is the
@@ -92,6 +94,7 @@ HANDLERS: tuple[str, ...] = (
     "sportello.webhooks.handlers",  # event webhook deliveries
     "sportello.campaigns.handlers",  # paced campaign sends, opt-outs
     "sportello.imports.handlers",  # import jobs (dry runs and runs)
+    "sportello.departments.handlers",  # side mails, hand-off mails, the email side door
 )
 
 # Periodic jobs (module, function taking the Database): each makes sure its next run is queued

@@ -44,6 +44,7 @@ TRIGGER_EVENTS = (
     "order.created",
     "order.cancelled",
     "voice.call_changed",  # a call rang, was answered, held, ended (state, outcome)
+    "handoff.changed",  # a hand-off to another department was made or got its outcome
 )
 
 

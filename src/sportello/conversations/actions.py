@@ -690,6 +690,41 @@ def do_add_note(
     return message
 
 
+def do_add_internal_message(
+    session: Session,
+    *,
+    conversation: Conversation,
+    sender_name: str,
+    text: str,
+    html: str | None = None,
+    meta: dict[str, Any] | None = None,
+    attachments: Sequence[InboundAttachment] = (),
+) -> Message:
+    """An internal message that no agent wrote: a colleague's answer by email, a department's
+    verdict. Shown to agents beside the notes, never sent to the customer."""
+    text = text.replace("\x00", "")
+    if not text.strip() and not html and not attachments:
+        raise InvalidInput("a note needs text", field="text")
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(f"text longer than {MAX_TEXT} characters", field="text")
+    message = Message(
+        conversation_id=conversation.id,
+        direction=Direction.NOTE,
+        sender_name=sender_name.replace("\x00", "")[:200],
+        text=text,
+        html=sanitize_html(html.replace("\x00", "")) if html else None,
+        delivery_state=None,
+        meta=meta or {},
+    )
+    session.add(message)
+    session.flush()
+    if attachments:
+        _store_attachments(session, message.id, attachments)
+    conversation.updated_at = utcnow()
+    emit(session, "message.created", _message_event(conversation, message))
+    return message
+
+
 def check_status_change(conversation: Conversation, status: Status) -> None:
     if status == conversation.status:
         return

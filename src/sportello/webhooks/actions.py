@@ -41,6 +41,7 @@ PREFERRED = (
     "customer.merged",
     "order.created",
     "order.cancelled",
+    "handoff.changed",
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -193,7 +193,7 @@ def do_mark_server_done(session: Session, *, raw_ids: list[int]) -> None:
 
 @dataclass(frozen=True)
 class Processed:
-    outcome: str  # "message", "duplicate", "bounce", "pec"
+    outcome: str  # "message", "duplicate", "bounce", "pec", or a side door's ("side")
     message_id: int | None
     conversation_id: int | None = None
     new_conversation: bool = False
@@ -300,6 +300,18 @@ def _handle_bounce(
     return Processed("bounce", target.id, target.conversation_id)
 
 
+# Side doors: mail that answers something other than a customer conversation (a colleague's
+# answer to a side conversation). Each takes the parsed mail and returns ``Processed`` when the
+# mail was its own, ``None`` to pass it on. Registered by the domain's handler module (wiring).
+SideDoor = Callable[[Session, Channel, ParsedEmail, int], "Processed | None"]
+SIDE_DOORS: list[SideDoor] = []
+
+
+def register_side_door(door: SideDoor) -> None:
+    if door not in SIDE_DOORS:
+        SIDE_DOORS.append(door)
+
+
 def inbound_from(parsed: ParsedEmail, *, raw_id: int, max_attachment_bytes: int) -> InboundMessage:
     """The one door's view of a parsed email (no database needed)."""
     if parsed.sender is None:
@@ -390,6 +402,9 @@ def do_process_raw(session: Session, *, channel: Channel, raw: RawRecord) -> Pro
     handled = _handle_pec(session, channel, raw.id, parsed) or _handle_bounce(
         session, channel, raw.id, parsed
     )
+    for door in SIDE_DOORS:
+        if handled is None:
+            handled = door(session, channel, parsed, raw.id)
     if handled is not None:
         return _done(session, found, handled)
 

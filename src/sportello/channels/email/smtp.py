@@ -239,10 +239,14 @@ def connection_error(exc: BaseException, where: str, protocol: str) -> ChannelEr
     )
 
 
-def send(mailbox: MailboxSettings, password: str, msg: EmailMessage, to_address: str) -> None:
+def send(
+    mailbox: MailboxSettings, password: str, msg: EmailMessage, to_address: str | Sequence[str]
+) -> None:
+    """One message, to one address or several (one envelope)."""
+    to_addrs = [to_address] if isinstance(to_address, str) else list(to_address)
     server = connect(mailbox, password)
     try:
-        server.send_message(msg, from_addr=mailbox.address, to_addrs=[to_address])
+        server.send_message(msg, from_addr=mailbox.address, to_addrs=to_addrs)
     except Exception as exc:
         raise translate_error(exc, _where(mailbox)) from None
     finally:

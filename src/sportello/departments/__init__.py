@@ -1,0 +1,1 @@
+"""Other departments: side conversations by email with colleagues, and hand-offs."""
