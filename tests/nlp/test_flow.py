@@ -274,3 +274,34 @@ def test_rules_can_ask_for_the_mood_and_the_language(db: Database, personas: Any
         assert engine.matches(ctx, angry) and not engine.matches(ctx, happy)
         assert engine.matches(ctx, [{"field": "language", "op": "is", "value": "it"}])
         assert not engine.matches(ctx, [{"field": "language", "op": "is", "value": "en"}])
+
+
+def test_a_mood_change_is_an_event_the_inbox_refreshes_on(db: Database, personas: Any) -> None:
+    """Only a change of the mood's label is emitted (with the conversation's queue and assignee,
+    so the realtime hub shows it to whoever sees the row)."""
+    from sportello.core.outbox import OutboxEvent
+
+    def mood_events() -> list[dict[str, Any]]:
+        with db.session() as s:
+            return [
+                e.payload
+                for e in s.scalars(
+                    select(OutboxEvent)
+                    .where(OutboxEvent.name == "nlp.mood_changed")
+                    .order_by(OutboxEvent.id)
+                )
+            ]
+
+    first = receive(db, personas.api_channel, inbound("Buongiorno, una domanda sul mio ordine."))
+    cid = int(first.conversation.id)
+    drain(db)
+    assert mood_events() == []  # neutral stays neutral: nothing to redraw
+    receive(
+        db,
+        personas.api_channel,
+        inbound("Sono furioso, è uno schifo, servizio pessimo e vergognoso!"),
+    )
+    drain(db)
+    events = mood_events()
+    assert [(e["conversation_id"], e["label"]) for e in events] == [(cid, "negative")]
+    assert events[0]["queue_id"] == _conversation(db, cid).queue_id

@@ -5,6 +5,7 @@ the transaction."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -576,7 +577,9 @@ def do_learn_question(
     ).all()
     if any(q.text.casefold() == clean.casefold() for q in existing):
         return None
-    for old in existing[: max(0, len(existing) - MAX_LEARNED_PER_ARTICLE + 1)]:
+    # over the cap: readers' clicks (the weakest signal) go first, then the oldest
+    weakest = sorted(existing, key=lambda q: (q.source != "click", q.id))
+    for old in weakest[: max(0, len(existing) - MAX_LEARNED_PER_ARTICLE + 1)]:
         session.delete(old)
     learned = LearnedQuestion(
         brand_id=article.brand_id,
@@ -589,6 +592,53 @@ def do_learn_question(
     session.add(learned)
     session.flush()
     return learned
+
+
+READER_SIGNALS = ("click", "yes", "no")
+
+
+def reader_token(article_id: int, query: str) -> str:
+    """Signs (article, search) for a help-center result link: only a search the help center ran
+    and a result it showed can teach the ranking, not any URL a visitor makes up."""
+    key = get_settings().effective_secret_key().encode()
+    message = f"kb-click:{article_id}:{query}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:24]
+
+
+def reader_token_ok(article_id: int, query: str, token: str) -> bool:
+    return bool(query.strip()) and hmac.compare_digest(reader_token(article_id, query), token)
+
+
+def do_learn_from_reader(
+    session: Session, *, article: Article, query: str, signal: str
+) -> LearnedQuestion | None:
+    """A help-center reader's signal about an article they reached from a search: a click
+    learns the search's words for the article ("click"); "yes" to "was this helpful" makes it a
+    helpful one; "no" forgets what the click taught (an editor's or a helpful one stays)."""
+    if signal not in READER_SIGNALS:
+        raise InvalidInput("unknown signal", field="signal")
+    clean = " ".join(query.split())[:300]
+    same = [
+        q
+        for q in session.scalars(
+            select(LearnedQuestion).where(LearnedQuestion.article_id == article.id)
+        )
+        if q.text.casefold() == clean.casefold()
+    ]
+    if signal == "no":
+        for learned in same:
+            if learned.source == "click":
+                session.delete(learned)
+                semantic.invalidate()
+        return None
+    if signal == "yes" and same:
+        for learned in same:
+            if learned.source == "click":
+                learned.source = "helpful"
+        return same[0]
+    return do_learn_question(
+        session, article=article, question=clean, source="click" if signal == "click" else "helpful"
+    )
 
 
 def do_count_view(session: Session, *, article: Article) -> None:

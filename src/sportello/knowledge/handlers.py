@@ -1,5 +1,6 @@
-"""Importing this registers the knowledge base's event handlers (the bot, the message indexer)."""
+"""Importing this registers the knowledge base's event handlers (the bot, the message indexer,
+learning from agents' answers)."""
 
-from sportello.knowledge import bot, indexing
+from sportello.knowledge import bot, indexing, learning
 
-__all__ = ["bot", "indexing"]
+__all__ = ["bot", "indexing", "learning"]

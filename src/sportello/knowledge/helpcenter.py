@@ -18,7 +18,7 @@ from sportello.config import get_settings
 from sportello.core import i18n, ratelimit
 from sportello.core.db import SessionDep, get_database
 from sportello.core.errors import InvalidInput, NotFound
-from sportello.knowledge import actions, service
+from sportello.knowledge import actions, semantic, service
 from sportello.knowledge.models import Article
 from sportello.web.auth import CsrfChecked
 from sportello.web.render import csrf_token, env
@@ -209,7 +209,13 @@ def category_page(request: Request, session: SessionDep, lang: str, slug: str) -
 
 @router.get("/help/{lang}/articles/{slug}", response_class=HTMLResponse)
 def article_page(
-    request: Request, session: SessionDep, lang: str, slug: str, voted: str = ""
+    request: Request,
+    session: SessionDep,
+    lang: str,
+    slug: str,
+    voted: str = "",
+    q: str = "",
+    t: str = "",
 ) -> Response:
     lang = _lang(lang)
     try:
@@ -219,20 +225,35 @@ def article_page(
     except NotFound:
         return _not_found(request, session, lang)
     article_id = article.id
+    # before the writes below: this read transaction's snapshot must not refill the ranking's
+    # caches after a learned question has cleared them
+    related = service.related_articles(session, article)
+    # reached from a help-center search (a signed result link): the search teaches the ranking
+    searched = q[:300] if t and actions.reader_token_ok(article_id, q[:300], t[:64]) else ""
     if not voted:
         _write(
             request,
             lambda s: actions.do_count_view(s, article=s.get_one(Article, article_id)),
         )
+        if searched:
+            semantic.prepare_question(searched)
+            _write(
+                request,
+                lambda s: actions.do_learn_from_reader(
+                    s, article=s.get_one(Article, article_id), query=searched, signal="click"
+                ),
+            )
     return help_render(
         request,
         lang,
         "help/article.html",
         {
             "article": article,
-            "related": service.related_articles(session, article),
+            "related": related,
             "translations": service.translations_of(session, article),
             "voted": voted if voted in ("yes", "no", "limited") else "",
+            "searched": searched,
+            "search_token": t[:64] if searched else "",
         },
         session=session,
     )
@@ -246,6 +267,8 @@ def vote(
     slug: str,
     helpful: Annotated[str, Form(max_length=5)],
     comment: Annotated[str, Form(max_length=actions.MAX_COMMENT)] = "",
+    q: Annotated[str, Form(max_length=300)] = "",
+    t: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     lang = _lang(lang)
     article = service.public_article_by_slug(
@@ -262,6 +285,10 @@ def vote(
     is_yes = helpful == "yes"
     try:
         actions.do_vote(session, article=article, helpful=is_yes, comment=comment, ip=ip)
+        if t and actions.reader_token_ok(article.id, q, t):
+            actions.do_learn_from_reader(
+                session, article=article, query=q, signal="yes" if is_yes else "no"
+            )
     except InvalidInput:
         session.rollback()
         return RedirectResponse(f"{url}#vote", status_code=303)
@@ -300,11 +327,16 @@ def search_page(request: Request, session: SessionDep, lang: str, q: str = "") -
                 top_article_id=top,
             ),
         )
+    tokens = (
+        {h.article.id: actions.reader_token(h.article.id, q[:300]) for h in result.hits}
+        if result is not None
+        else {}
+    )
     return help_render(
         request,
         lang,
         "help/search.html",
-        {"q": q, "result": result},
+        {"q": q, "result": result, "tokens": tokens},
         session=session,
     )
 

@@ -21,6 +21,7 @@ import os
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -179,13 +180,39 @@ def embed_article(session: Session, article: Article) -> None:
     invalidate()
 
 
-def embed_question(question: LearnedQuestion) -> None:
+_prepared: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+PREPARED_MAX = 256
+
+
+def prepare_question(question_text: str) -> None:
+    """Encode a question before a write transaction opens (the model takes milliseconds the
+    write lock should not wait for); ``embed_question`` then finds the vector ready."""
     model = embedder()
     if model is None:
         return
     import numpy as np
 
-    question.vector = np.asarray(model.encode([question.text])[0], dtype="<f4").tobytes()
+    clean = " ".join(question_text.split())[:300]
+    key = (model.name, clean)
+    if key in _prepared:
+        return
+    vector = np.asarray(model.encode([clean])[0], dtype="<f4").tobytes()
+    with _lock:
+        _prepared[key] = vector
+        while len(_prepared) > PREPARED_MAX:
+            _prepared.popitem(last=False)
+
+
+def embed_question(question: LearnedQuestion) -> None:
+    model = embedder()
+    if model is None:
+        return
+    prepared = _prepared.get((model.name, question.text))
+    if prepared is None:
+        import numpy as np
+
+        prepared = np.asarray(model.encode([question.text])[0], dtype="<f4").tobytes()
+    question.vector = prepared
     question.model = model.name
     invalidate()
 

@@ -24,6 +24,7 @@ from sportello.conversations.models import (
 )
 from sportello.core.db import utcnow
 from sportello.core.errors import InvalidInput
+from sportello.core.events import ConversationRef, emit, register_event
 from sportello.core.security import encrypt_secret
 from sportello.nlp import intent, language, sentiment, service
 from sportello.nlp.models import (
@@ -54,6 +55,16 @@ def load_model(row: IntentModel) -> Any:
 
 
 # ----------------------------------------------------------------------------- messages
+
+
+class MoodChanged(ConversationRef):
+    """A conversation's mood label changed (the inbox row's badge follows it live)."""
+
+    label: str
+    score: float
+
+
+register_event("nlp.mood_changed", MoodChanged)
 
 
 def do_analyse_messages(
@@ -148,8 +159,24 @@ def do_analyse_messages(
                 )
             )
             analysed += 1
+        label_before = insight.label
         insight.score = sentiment.conversation_score(scores)
         insight.label = cuts.label(insight.score)
+        if insight.label != label_before:
+            emit(
+                session,
+                "nlp.mood_changed",
+                MoodChanged(
+                    conversation_id=conversation.id,
+                    number=conversation.number,
+                    queue_id=conversation.queue_id,
+                    assignee_id=conversation.assignee_id,
+                    status=conversation.status.value,
+                    priority=conversation.priority.value,
+                    label=insight.label,
+                    score=round(insight.score, 3),
+                ),
+            )
         insight.messages = len(scores)
         insight.updated_at = now
         _follow_up(
