@@ -16,6 +16,7 @@ from sqlalchemy.orm.util import identity_key
 from sportello.accounts.models import User
 from sportello.channels.base import InboundAttachment, InboundMessage
 from sportello.config import get_settings
+from sportello.conversations import statements
 from sportello.conversations.models import (
     ACTIVE_STATUSES,
     TRANSITIONS,
@@ -39,6 +40,7 @@ from sportello.core.events import (
     MessageDeliveryUpdated,
     MessageEvent,
     emit,
+    emit_many,
 )
 from sportello.core.html import preview, sanitize_html
 from sportello.core.prepared import Prepared
@@ -753,6 +755,92 @@ def check_assign(conversation: Conversation, assignee: User | None) -> None:
         raise InvalidInput("that user is not active", field="assignee_id")
 
 
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """One conversation changing hands, as the caller read it (locked and checked)."""
+
+    conversation_id: int
+    number: int
+    queue_id: int | None
+    status: Status
+    priority: Priority
+    previous_assignee_id: int | None
+    assignee_id: int | None
+    assignee_name: str | None
+
+
+def do_assign_many(
+    session: Session,
+    assignments: Sequence[Assignment],
+    *,
+    by: User | None,
+    now: datetime | None = None,
+    in_place: Conversation | None = None,
+) -> list[Status]:
+    """The one assignment path (``do_assign`` is a batch of one; the router commits hundreds):
+    each conversation gets its assignee (a new one opens), a system line in its timeline and a
+    ``conversation.assigned`` event, written with one statement each for the whole batch. The
+    caller has locked the rows and checked them (``check_assign``). Objects of these
+    conversations in the session are expired, except ``in_place``, which is brought up to date.
+    Returns the new statuses."""
+    if not assignments:
+        return []
+    now = now or utcnow()
+    session.flush()  # what the caller changed before lands before these rows
+    by_name = by.name if by else None
+    statuses = [
+        Status.OPEN if a.status == Status.NEW and a.assignee_id is not None else a.status
+        for a in assignments
+    ]
+    statements.assign_rows(
+        session,
+        [
+            (a.conversation_id, a.assignee_id, st)
+            for a, st in zip(assignments, statuses, strict=True)
+        ],
+        now,
+    )
+    statements.insert_system_messages(
+        session,
+        [
+            (
+                a.conversation_id,
+                f"Assigned to {a.assignee_name}" if a.assignee_id is not None else "Unassigned",
+                {"event": "assign", "to": a.assignee_name, "by": by_name},
+            )
+            for a in assignments
+        ],
+        now,
+    )
+    emit_many(
+        session,
+        "conversation.assigned",
+        [
+            ConversationAssigned(
+                conversation_id=a.conversation_id,
+                number=a.number,
+                queue_id=a.queue_id,
+                assignee_id=a.assignee_id,
+                status=st.value,
+                priority=a.priority.value,
+                previous_assignee_id=a.previous_assignee_id,
+                by_user_id=by.id if by else None,
+            )
+            for a, st in zip(assignments, statuses, strict=True)
+        ],
+    )
+    # Objects of these conversations already in this session would be stale now.
+    changed = {a.conversation_id: (a, st) for a, st in zip(assignments, statuses, strict=True)}
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Conversation) and obj.id in changed and obj is not in_place:
+            session.expire(obj)
+    if in_place is not None and in_place.id in changed:
+        a, st = changed[in_place.id]
+        for key, value in (("assignee_id", a.assignee_id), ("status", st), ("updated_at", now)):
+            set_committed_value(in_place, key, value)
+    return statuses
+
+
 def do_assign(
     session: Session, *, conversation: Conversation, assignee: User | None, by: User | None
 ) -> Conversation:
@@ -761,28 +849,26 @@ def do_assign(
     new = assignee.id if assignee else None
     if previous == new:
         return conversation
-    conversation.assignee_id = new
-    conversation.assignee = assignee
-    conversation.updated_at = utcnow()
-    if conversation.status == Status.NEW and assignee is not None:
-        conversation.status = Status.OPEN
-    _system_message(
+    if conversation.id is None:
+        session.flush()
+    do_assign_many(
         session,
-        conversation,
-        f"Assigned to {assignee.name}" if assignee else "Unassigned",
-        {
-            "event": "assign",
-            "to": assignee.name if assignee else None,
-            "by": by.name if by else None,
-        },
+        [
+            Assignment(
+                conversation_id=conversation.id,
+                number=conversation.number,
+                queue_id=conversation.queue_id,
+                status=conversation.status,
+                priority=conversation.priority,
+                previous_assignee_id=previous,
+                assignee_id=new,
+                assignee_name=assignee.name if assignee else None,
+            )
+        ],
+        by=by,
+        in_place=conversation,
     )
-    emit(
-        session,
-        "conversation.assigned",
-        ConversationAssigned(
-            **_ref(conversation), previous_assignee_id=previous, by_user_id=by.id if by else None
-        ),
-    )
+    set_committed_value(conversation, "assignee", assignee)
     return conversation
 
 
