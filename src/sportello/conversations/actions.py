@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, bindparam, case, func, insert, literal, or_, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -18,7 +18,6 @@ from sportello.channels.base import InboundAttachment, InboundMessage
 from sportello.config import get_settings
 from sportello.conversations import statements
 from sportello.conversations.models import (
-    ACTIVE_STATUSES,
     TRANSITIONS,
     Attachment,
     Conversation,
@@ -31,7 +30,7 @@ from sportello.conversations.models import (
     Tag,
 )
 from sportello.conversations.storage import safe_filename, store_bytes
-from sportello.core.db import SESSION_HISTORY, session_now, table_of, utcnow
+from sportello.core.db import SESSION_HISTORY, session_now, utcnow
 from sportello.core.errors import InvalidInput, InvalidTransition, NotFound
 from sportello.core.events import (
     ConversationAssigned,
@@ -43,7 +42,6 @@ from sportello.core.events import (
     emit_many,
 )
 from sportello.core.html import preview, sanitize_html
-from sportello.core.prepared import Prepared
 from sportello.customers import actions as customers_actions
 from sportello.customers.models import Customer
 from sportello.routing.models import Queue
@@ -117,18 +115,9 @@ class ReceiveResult:
         return self
 
 
-_NEXT_NUMBER = (
-    table_of(Counter)
-    .update()
-    .where(Counter.__table__.c.name == bindparam("counter"))
-    .values(value=Counter.__table__.c.value + 1)
-    .returning(Counter.__table__.c.value)
-)
-
-
 def next_number(session: Session, name: str = "conversation") -> int:
     """The next human-friendly number; the UPDATE's row lock serialises concurrent callers."""
-    value = session.connection().execute(_NEXT_NUMBER, {"counter": name}).scalar()
+    value = session.connection().execute(statements.NEXT_NUMBER, {"counter": name}).scalar()
     if value is None:
         session.execute(insert(Counter).values(name=name, value=FIRST_NUMBER))
         return FIRST_NUMBER
@@ -188,71 +177,12 @@ def _store_attachments(
     return stored
 
 
-class _Door:
-    """The one door's statements, built once: compiling a fresh statement costs ~10x executing a
-    cached one, and this path runs for every message of every channel."""
-
-    c = Conversation.__table__.c
-    m = Message.__table__.c
-    thread_columns = (
-        c.id, c.number, c.status, c.queue_id, c.assignee_id, c.priority, c.last_message_at,
-    )  # fmt: skip
-    duplicate = Prepared(
-        select(m.id, m.conversation_id, c.number, c.customer_id)
-        .select_from(Message.__table__.join(Conversation.__table__, c.id == m.conversation_id))
-        .where(m.channel_id == bindparam("channel_id"), m.provider_message_id == bindparam("pid"))
-    )
-    by_reference = (
-        select(*thread_columns)
-        .select_from(Conversation.__table__.join(Message.__table__, m.conversation_id == c.id))
-        .where(
-            m.channel_id == bindparam("channel_id"),
-            m.provider_message_id.in_(bindparam("refs", expanding=True)),
-            # Knowing a message id is not being its customer: a stranger starts their own case.
-            c.customer_id == bindparam("customer_id"),
-        )
-        .order_by(m.id.desc())
-        .limit(1)
-    )
-    by_number = Prepared(
-        select(*thread_columns).where(
-            c.number == bindparam("number"),
-            c.brand_id == bindparam("brand_id"),
-            c.customer_id == bindparam("customer_id"),
-        )
-    )
-    open_thread = Prepared(
-        select(*thread_columns, c.subject)
-        .where(
-            c.customer_id == bindparam("customer_id"),
-            c.channel_id == bindparam("channel_id"),
-            or_(*[Conversation.__table__.c.status == s.value for s in ACTIVE_STATUSES]),
-        )
-        .order_by(c.last_message_at.desc())
-        .limit(1)
-    )
-    insert_conversation = Prepared(table_of(Conversation).insert().returning(c.id))
-    touch_conversation = Prepared(
-        table_of(Conversation)
-        .update()
-        .where(c.id == bindparam("conversation_id"))
-        .values(
-            last_message_at=bindparam("last_message_at"),
-            last_inbound_at=bindparam("last_inbound_at"),
-            updated_at=bindparam("updated_at"),
-            message_count=c.message_count + 1,
-            preview=bindparam("preview"),
-        )
-    )
-    insert_message = Prepared(table_of(Message).insert().returning(m.id))
-
-
 def _find_thread(
     conn: Connection, *, channel: ChannelRef, customer_id: int, inbound: InboundMessage
-) -> Any:  # a Row of _Door's thread columns, or None
+) -> Any:  # a Row of Door's thread columns, or None
     if inbound.in_reply_to:
         row = conn.execute(
-            _Door.by_reference,
+            statements.Door.by_reference,
             {
                 "channel_id": channel.id,
                 "refs": inbound.in_reply_to[:50],
@@ -263,7 +193,7 @@ def _find_thread(
             return row
     if inbound.conversation_number is not None:
         # A number typed in a subject is guessable: follow it only for the same customer.
-        row = _Door.by_number.first(
+        row = statements.Door.by_number.first(
             conn,
             number=inbound.conversation_number,
             brand_id=channel.brand_id,
@@ -271,7 +201,7 @@ def _find_thread(
         )
         if row is not None:
             return row
-    row = _Door.open_thread.first(conn, customer_id=customer_id, channel_id=channel.id)
+    row = statements.Door.open_thread.first(conn, customer_id=customer_id, channel_id=channel.id)
     # Mail as Zendesk and Zammad thread it: with no reply headers, a message about another
     # subject is a new case even while the customer has one open (a chat goes on as is).
     if (
@@ -344,7 +274,7 @@ def do_receive_message(
     session.flush()
     conn = session.connection()
     if inbound.provider_message_id:
-        existing = _Door.duplicate.first(
+        existing = statements.Door.duplicate.first(
             conn, channel_id=channel.id, pid=inbound.provider_message_id
         )
         if existing is not None:
@@ -377,7 +307,7 @@ def do_receive_message(
         number = next_number(session)
         queue_id, assignee_id = channel.queue_id, None
         status, priority = Status.NEW, Priority.NORMAL
-        conversation_id = _Door.insert_conversation.scalar(
+        conversation_id = statements.Door.insert_conversation.scalar(
             conn,
             number=number,
             brand_id=channel.brand_id,
@@ -404,7 +334,7 @@ def do_receive_message(
             _set_status(session, conversation, Status.OPEN, by=None, reason="customer_reply")
             status = Status.OPEN
             session.flush()
-        _Door.touch_conversation.execute(
+        statements.Door.touch_conversation.execute(
             conn,
             conversation_id=conversation_id,
             last_message_at=max(thread.last_message_at, now),
@@ -417,7 +347,7 @@ def do_receive_message(
         if cached is not None:
             session.expire(cached)
 
-    message_id = _Door.insert_message.scalar(
+    message_id = statements.Door.insert_message.scalar(
         conn,
         conversation_id=conversation_id,
         channel_id=channel.id,
@@ -542,36 +472,6 @@ def do_send_reply(
     return message
 
 
-class _Reply:
-    c = Conversation.__table__.c
-    conversation = Prepared(
-        select(c.id, c.status, c.channel_id, c.queue_id, c.assignee_id).where(
-            c.id == bindparam("conversation_id")
-        )
-    )
-    touch = Prepared(
-        table_of(Conversation)
-        .update()
-        .where(c.id == bindparam("conversation_id"))
-        .values(
-            # NULL for the bot's and surveys' messages: only a person's answer counts.
-            first_response_at=func.coalesce(
-                c.first_response_at, bindparam("first_response", type_=c.updated_at.type)
-            ),
-            status=case(
-                (c.status == Status.NEW, literal(Status.OPEN, c.status.type)), else_=c.status
-            ),
-            assignee_id=func.coalesce(
-                c.assignee_id, bindparam("author_id", type_=c.assignee_id.type)
-            ),
-            last_message_at=bindparam("now"),
-            updated_at=bindparam("now"),
-            message_count=c.message_count + 1,
-            preview=bindparam("new_preview", type_=c.preview.type),
-        )
-    )
-
-
 @dataclass(frozen=True)
 class SentReply:
     """A reply written by ``do_send_reply_by_id``: what its API answer shows."""
@@ -608,7 +508,7 @@ def do_send_reply_by_id(
     another channel that reaches this customer (the brand's mailbox for a web form's
     customer), checked by ``channels.actions.do_send_reply_via``."""
     session.flush()  # Core skips autoflush: earlier writes of the batch go first
-    conversation = _Reply.conversation.first(session, conversation_id=conversation_id)
+    conversation = statements.Reply.conversation.first(session, conversation_id=conversation_id)
     if conversation is None:
         raise NotFound("conversation not found")
     check_reply(conversation, text, attachments)
@@ -617,7 +517,7 @@ def do_send_reply_by_id(
     state = DeliveryState.DELIVERED if session.info.get(SESSION_HISTORY) else DeliveryState.QUEUED
     html = sanitize_html(html) if html else None
     channel_id = via_channel_id or conversation.channel_id
-    message_id = _Door.insert_message.scalar(
+    message_id = statements.Door.insert_message.scalar(
         session,
         conversation_id=conversation_id,
         channel_id=channel_id,
@@ -637,7 +537,7 @@ def do_send_reply_by_id(
     stored = _store_attachments(session, message_id, attachments)
     if stored:
         session.flush()  # their ids, for the answer
-    _Reply.touch.execute(
+    statements.Reply.touch.execute(
         session,
         conversation_id=conversation_id,
         now=now,
@@ -1006,31 +906,9 @@ def do_mark_delivery(
     return True
 
 
-class _Delivery:
-    """Delivery marks by id, with no Message object: replies pushed to the widget and their
-    receipts come several per reply, and loading the ORM row costs more than the update."""
-
-    m, c = Message.__table__.c, Conversation.__table__.c
-    refs = Prepared(select(c.queue_id, c.assignee_id).where(c.id == bindparam("conversation_id")))
-    # Guarded by the state read: if another writer moved it meanwhile, nothing changes here.
-    advance = Prepared(
-        table_of(Message)
-        .update()
-        .where(m.id == bindparam("message_id"), m.delivery_state == bindparam("current"))
-        .values(
-            delivery_state=bindparam("new_state", type_=m.delivery_state.type),
-            error=bindparam("new_error", type_=m.error.type),
-            provider_message_id=func.coalesce(
-                m.provider_message_id, bindparam("new_pid", type_=m.provider_message_id.type)
-            ),
-            updated_at=bindparam("at", type_=m.updated_at.type),
-        )
-    )
-
-
 def conversation_refs(session: Session, conversation_id: int) -> tuple[int | None, int | None]:
     """The conversation's (queue_id, assignee_id), which delivery events carry."""
-    row = _Delivery.refs.first(session, conversation_id=conversation_id)
+    row = statements.Delivery.refs.first(session, conversation_id=conversation_id)
     return (None, None) if row is None else (row.queue_id, row.assignee_id)
 
 
@@ -1051,7 +929,7 @@ def advance_delivery(
     if not delivery_advances(current, state):
         return False
     error = error[:2000] if error else None
-    changed = _Delivery.advance.execute(
+    changed = statements.Delivery.advance.execute(
         session,
         message_id=message_id,
         current=current,
