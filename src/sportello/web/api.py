@@ -72,6 +72,19 @@ class Page(BaseModel, Generic[T]):
             next_cursor=encode_cursor(rows[-1].id) if rows and len(rows) == limit else None,
         )
 
+    @staticmethod
+    def keyed(
+        rows: Sequence[Any], model: type[M], next_key: int | tuple[int | datetime, ...] | None
+    ) -> Page[M]:
+        """The page of ``rows`` as ``model``s, when the query said where the next page starts
+        (``next_key``: an id, or a tuple such as (time, id); ``None`` on the last page)."""
+        page: type[Page[M]] = Page[model]  # type: ignore[valid-type]
+        key = next_key if isinstance(next_key, tuple) else (next_key,)
+        return page(
+            items=[model.model_validate(row) for row in rows],
+            next_cursor=encode_cursor(*key) if next_key is not None and key else None,
+        )
+
 
 # Declares the bearer scheme in OpenAPI (the "Authorize" button); api_caller does the checking,
 # and also accepts a console session cookie with an X-CSRF-Token header.
