@@ -72,7 +72,8 @@ def main() -> None:
     from sportello.core.db import Database
     from sportello.core.dispatcher import Dispatcher
     from sportello.main import create_app
-    from sportello.routing import console, presence, router, sla
+    from sportello.routing import actions as routing_actions
+    from sportello.routing import console, presence, sla
     from sportello.routing.models import Queue, SlaClockRow
 
     get_settings.cache_clear()
@@ -102,7 +103,7 @@ def main() -> None:
         queue = Queue(brand_id=brand.id, name="Assistenza clienti", team_id=team.id)
         s.add(queue)
         s.flush()
-        router.do_set_queue_routing(s, queue=queue, mode="push", offer_timeout_seconds=600)
+        routing_actions.do_set_queue_routing(s, queue=queue, mode="push", offer_timeout_seconds=600)
         sla.do_create_sla_policy(
             s,
             brand_id=brand.id,
@@ -144,7 +145,7 @@ def main() -> None:
         for uid in agent_ids[1:]:
             presence.do_set_presence(s, user=users[uid], presence="busy")
         presence.do_set_presence(s, user=users[agent_ids[0]], presence="available")
-    router.route(db, queue_ids=[queue_id])  # one live offer for the first agent
+    routing_actions.route(db, queue_ids=[queue_id])  # one live offer for the first agent
 
     app = create_app(get_settings(), db=db, run_workers=False)
     results: dict[str, float] = {}

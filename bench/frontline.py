@@ -1,5 +1,5 @@
 """Benchmark: the offer-eligibility check of the front line (``frontline.service.offer_gate``,
-called by ``routing.router.load_agents`` on every routing run and by the status menu), and the
+called by ``routing.snapshot.load_agents`` on every routing run and by the status menu), and the
 share it adds to the router's agent snapshot.
 
 1,000 agents in 10 teams with 20 skills. Three cases: no required briefing active (the usual
@@ -8,7 +8,7 @@ audience acknowledged, and 10 active. Prints medians (and p95) in milliseconds o
 
 * the gate for all 1,000 agents (one routing run's snapshot),
 * the gate for one agent (the status menu going ``available``),
-* ``router.load_agents`` (the whole snapshot, gate included).
+* ``routing.snapshot.load_agents`` (the whole snapshot, gate included).
 
     python bench/frontline.py [--postgres] [--agents 1000] [--rounds 30]
 
@@ -43,7 +43,7 @@ from sportello.core.db import Database, utcnow
 from sportello.frontline import service
 from sportello.frontline.models import Briefing, BriefingReceipt
 from sportello.models import metadata
-from sportello.routing import router
+from sportello.routing import snapshot as routing_snapshot
 from sportello.routing.models import AgentSkill, AgentState, Skill
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/sportello_bench_frontline"
@@ -179,7 +179,7 @@ def main() -> None:
             held = len(service.offer_gate(s, ids))
         all_ = measure(db, lambda s: service.offer_gate(s, ids), args.rounds)
         one = measure(db, lambda s: service.offer_gate(s, [7]), args.rounds)
-        snap = measure(db, lambda s: router.load_agents(s), args.rounds)
+        snap = measure(db, lambda s: routing_snapshot.load_agents(s), args.rounds)
         print(
             f"{count:>20} {all_[0]:>9.2f} ({all_[1]:6.2f}) {one[0]:>8.2f} ({one[1]:6.2f}) "
             f"{snap[0]:>6.1f} ({snap[1]:5.1f}) {held:>6}"

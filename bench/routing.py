@@ -43,7 +43,9 @@ from sportello.conversations.models import Conversation, Counter
 from sportello.core.db import Database, utcnow
 from sportello.customers.models import Customer
 from sportello.models import metadata
-from sportello.routing import router
+from sportello.routing import actions as routing_actions
+from sportello.routing import planner as routing_planner
+from sportello.routing import snapshot as routing_snapshot
 from sportello.routing.models import (
     AgentSkill,
     AgentState,
@@ -222,13 +224,13 @@ def in_process(db: Database, rounds: int) -> dict[str, float]:
     for _ in range(rounds):
         t0 = time.perf_counter()
         with db.session() as session:
-            snap = router.load_snapshot(session)
+            snap = routing_snapshot.load_snapshot(session)
         load_s = time.perf_counter() - t0
-        planner = router.Planner(snap.queues, snap.agents)
+        planner = routing_planner.Planner(snap.queues, snap.agents)
         latencies = []
         decided = 0
         t1 = time.perf_counter()
-        for item in router.order_waiting(snap.waiting, snap.queues):
+        for item in routing_planner.order_waiting(snap.waiting, snap.queues):
             s0 = time.perf_counter_ns()
             if planner.decide(item, snap.now) is not None:
                 decided += 1
@@ -250,7 +252,7 @@ def in_process(db: Database, rounds: int) -> dict[str, float]:
 
 def committed(db: Database, batch: int) -> dict[str, float]:
     batch_times: list[float] = []
-    original = router.commit_batch
+    original = routing_actions.commit_batch
 
     def timed(session: Any, decisions: Any, **kw: Any) -> tuple[int, int]:
         t0 = time.perf_counter()
@@ -259,13 +261,13 @@ def committed(db: Database, batch: int) -> dict[str, float]:
         batch_times.append((time.perf_counter() - t0, len(decisions)))  # type: ignore[arg-type]
         return out
 
-    router.commit_batch = timed  # type: ignore[assignment]
+    routing_actions.commit_batch = timed  # type: ignore[assignment]
     try:
         t0 = time.perf_counter()
-        stats = router.route(db, batch_size=batch)
+        stats = routing_actions.route(db, batch_size=batch)
         wall = time.perf_counter() - t0
     finally:
-        router.commit_batch = original  # type: ignore[assignment]
+        routing_actions.commit_batch = original  # type: ignore[assignment]
     per_item = [t / n * 1e6 for t, n in batch_times if n]  # type: ignore[misc]
     return {
         "planned": stats.planned,

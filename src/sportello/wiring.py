@@ -82,7 +82,7 @@ ROUTERS: tuple[str, ...] = (
 HANDLERS: tuple[str, ...] = (
     "sportello.channels.service",  # delivery jobs, pending media, statuses
     "sportello.knowledge.handlers",  # the bot, the search index
-    "sportello.routing.router",  # offers, assignment, the routing sweep
+    "sportello.routing.handlers",  # offers, assignment, the routing sweep
     "sportello.routing.sla",  # SLA clocks
     "sportello.reports.handlers",  # aggregate upkeep, alerts, the weekly e-mail
     "sportello.surveys.handlers",  # survey sending and follow-ups
@@ -100,7 +100,7 @@ HANDLERS: tuple[str, ...] = (
 # Periodic jobs (module, function taking the Database): each makes sure its next run is queued
 # (unique keys: calling them again is harmless).
 PERIODIC: tuple[tuple[str, str], ...] = (
-    ("sportello.routing.router", "ensure_sweep"),  # the routing / SLA sweep
+    ("sportello.routing.handlers", "ensure_sweep"),  # the routing / SLA sweep
     ("sportello.reports.handlers", "ensure_jobs"),  # wallboard alerts, weekly report
     ("sportello.automation.handlers", "ensure_sweep"),  # time-based rules, every minute
     ("sportello.quality.handlers", "ensure_scheduled"),  # daily review sampling

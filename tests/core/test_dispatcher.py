@@ -5,12 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sportello.core import jobs
 from sportello.core.db import utcnow
 from sportello.core.dispatcher import Dispatcher
-from sportello.core.events import CustomerCreated, UnknownEvent, emit
+from sportello.core.events import (
+    COPY_THRESHOLD,
+    SILENCE_EVENTS,
+    CustomerCreated,
+    UnknownEvent,
+    emit,
+    emit_many,
+)
 from sportello.core.outbox import OutboxEvent, claim_events
 
 
@@ -22,6 +29,26 @@ def test_emit_refuses_unknown_events_and_wrong_payloads(db):
 
         with pytest.raises(TypeError):
             emit(s, "customer.created", CustomerMerged(source_id=1, target_id=2, by_user_id=None))
+
+
+@pytest.mark.parametrize("count", [1, COPY_THRESHOLD + 3])
+def test_emit_many_writes_each_event_once_in_order(db, count):
+    """A small batch is one multi-row insert; from COPY_THRESHOLD on PostgreSQL it is a COPY."""
+    seen: list[dict] = []
+    with db.transaction() as s:
+        with pytest.raises(TypeError):
+            emit_many(s, "customer.created", [CustomerCreated(customer_id=1), object()])  # type: ignore[list-item]
+        emit_many(s, "customer.created", [CustomerCreated(customer_id=i) for i in range(count)])
+        emit_many(s, "customer.created", [])
+    dispatcher = Dispatcher(db, name="many")
+    dispatcher.add_handler(lambda _db, _name, payload: seen.append(payload))
+    dispatcher.drain()
+    assert seen == [{"customer_id": i} for i in range(count)]
+    with db.transaction() as s:
+        s.info[SILENCE_EVENTS] = True
+        emit_many(s, "customer.created", [CustomerCreated(customer_id=99)] * count)
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxEvent)) == count
 
 
 def test_events_reach_handlers_once_and_are_marked_done(db):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from sportello.routing import router
+from sportello.routing import actions as routing_actions
 from sportello.routing.models import Queue
 from tests.factories import inbound, receive
 from tests.web.conftest import screenshot, wait_live
@@ -30,7 +30,7 @@ def test_required_briefing_quiz_gates_offers_and_a_proposal_gets_its_answer(
 ):
     with db.transaction() as s:
         queue = s.get_one(Queue, personas.queue_assistenza.id)
-        router.do_set_queue_routing(s, queue=queue, mode="push", offer_timeout_seconds=60)
+        routing_actions.do_set_queue_routing(s, queue=queue, mode="push", offer_timeout_seconds=60)
     waiting = receive(
         db, personas.api_channel, inbound("Il codice SALDI30 non funziona sui cuscini")
     )

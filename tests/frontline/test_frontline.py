@@ -26,7 +26,8 @@ from sportello.frontline.models import (
     ProposalTopic,
 )
 from sportello.frontline.schemas import BriefingData, ModuleData, ProposalCreate, QuizQuestion
-from sportello.routing import presence, router
+from sportello.routing import presence
+from sportello.routing import snapshot as routing_snapshot
 from sportello.routing.models import AgentSkill, Skill
 from tests.factories import csrf_from, inbound, login, receive
 
@@ -66,7 +67,7 @@ def test_required_briefing_holds_the_team_back_until_the_quiz_is_passed(
             presence.do_set_presence(s, user=s.get(User, u.id), presence="available")
     briefing_id = _briefing(db, personas)
     with db.session() as s:
-        agents = router.load_agents(s)
+        agents = routing_snapshot.load_agents(s)
     assert personas.sara.id not in agents  # her team: held back by the router
     assert personas.luca.id in agents  # another team: untouched
     with db.transaction() as s:
@@ -88,7 +89,7 @@ def test_required_briefing_holds_the_team_back_until_the_quiz_is_passed(
         assert actions.do_acknowledge(s, briefing=briefing, user=sara, answers=[1, 0]) == (True, 2)
         presence.do_set_presence(s, user=sara, presence="available")
     with db.session() as s:
-        assert personas.sara.id in router.load_agents(s)
+        assert personas.sara.id in routing_snapshot.load_agents(s)
         line = {r.user.id: r.receipt for r in service.receipts(s, s.get(Briefing, briefing_id))}
     assert set(line) == {personas.sara.id}
     sara_receipt = line[personas.sara.id]

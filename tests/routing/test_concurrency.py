@@ -18,7 +18,8 @@ from sportello.accounts import actions as accounts_actions
 from sportello.accounts.models import Brand, User
 from sportello.conversations.models import Conversation, Status
 from sportello.core.outbox import OutboxEvent
-from sportello.routing import capacity, router, skills
+from sportello.routing import actions as routing_actions
+from sportello.routing import capacity, skills
 from sportello.routing.models import Offer, Queue
 from tests.routing.test_invariants import oracle_candidates
 from tests.routing.world import (
@@ -62,9 +63,9 @@ def test_parallel_routers_keep_the_invariants(db, database_url):
         q_skill = Queue(brand_id=brand.id, name="Inglese", team_id=team.id)
         s.add_all([q_push, q_auto, q_skill])
         s.flush()
-        router.do_set_queue_routing(s, queue=q_push, mode="push", offer_timeout_seconds=60)
-        router.do_set_queue_routing(s, queue=q_auto, mode="auto")
-        router.do_set_queue_routing(s, queue=q_skill, mode="auto")
+        routing_actions.do_set_queue_routing(s, queue=q_push, mode="push", offer_timeout_seconds=60)
+        routing_actions.do_set_queue_routing(s, queue=q_auto, mode="auto")
+        routing_actions.do_set_queue_routing(s, queue=q_skill, mode="auto")
         english = skills.do_create_skill(s, brand_id=brand.id, name="Inglese")
         skills.do_set_queue_skill(s, queue=q_skill, skill=english, min_level=3)
         for i, agent in enumerate(agents):
@@ -106,10 +107,10 @@ def test_parallel_routers_keep_the_invariants(db, database_url):
     # Settle: every agent available, one more routing run; nothing routable may be left waiting.
     for uid in agent_ids:
         set_presence(db, uid, "available")
-    router.route(db)
+    routing_actions.route(db)
     _snapshot_check(db)
     with db.session() as s:
-        now = router.utcnow()
+        now = routing_actions.utcnow()
         waiting = s.scalars(
             select(Conversation).where(
                 Conversation.status.in_([Status.NEW, Status.OPEN]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from sportello.core.dispatcher import Dispatcher
-from sportello.routing import router
+from sportello.routing import actions as routing_actions
 from sportello.routing.models import AgentState, Offer, Queue
 from tests.api.helpers import make_token
 from tests.factories import csrf_from, login
@@ -15,7 +15,7 @@ from tests.routing.world import add_channel, assignee_of, new_conversation
 def _channel(db, personas, kind="chat"):
     with db.transaction() as s:
         queue = s.get_one(Queue, personas.queue_vendite.id)
-        router.do_set_queue_routing(s, queue=queue, mode="push", offer_timeout_seconds=45)
+        routing_actions.do_set_queue_routing(s, queue=queue, mode="push", offer_timeout_seconds=45)
         return add_channel(s, brand_id=personas.brand_id, kind=kind, queue=queue).id
 
 

@@ -14,7 +14,8 @@ from sportello.conversations import actions as conversations_actions
 from sportello.conversations.models import Conversation
 from sportello.core.db import utcnow
 from sportello.core.dispatcher import Dispatcher
-from sportello.routing import presence, router, sla
+from sportello.routing import actions as routing_actions
+from sportello.routing import presence, sla
 from sportello.routing.models import AgentState, Offer, PresenceLog, Queue, RoutingState
 from tests.factories import csrf_from, inbound, login
 from tests.routing.world import add_channel, assignee_of, new_conversation, set_presence
@@ -25,7 +26,9 @@ HTMX = {"HX-Request": "true"}
 def _push_channel(db, personas, kind="chat", timeout=45):
     with db.transaction() as s:
         queue = s.get_one(Queue, personas.queue_vendite.id)
-        router.do_set_queue_routing(s, queue=queue, mode="push", offer_timeout_seconds=timeout)
+        routing_actions.do_set_queue_routing(
+            s, queue=queue, mode="push", offer_timeout_seconds=timeout
+        )
         return add_channel(s, brand_id=personas.brand_id, kind=kind, queue=queue).id
 
 
@@ -156,7 +159,9 @@ def test_a_timed_out_offer_leaves_a_notice_that_offers_to_become_available(db, c
     Dispatcher(db, name="t").drain()
     offer = _offer(db)
     with db.transaction() as s:
-        assert router.expire_offer(s, offer_id=offer.id, now=utcnow() + timedelta(minutes=2))
+        assert routing_actions.expire_offer(
+            s, offer_id=offer.id, now=utcnow() + timedelta(minutes=2)
+        )
     login(client, personas.luca)
     bar = client.get("/routing/me/bar").text
     assert 'id="cl-timeout-notice"' in bar and "Assente" in bar
@@ -197,7 +202,7 @@ def _sla_conversation(db, personas, *, first_response=600):
         )
     with db.transaction() as s:
         queue = s.get_one(Queue, personas.queue_vendite.id)
-        router.do_set_queue_routing(s, queue=queue, mode="auto")
+        routing_actions.do_set_queue_routing(s, queue=queue, mode="auto")
         channel = add_channel(s, brand_id=personas.brand_id, kind="chat", queue=queue).id
     conv = new_conversation(db, channel)
     Dispatcher(db, name="t").drain()
@@ -305,7 +310,7 @@ def test_live_page_lists_every_agent_and_flags_queues_nobody_serves(db, client, 
         ).conversation.id
     mine = new_conversation(db, channel)
     with db.transaction() as s:
-        router.do_reassign(
+        routing_actions.do_reassign(
             s,
             conversation=s.get_one(Conversation, mine),
             assignee=s.get_one(User, personas.sara.id),

@@ -31,7 +31,9 @@ from sportello.conversations.models import Conversation, Priority, Status
 from sportello.core.db import Database, utcnow
 from sportello.core.errors import Conflict
 from sportello.models import metadata
-from sportello.routing import capacity, router, skills
+from sportello.routing import actions as routing_actions
+from sportello.routing import capacity, skills
+from sportello.routing import snapshot as routing_snapshot
 from sportello.routing.models import (
     AgentSkill,
     AgentState,
@@ -83,7 +85,7 @@ def oracle_candidates(session, conversation: Conversation, now) -> list[int]:
         for uid, at in state.declined or []:
             from datetime import datetime
 
-            if now - datetime.fromisoformat(at) < router.DECLINE_MEMORY:
+            if now - datetime.fromisoformat(at) < routing_snapshot.DECLINE_MEMORY:
                 declined.add(uid)
     cls = capacity.class_of_kind(conversation.channel.kind if conversation.channel else None)
     available = [
@@ -146,11 +148,11 @@ class RouterMachine(RuleBasedStateMachine):
             q2 = Queue(brand_id=brand.id, name="Q2", team_id=None)
             s.add_all([q0, q1, q2])
             s.flush()
-            router.do_set_queue_routing(s, queue=q0, mode="push", offer_timeout_seconds=30)
-            router.do_set_queue_routing(
+            routing_actions.do_set_queue_routing(s, queue=q0, mode="push", offer_timeout_seconds=30)
+            routing_actions.do_set_queue_routing(
                 s, queue=q1, mode="auto", overflow_queue_id=q2.id, overflow_after_seconds=60
             )
-            router.do_set_queue_routing(s, queue=q2, mode="auto")
+            routing_actions.do_set_queue_routing(s, queue=q2, mode="auto")
             skill = skills.do_create_skill(s, brand_id=brand.id, name="Inglese")
             skills.do_set_queue_skill(s, queue=q1, skill=skill, min_level=3)
             for uid, level in zip(self.agents, (5, 2, 3, 4), strict=True):
@@ -236,13 +238,13 @@ class RouterMachine(RuleBasedStateMachine):
                     s, email="capo@negozio.it", name="Capo", role=Role.SUPERVISOR, password=None
                 )
             agent = s.get_one(User, self.agents[a]) if a is not None else None
-            router.do_pin(s, conversation=conv, agent=agent, by=boss)
+            routing_actions.do_pin(s, conversation=conv, agent=agent, by=boss)
 
     @rule(advance=st.sampled_from([0, 0, 45, 90, 700]))
     def route(self, advance):
         self.offset += timedelta(seconds=advance)
         now = self.now()
-        stats = router.route(self.db, now=now, batch_size=3)
+        stats = routing_actions.route(self.db, now=now, batch_size=3)
         self.routed += stats.applied
         with self.db.session() as s:
             waiting = s.scalars(
@@ -270,14 +272,14 @@ class RouterMachine(RuleBasedStateMachine):
             user = s.get_one(User, offer.user_id)
             if action == "accept" and offer.expires_at <= self.now():
                 with pytest.raises(Conflict, match="expired"):
-                    router.do_accept_offer(s, offer_id=offer.id, user=user, now=self.now())
+                    routing_actions.do_accept_offer(s, offer_id=offer.id, user=user, now=self.now())
             elif action == "accept":
-                router.do_accept_offer(s, offer_id=offer.id, user=user, now=self.now())
+                routing_actions.do_accept_offer(s, offer_id=offer.id, user=user, now=self.now())
             elif action == "decline":
-                router.do_decline_offer(s, offer_id=offer.id, user=user, now=self.now())
+                routing_actions.do_decline_offer(s, offer_id=offer.id, user=user, now=self.now())
             else:
                 self.offset += timedelta(seconds=31)
-                assert router.expire_offer(s, offer_id=offer.id, now=self.now())
+                assert routing_actions.expire_offer(s, offer_id=offer.id, now=self.now())
 
     @precondition(lambda self: self.conversations)
     @rule(data=st.data(), status=st.sampled_from([Status.RESOLVED, Status.CLOSED, Status.PENDING]))

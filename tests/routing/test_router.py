@@ -15,7 +15,10 @@ from sportello.core.db import utcnow
 from sportello.core.dispatcher import Dispatcher
 from sportello.core.errors import Conflict, InvalidInput, NotFound
 from sportello.core.outbox import OutboxEvent
-from sportello.routing import capacity, presence, router, skills
+from sportello.routing import actions as routing_actions
+from sportello.routing import capacity, presence, skills
+from sportello.routing import handlers as routing_handlers
+from sportello.routing import snapshot as routing_snapshot
 from sportello.routing.models import AgentState, PresenceLog, Queue
 from tests.routing.world import (
     add_agent,
@@ -37,8 +40,8 @@ def world(db, personas):
     with db.transaction() as s:
         q_ass = s.get_one(Queue, p.queue_assistenza.id)
         q_ven = s.get_one(Queue, p.queue_vendite.id)
-        router.do_set_queue_routing(s, queue=q_ass, mode="auto")
-        router.do_set_queue_routing(s, queue=q_ven, mode="push", offer_timeout_seconds=20)
+        routing_actions.do_set_queue_routing(s, queue=q_ass, mode="auto")
+        routing_actions.do_set_queue_routing(s, queue=q_ven, mode="push", offer_timeout_seconds=20)
         from sportello.accounts.models import Team
 
         anna = add_agent(s, "Anna Riva", teams=[s.get_one(Team, p.assistenza.id)])
@@ -211,7 +214,7 @@ def test_order_queue_priority_then_conversation_priority_then_age(db, world):
     assert offer_of(db, sales) is not None and offer_of(db, sales).user_id == p.sara.id
     with db.transaction() as s:
         offer = offer_of(db, sales)
-        router.do_decline_offer(s, offer_id=offer.id, user=s.get_one(User, p.sara.id))
+        routing_actions.do_decline_offer(s, offer_id=offer.id, user=s.get_one(User, p.sara.id))
     drain(db)
     assert assignee_of(db, urgent) == p.sara.id  # declined the offer: next the urgent one
     assert assignee_of(db, old) is None
@@ -235,11 +238,11 @@ def test_push_offer_accept_decline_and_timeout(db, world):
     with db.session() as s:
         check_invariants(s)
         with pytest.raises(NotFound):  # not Marta's offer
-            router.do_accept_offer(s, offer_id=offer.id, user=s.get_one(User, marta.id))
+            routing_actions.do_accept_offer(s, offer_id=offer.id, user=s.get_one(User, marta.id))
 
     # Luca declines: offered to Marta.
     with db.transaction() as s:
-        router.do_decline_offer(s, offer_id=offer.id, user=s.get_one(User, p.luca.id))
+        routing_actions.do_decline_offer(s, offer_id=offer.id, user=s.get_one(User, p.luca.id))
     drain(db)
     offer = offer_of(db, conv)
     assert offer is not None and offer.user_id == marta.id
@@ -266,12 +269,12 @@ def test_push_offer_accept_decline_and_timeout(db, world):
     drain(db)
     offer = offer_of(db, conv)
     assert offer is None  # Marta let it expire: skipped for DECLINE_MEMORY
-    later = utcnow() + router.DECLINE_MEMORY + timedelta(seconds=1)
-    router.route(db, now=later)
+    later = utcnow() + routing_snapshot.DECLINE_MEMORY + timedelta(seconds=1)
+    routing_actions.route(db, now=later)
     offer = offer_of(db, conv)
     assert offer is not None
     with db.transaction() as s:
-        conversation = router.do_accept_offer(
+        conversation = routing_actions.do_accept_offer(
             s, offer_id=offer.id, user=s.get_one(User, offer.user_id), now=later
         )
         assert conversation.assignee_id == offer.user_id
@@ -287,7 +290,7 @@ def test_accepting_an_expired_offer_fails(db, world):
     drain(db)
     offer = offer_of(db, conv)
     with db.transaction() as s, pytest.raises(Conflict):
-        router.do_accept_offer(
+        routing_actions.do_accept_offer(
             s, offer_id=offer.id, user=s.get_one(User, p.luca.id), now=utcnow() + timedelta(hours=1)
         )
 
@@ -295,7 +298,7 @@ def test_accepting_an_expired_offer_fails(db, world):
 def test_overflow_to_the_backup_queue_after_the_delay(db, world):
     p, ids = world
     with db.transaction() as s:
-        router.do_set_queue_routing(
+        routing_actions.do_set_queue_routing(
             s,
             queue=s.get_one(Queue, p.queue_vendite.id),
             mode="auto",
@@ -306,7 +309,7 @@ def test_overflow_to_the_backup_queue_after_the_delay(db, world):
     conv = new_conversation(db, ids["sales_chat"])
     drain(db)
     assert assignee_of(db, conv) is None
-    router.route(db, now=utcnow() + timedelta(seconds=121))
+    routing_actions.route(db, now=utcnow() + timedelta(seconds=121))
     assert assignee_of(db, conv) == p.sara.id
 
 
@@ -315,13 +318,13 @@ def test_queue_routing_validation(db, world):
     with db.transaction() as s:
         queue = s.get_one(Queue, p.queue_vendite.id)
         with pytest.raises(InvalidInput):
-            router.do_set_queue_routing(s, queue=queue, mode="telepathy")
+            routing_actions.do_set_queue_routing(s, queue=queue, mode="telepathy")
         with pytest.raises(InvalidInput):
-            router.do_set_queue_routing(s, queue=queue, offer_timeout_seconds=0)
+            routing_actions.do_set_queue_routing(s, queue=queue, offer_timeout_seconds=0)
         with pytest.raises(InvalidInput):
-            router.do_set_queue_routing(s, queue=queue, overflow_queue_id=queue.id)
+            routing_actions.do_set_queue_routing(s, queue=queue, overflow_queue_id=queue.id)
         with pytest.raises(InvalidInput):
-            router.do_set_queue_routing(
+            routing_actions.do_set_queue_routing(
                 s, queue=queue, overflow_queue_id=p.queue_assistenza.id, overflow_after_seconds=None
             )
 
@@ -334,7 +337,7 @@ def test_supervisor_pin_reassign_and_move(db, world):
         s.get_one(AgentState, p.sara.id).idle_since = utcnow() - timedelta(hours=1)
     conv = new_conversation(db, ids["email"])
     with db.transaction() as s:  # pinned to Anna before routing
-        router.do_pin(
+        routing_actions.do_pin(
             s,
             conversation=s.get_one(Conversation, conv),
             agent=s.get_one(User, ids["anna"]),
@@ -343,14 +346,14 @@ def test_supervisor_pin_reassign_and_move(db, world):
     drain(db)
     assert assignee_of(db, conv) == ids["anna"]
     with db.transaction() as s, pytest.raises(Exception, match="supervisors"):
-        router.do_reassign(
+        routing_actions.do_reassign(
             s,
             conversation=s.get_one(Conversation, conv),
             assignee=None,
             by=s.get_one(User, p.sara.id),
         )
     with db.transaction() as s:
-        router.do_reassign(
+        routing_actions.do_reassign(
             s,
             conversation=s.get_one(Conversation, conv),
             assignee=s.get_one(User, p.luca.id),
@@ -362,7 +365,7 @@ def test_supervisor_pin_reassign_and_move(db, world):
     set_presence(db, ids["anna"], "offline")
     drain(db)
     with db.transaction() as s:
-        router.do_move_conversation(
+        routing_actions.do_move_conversation(
             s,
             conversation=s.get_one(Conversation, other),
             queue=s.get_one(Queue, p.queue_vendite.id),
@@ -402,7 +405,7 @@ def test_release_agent_requeues_their_conversations(db, world):
     with db.transaction() as s:
         sara = s.get_one(User, p.sara.id)
         sara.is_active = False
-        assert router.do_release_agent(s, user=sara, by=s.get_one(User, p.admin.id)) == 3
+        assert routing_actions.do_release_agent(s, user=sara, by=s.get_one(User, p.admin.id)) == 3
     drain(db)
     assert {assignee_of(db, c) for c in convs} == {ids["anna"]}
     with db.session() as s:
@@ -419,7 +422,7 @@ def test_deleted_agent_conversations_are_routed_by_the_sweep(db, world):
     with db.transaction() as s:
         s.delete(s.get_one(User, ids["anna"]))
     assert assignee_of(db, conv) is None  # the foreign key unassigned it
-    stats = router.sweep(db)
+    stats = routing_actions.sweep(db)
     assert stats.assigned == 1
     assert assignee_of(db, conv) == p.sara.id
 
@@ -430,11 +433,11 @@ def test_deleting_a_queue_in_use(db, world):
     with db.transaction() as s:
         queue = s.get_one(Queue, p.queue_vendite.id)
         with pytest.raises(Conflict, match="choose a queue"):
-            router.do_delete_queue(s, queue=queue, move_to=None, by=None)
+            routing_actions.do_delete_queue(s, queue=queue, move_to=None, by=None)
     with db.transaction() as s:
         queue = s.get_one(Queue, p.queue_vendite.id)
         target = s.get_one(Queue, p.queue_assistenza.id)
-        assert router.do_delete_queue(s, queue=queue, move_to=target, by=None) == 1
+        assert routing_actions.do_delete_queue(s, queue=queue, move_to=target, by=None) == 1
     with db.session() as s:
         assert s.get_one(Conversation, conv).queue_id == p.queue_assistenza.id
         from sportello.channels.models import Channel
@@ -537,8 +540,8 @@ def test_a_reload_does_not_take_the_agent_offline(db, world):
 
 
 def test_the_sweep_reschedules_itself(db, world):
-    router.ensure_sweep(db)
-    router.ensure_sweep(db)
+    routing_handlers.ensure_sweep(db)
+    routing_handlers.ensure_sweep(db)
     with db.session() as s:
         assert (
             s.scalar(
@@ -554,10 +557,12 @@ def test_the_sweep_reschedules_itself(db, world):
         assert len(pending) == 1 and pending[0].run_at > utcnow()
 
 
-def test_the_batch_assignment_writes_what_do_assign_writes(db, world):
-    """Large auto-mode batches bypass the ORM (``_assign_many``); they must leave the same rows,
-    system message and event as ``conversations.actions.do_assign``."""
+def test_a_large_batch_assignment_writes_what_a_batch_of_one_writes(db, world):
+    """Every assignment goes through ``conversations.actions.do_assign_many``; from
+    ``COPY_THRESHOLD`` rows on PostgreSQL it writes through ``COPY`` and ``unnest``: the same rows,
+    system message and event as a batch of one."""
     from sportello.conversations.models import Message
+    from sportello.core.events import COPY_THRESHOLD
 
     p, ids = world
     set_presence(db, p.sara.id, "available")
@@ -565,8 +570,10 @@ def test_the_batch_assignment_writes_what_do_assign_writes(db, world):
         capacity.do_set_agent_capacity(s, user=s.get_one(User, p.sara.id), capacity={"email": 50})
     small = new_conversation(db, ids["email"])
     drain(db)  # one conversation: the do_assign path
-    big = [new_conversation(db, ids["email"]) for _ in range(router.BULK_THRESHOLD + 5)]
-    stats = router.route(db, batch_size=100)  # one batch above the threshold: the bulk path
+    big = [new_conversation(db, ids["email"]) for _ in range(COPY_THRESHOLD + 5)]
+    stats = routing_actions.route(
+        db, batch_size=100
+    )  # one batch above the threshold: the bulk path
     assert stats.assigned == len(big)
 
     def written(cid: int) -> tuple:

@@ -14,7 +14,8 @@ from sportello.core.db import utcnow
 from sportello.core.dispatcher import Dispatcher
 from sportello.core.errors import InvalidInput
 from sportello.core.outbox import OutboxEvent
-from sportello.routing import router, sla
+from sportello.routing import actions as routing_actions
+from sportello.routing import sla
 from sportello.routing.models import Queue, SlaClockRow
 from tests.routing.world import add_channel, new_conversation
 
@@ -98,7 +99,7 @@ def test_most_specific_policy_wins(db, personas, chat):
 def test_clock_runs_in_business_hours_and_pauses_while_pending(db, personas, chat):
     with db.transaction() as s:
         cal = sla.do_create_calendar(s, brand_id=personas.brand_id, name="Ufficio", config=OFFICE)
-        router.do_set_queue_routing(
+        routing_actions.do_set_queue_routing(
             s, queue=s.get_one(Queue, personas.queue_assistenza.id), calendar_id=cal.id
         )
         sla.do_create_sla_policy(

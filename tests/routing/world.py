@@ -126,7 +126,7 @@ def router_worker(url: str, seconds: float, seed: int) -> int:
 
     from sqlalchemy.pool import NullPool
 
-    from sportello.routing import router
+    from sportello.routing import actions as routing_actions
 
     rng = random.Random(seed)
     db = Database(url, poolclass=NullPool)
@@ -134,7 +134,7 @@ def router_worker(url: str, seconds: float, seed: int) -> int:
     applied = 0
     try:
         while time.time() < stop_at:
-            stats = router.route(db, batch_size=rng.choice([1, 3, 20, 500]))
+            stats = routing_actions.route(db, batch_size=rng.choice([1, 3, 20, 500]))
             applied += stats.applied
             time.sleep(rng.random() * 0.005)
     finally:
@@ -154,7 +154,7 @@ def chaos_worker(
 
     from sportello.core.db import utcnow
     from sportello.core.errors import SportelloError
-    from sportello.routing import router
+    from sportello.routing import actions as routing_actions
 
     rng = random.Random(seed)
     db = Database(url, poolclass=NullPool)
@@ -193,11 +193,11 @@ def chaos_worker(
                         with db.transaction() as s:
                             user = s.get_one(User, offer.user_id)
                             if action == "accept":
-                                router.do_accept_offer(s, offer_id=offer.id, user=user)
+                                routing_actions.do_accept_offer(s, offer_id=offer.id, user=user)
                             elif action == "decline":
-                                router.do_decline_offer(s, offer_id=offer.id, user=user)
+                                routing_actions.do_decline_offer(s, offer_id=offer.id, user=user)
                             else:
-                                router.expire_offer(
+                                routing_actions.expire_offer(
                                     s, offer_id=offer.id, now=utcnow() + timedelta(minutes=5)
                                 )
                         op = f"offer_{action}"

@@ -11,7 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from sportello.routing import presence, router, sla
+from sportello.routing import actions as routing_actions
+from sportello.routing import presence, sla
 from sportello.routing.models import Queue, SlaClockRow
 from tests.web.conftest import screenshot, wait_live
 
@@ -37,7 +38,9 @@ def _api_message(base_url: str, personas, ident: str, text: str, email: str, nam
 def _push(db, personas, timeout: int) -> None:
     with db.transaction() as s:
         queue = s.get_one(Queue, personas.queue_assistenza.id)
-        router.do_set_queue_routing(s, queue=queue, mode="push", offer_timeout_seconds=timeout)
+        routing_actions.do_set_queue_routing(
+            s, queue=queue, mode="push", offer_timeout_seconds=timeout
+        )
 
 
 def _sla_policy(db, personas) -> None:

@@ -19,7 +19,6 @@ from sportello.web.api import (
     Page,
     api_router,
     decode_cursor,
-    encode_cursor,
 )
 
 router = api_router("audit")
@@ -54,10 +53,7 @@ def list_entries(
     f = service.AuditFilter(actor=actor, action=action, target=target, since=since, until=until)
     before = decode_cursor(cursor, 1)[0] if cursor else None
     rows = service.search(session, f, before_id=before, limit=limit)
-    return Page[AuditEntryRead](
-        items=[AuditEntryRead.model_validate(r) for r in rows],
-        next_cursor=encode_cursor(rows[-1].id) if len(rows) == limit else None,
-    )
+    return Page.of(rows, AuditEntryRead, limit)
 
 
 @router.get(

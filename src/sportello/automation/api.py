@@ -17,7 +17,6 @@ from sportello.web.api import (
     ReadCaller,
     api_router,
     decode_cursor,
-    encode_cursor,
 )
 
 router = api_router("rules")
@@ -106,7 +105,4 @@ def list_runs(
     require_supervisor(caller.user)
     before = decode_cursor(cursor, 1)[0] if cursor else None
     rows = service.runs(session, rule_id=rule_id, before_id=before, limit=limit)
-    return Page[RunRead](
-        items=[RunRead.model_validate(r) for r in rows],
-        next_cursor=encode_cursor(rows[-1].id) if len(rows) == limit else None,
-    )
+    return Page.of(rows, RunRead, limit)

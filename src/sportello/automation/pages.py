@@ -3,12 +3,9 @@ run, and the log of what the rules did. Admins change rules; supervisors look.""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
@@ -28,14 +25,6 @@ __all__ = ["handlers", "router"]
 
 router = APIRouter(dependencies=[CsrfChecked])
 ROWS = 5
-
-
-@contextlib.asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Where the dispatcher runs, make sure the periodic sweep of time-based rules is queued."""
-    if getattr(app.state, "dispatcher", None) is not None:
-        await asyncio.to_thread(handlers.ensure_sweep, app.state.db)
-    yield
 
 
 async def _form(request: Request) -> dict[str, Any]:

@@ -39,7 +39,6 @@ from sportello.web.api import (
     WriteCaller,
     api_router,
     decode_cursor,
-    encode_cursor,
 )
 
 router = api_router("campaigns")
@@ -218,10 +217,7 @@ def list_contacts(
     campaign = service.access_campaign_by_id(session, caller.user, campaign_id)
     after = decode_cursor(cursor, 1)[0] if cursor else None
     rows = service.contacts(session, campaign.id, status=status, after_id=after, limit=limit)
-    return Page[ContactRead](
-        items=[ContactRead.model_validate(r) for r in rows],
-        next_cursor=encode_cursor(rows[-1].id) if len(rows) == limit else None,
-    )
+    return Page.of(rows, ContactRead, limit)
 
 
 @router.get(
@@ -314,10 +310,7 @@ def list_do_not_call(
     require_supervisor(caller.user)
     after = decode_cursor(cursor, 1)[0] if cursor else None
     rows = service.do_not_call(session, query=q, limit=limit, after_id=after)
-    return Page[DoNotCallRead](
-        items=[DoNotCallRead.model_validate(r) for r in rows],
-        next_cursor=encode_cursor(rows[-1].id) if len(rows) == limit else None,
-    )
+    return Page.of(rows, DoNotCallRead, limit)
 
 
 @router.post(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, bindparam, case, func, insert, literal, or_, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -16,8 +16,8 @@ from sqlalchemy.orm.util import identity_key
 from sportello.accounts.models import User
 from sportello.channels.base import InboundAttachment, InboundMessage
 from sportello.config import get_settings
+from sportello.conversations import statements
 from sportello.conversations.models import (
-    ACTIVE_STATUSES,
     TRANSITIONS,
     Attachment,
     Conversation,
@@ -30,7 +30,7 @@ from sportello.conversations.models import (
     Tag,
 )
 from sportello.conversations.storage import safe_filename, store_bytes
-from sportello.core.db import SESSION_HISTORY, session_now, table_of, utcnow
+from sportello.core.db import SESSION_HISTORY, session_now, utcnow
 from sportello.core.errors import InvalidInput, InvalidTransition, NotFound
 from sportello.core.events import (
     ConversationAssigned,
@@ -39,9 +39,9 @@ from sportello.core.events import (
     MessageDeliveryUpdated,
     MessageEvent,
     emit,
+    emit_many,
 )
 from sportello.core.html import preview, sanitize_html
-from sportello.core.prepared import Prepared
 from sportello.customers import actions as customers_actions
 from sportello.customers.models import Customer
 from sportello.routing.models import Queue
@@ -115,18 +115,9 @@ class ReceiveResult:
         return self
 
 
-_NEXT_NUMBER = (
-    table_of(Counter)
-    .update()
-    .where(Counter.__table__.c.name == bindparam("counter"))
-    .values(value=Counter.__table__.c.value + 1)
-    .returning(Counter.__table__.c.value)
-)
-
-
 def next_number(session: Session, name: str = "conversation") -> int:
     """The next human-friendly number; the UPDATE's row lock serialises concurrent callers."""
-    value = session.connection().execute(_NEXT_NUMBER, {"counter": name}).scalar()
+    value = session.connection().execute(statements.NEXT_NUMBER, {"counter": name}).scalar()
     if value is None:
         session.execute(insert(Counter).values(name=name, value=FIRST_NUMBER))
         return FIRST_NUMBER
@@ -186,71 +177,12 @@ def _store_attachments(
     return stored
 
 
-class _Door:
-    """The one door's statements, built once: compiling a fresh statement costs ~10x executing a
-    cached one, and this path runs for every message of every channel."""
-
-    c = Conversation.__table__.c
-    m = Message.__table__.c
-    thread_columns = (
-        c.id, c.number, c.status, c.queue_id, c.assignee_id, c.priority, c.last_message_at,
-    )  # fmt: skip
-    duplicate = Prepared(
-        select(m.id, m.conversation_id, c.number, c.customer_id)
-        .select_from(Message.__table__.join(Conversation.__table__, c.id == m.conversation_id))
-        .where(m.channel_id == bindparam("channel_id"), m.provider_message_id == bindparam("pid"))
-    )
-    by_reference = (
-        select(*thread_columns)
-        .select_from(Conversation.__table__.join(Message.__table__, m.conversation_id == c.id))
-        .where(
-            m.channel_id == bindparam("channel_id"),
-            m.provider_message_id.in_(bindparam("refs", expanding=True)),
-            # Knowing a message id is not being its customer: a stranger starts their own case.
-            c.customer_id == bindparam("customer_id"),
-        )
-        .order_by(m.id.desc())
-        .limit(1)
-    )
-    by_number = Prepared(
-        select(*thread_columns).where(
-            c.number == bindparam("number"),
-            c.brand_id == bindparam("brand_id"),
-            c.customer_id == bindparam("customer_id"),
-        )
-    )
-    open_thread = Prepared(
-        select(*thread_columns, c.subject)
-        .where(
-            c.customer_id == bindparam("customer_id"),
-            c.channel_id == bindparam("channel_id"),
-            or_(*[Conversation.__table__.c.status == s.value for s in ACTIVE_STATUSES]),
-        )
-        .order_by(c.last_message_at.desc())
-        .limit(1)
-    )
-    insert_conversation = Prepared(table_of(Conversation).insert().returning(c.id))
-    touch_conversation = Prepared(
-        table_of(Conversation)
-        .update()
-        .where(c.id == bindparam("conversation_id"))
-        .values(
-            last_message_at=bindparam("last_message_at"),
-            last_inbound_at=bindparam("last_inbound_at"),
-            updated_at=bindparam("updated_at"),
-            message_count=c.message_count + 1,
-            preview=bindparam("preview"),
-        )
-    )
-    insert_message = Prepared(table_of(Message).insert().returning(m.id))
-
-
 def _find_thread(
     conn: Connection, *, channel: ChannelRef, customer_id: int, inbound: InboundMessage
-) -> Any:  # a Row of _Door's thread columns, or None
+) -> Any:  # a Row of Door's thread columns, or None
     if inbound.in_reply_to:
         row = conn.execute(
-            _Door.by_reference,
+            statements.Door.by_reference,
             {
                 "channel_id": channel.id,
                 "refs": inbound.in_reply_to[:50],
@@ -261,7 +193,7 @@ def _find_thread(
             return row
     if inbound.conversation_number is not None:
         # A number typed in a subject is guessable: follow it only for the same customer.
-        row = _Door.by_number.first(
+        row = statements.Door.by_number.first(
             conn,
             number=inbound.conversation_number,
             brand_id=channel.brand_id,
@@ -269,7 +201,7 @@ def _find_thread(
         )
         if row is not None:
             return row
-    row = _Door.open_thread.first(conn, customer_id=customer_id, channel_id=channel.id)
+    row = statements.Door.open_thread.first(conn, customer_id=customer_id, channel_id=channel.id)
     # Mail as Zendesk and Zammad thread it: with no reply headers, a message about another
     # subject is a new case even while the customer has one open (a chat goes on as is).
     if (
@@ -342,7 +274,7 @@ def do_receive_message(
     session.flush()
     conn = session.connection()
     if inbound.provider_message_id:
-        existing = _Door.duplicate.first(
+        existing = statements.Door.duplicate.first(
             conn, channel_id=channel.id, pid=inbound.provider_message_id
         )
         if existing is not None:
@@ -375,7 +307,7 @@ def do_receive_message(
         number = next_number(session)
         queue_id, assignee_id = channel.queue_id, None
         status, priority = Status.NEW, Priority.NORMAL
-        conversation_id = _Door.insert_conversation.scalar(
+        conversation_id = statements.Door.insert_conversation.scalar(
             conn,
             number=number,
             brand_id=channel.brand_id,
@@ -402,7 +334,7 @@ def do_receive_message(
             _set_status(session, conversation, Status.OPEN, by=None, reason="customer_reply")
             status = Status.OPEN
             session.flush()
-        _Door.touch_conversation.execute(
+        statements.Door.touch_conversation.execute(
             conn,
             conversation_id=conversation_id,
             last_message_at=max(thread.last_message_at, now),
@@ -415,7 +347,7 @@ def do_receive_message(
         if cached is not None:
             session.expire(cached)
 
-    message_id = _Door.insert_message.scalar(
+    message_id = statements.Door.insert_message.scalar(
         conn,
         conversation_id=conversation_id,
         channel_id=channel.id,
@@ -540,36 +472,6 @@ def do_send_reply(
     return message
 
 
-class _Reply:
-    c = Conversation.__table__.c
-    conversation = Prepared(
-        select(c.id, c.status, c.channel_id, c.queue_id, c.assignee_id).where(
-            c.id == bindparam("conversation_id")
-        )
-    )
-    touch = Prepared(
-        table_of(Conversation)
-        .update()
-        .where(c.id == bindparam("conversation_id"))
-        .values(
-            # NULL for the bot's and surveys' messages: only a person's answer counts.
-            first_response_at=func.coalesce(
-                c.first_response_at, bindparam("first_response", type_=c.updated_at.type)
-            ),
-            status=case(
-                (c.status == Status.NEW, literal(Status.OPEN, c.status.type)), else_=c.status
-            ),
-            assignee_id=func.coalesce(
-                c.assignee_id, bindparam("author_id", type_=c.assignee_id.type)
-            ),
-            last_message_at=bindparam("now"),
-            updated_at=bindparam("now"),
-            message_count=c.message_count + 1,
-            preview=bindparam("new_preview", type_=c.preview.type),
-        )
-    )
-
-
 @dataclass(frozen=True)
 class SentReply:
     """A reply written by ``do_send_reply_by_id``: what its API answer shows."""
@@ -606,7 +508,7 @@ def do_send_reply_by_id(
     another channel that reaches this customer (the brand's mailbox for a web form's
     customer), checked by ``channels.actions.do_send_reply_via``."""
     session.flush()  # Core skips autoflush: earlier writes of the batch go first
-    conversation = _Reply.conversation.first(session, conversation_id=conversation_id)
+    conversation = statements.Reply.conversation.first(session, conversation_id=conversation_id)
     if conversation is None:
         raise NotFound("conversation not found")
     check_reply(conversation, text, attachments)
@@ -615,7 +517,7 @@ def do_send_reply_by_id(
     state = DeliveryState.DELIVERED if session.info.get(SESSION_HISTORY) else DeliveryState.QUEUED
     html = sanitize_html(html) if html else None
     channel_id = via_channel_id or conversation.channel_id
-    message_id = _Door.insert_message.scalar(
+    message_id = statements.Door.insert_message.scalar(
         session,
         conversation_id=conversation_id,
         channel_id=channel_id,
@@ -635,7 +537,7 @@ def do_send_reply_by_id(
     stored = _store_attachments(session, message_id, attachments)
     if stored:
         session.flush()  # their ids, for the answer
-    _Reply.touch.execute(
+    statements.Reply.touch.execute(
         session,
         conversation_id=conversation_id,
         now=now,
@@ -788,6 +690,92 @@ def check_assign(conversation: Conversation, assignee: User | None) -> None:
         raise InvalidInput("that user is not active", field="assignee_id")
 
 
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """One conversation changing hands, as the caller read it (locked and checked)."""
+
+    conversation_id: int
+    number: int
+    queue_id: int | None
+    status: Status
+    priority: Priority
+    previous_assignee_id: int | None
+    assignee_id: int | None
+    assignee_name: str | None
+
+
+def do_assign_many(
+    session: Session,
+    assignments: Sequence[Assignment],
+    *,
+    by: User | None,
+    now: datetime | None = None,
+    in_place: Conversation | None = None,
+) -> list[Status]:
+    """The one assignment path (``do_assign`` is a batch of one; the router commits hundreds):
+    each conversation gets its assignee (a new one opens), a system line in its timeline and a
+    ``conversation.assigned`` event, written with one statement each for the whole batch. The
+    caller has locked the rows and checked them (``check_assign``). Objects of these
+    conversations in the session are expired, except ``in_place``, which is brought up to date.
+    Returns the new statuses."""
+    if not assignments:
+        return []
+    now = now or utcnow()
+    session.flush()  # what the caller changed before lands before these rows
+    by_name = by.name if by else None
+    statuses = [
+        Status.OPEN if a.status == Status.NEW and a.assignee_id is not None else a.status
+        for a in assignments
+    ]
+    statements.assign_rows(
+        session,
+        [
+            (a.conversation_id, a.assignee_id, st)
+            for a, st in zip(assignments, statuses, strict=True)
+        ],
+        now,
+    )
+    statements.insert_system_messages(
+        session,
+        [
+            (
+                a.conversation_id,
+                f"Assigned to {a.assignee_name}" if a.assignee_id is not None else "Unassigned",
+                {"event": "assign", "to": a.assignee_name, "by": by_name},
+            )
+            for a in assignments
+        ],
+        now,
+    )
+    emit_many(
+        session,
+        "conversation.assigned",
+        [
+            ConversationAssigned(
+                conversation_id=a.conversation_id,
+                number=a.number,
+                queue_id=a.queue_id,
+                assignee_id=a.assignee_id,
+                status=st.value,
+                priority=a.priority.value,
+                previous_assignee_id=a.previous_assignee_id,
+                by_user_id=by.id if by else None,
+            )
+            for a, st in zip(assignments, statuses, strict=True)
+        ],
+    )
+    # Objects of these conversations already in this session would be stale now.
+    changed = {a.conversation_id: (a, st) for a, st in zip(assignments, statuses, strict=True)}
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Conversation) and obj.id in changed and obj is not in_place:
+            session.expire(obj)
+    if in_place is not None and in_place.id in changed:
+        a, st = changed[in_place.id]
+        for key, value in (("assignee_id", a.assignee_id), ("status", st), ("updated_at", now)):
+            set_committed_value(in_place, key, value)
+    return statuses
+
+
 def do_assign(
     session: Session, *, conversation: Conversation, assignee: User | None, by: User | None
 ) -> Conversation:
@@ -796,28 +784,26 @@ def do_assign(
     new = assignee.id if assignee else None
     if previous == new:
         return conversation
-    conversation.assignee_id = new
-    conversation.assignee = assignee
-    conversation.updated_at = utcnow()
-    if conversation.status == Status.NEW and assignee is not None:
-        conversation.status = Status.OPEN
-    _system_message(
+    if conversation.id is None:
+        session.flush()
+    do_assign_many(
         session,
-        conversation,
-        f"Assigned to {assignee.name}" if assignee else "Unassigned",
-        {
-            "event": "assign",
-            "to": assignee.name if assignee else None,
-            "by": by.name if by else None,
-        },
+        [
+            Assignment(
+                conversation_id=conversation.id,
+                number=conversation.number,
+                queue_id=conversation.queue_id,
+                status=conversation.status,
+                priority=conversation.priority,
+                previous_assignee_id=previous,
+                assignee_id=new,
+                assignee_name=assignee.name if assignee else None,
+            )
+        ],
+        by=by,
+        in_place=conversation,
     )
-    emit(
-        session,
-        "conversation.assigned",
-        ConversationAssigned(
-            **_ref(conversation), previous_assignee_id=previous, by_user_id=by.id if by else None
-        ),
-    )
+    set_committed_value(conversation, "assignee", assignee)
     return conversation
 
 
@@ -955,31 +941,9 @@ def do_mark_delivery(
     return True
 
 
-class _Delivery:
-    """Delivery marks by id, with no Message object: replies pushed to the widget and their
-    receipts come several per reply, and loading the ORM row costs more than the update."""
-
-    m, c = Message.__table__.c, Conversation.__table__.c
-    refs = Prepared(select(c.queue_id, c.assignee_id).where(c.id == bindparam("conversation_id")))
-    # Guarded by the state read: if another writer moved it meanwhile, nothing changes here.
-    advance = Prepared(
-        table_of(Message)
-        .update()
-        .where(m.id == bindparam("message_id"), m.delivery_state == bindparam("current"))
-        .values(
-            delivery_state=bindparam("new_state", type_=m.delivery_state.type),
-            error=bindparam("new_error", type_=m.error.type),
-            provider_message_id=func.coalesce(
-                m.provider_message_id, bindparam("new_pid", type_=m.provider_message_id.type)
-            ),
-            updated_at=bindparam("at", type_=m.updated_at.type),
-        )
-    )
-
-
 def conversation_refs(session: Session, conversation_id: int) -> tuple[int | None, int | None]:
     """The conversation's (queue_id, assignee_id), which delivery events carry."""
-    row = _Delivery.refs.first(session, conversation_id=conversation_id)
+    row = statements.Delivery.refs.first(session, conversation_id=conversation_id)
     return (None, None) if row is None else (row.queue_id, row.assignee_id)
 
 
@@ -1000,7 +964,7 @@ def advance_delivery(
     if not delivery_advances(current, state):
         return False
     error = error[:2000] if error else None
-    changed = _Delivery.advance.execute(
+    changed = statements.Delivery.advance.execute(
         session,
         message_id=message_id,
         current=current,

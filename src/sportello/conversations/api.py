@@ -35,7 +35,6 @@ from sportello.web.api import (
     WriteCaller,
     api_router,
     decode_cursor,
-    encode_cursor,
     micros_to_datetime,
     problem_response,
 )
@@ -80,10 +79,7 @@ def list_conversations(
         updated_since=updated_since,
     )
     rows, next_key = service.page(session, caller.user, filters, after=after, limit=limit)
-    return Page[ConversationRead](
-        items=[ConversationRead.model_validate(c) for c in rows],
-        next_cursor=encode_cursor(*next_key) if next_key else None,
-    )
+    return Page.keyed(rows, ConversationRead, next_key)
 
 
 @router.get(
@@ -114,10 +110,7 @@ def list_messages(
     conversation = access.access_conversation_by_id(session, caller.user, conversation_id)
     after = decode_cursor(cursor, 1)[0] if cursor else None
     rows, next_key = service.messages_page(session, conversation, after_id=after, limit=limit)
-    return Page[MessageRead](
-        items=[MessageRead.model_validate(m) for m in rows],
-        next_cursor=encode_cursor(next_key) if next_key is not None else None,
-    )
+    return Page.keyed(rows, MessageRead, next_key)
 
 
 @router.post(

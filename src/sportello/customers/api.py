@@ -26,7 +26,6 @@ from sportello.web.api import (
     WriteCaller,
     api_router,
     decode_cursor,
-    encode_cursor,
     problem_response,
 )
 
@@ -48,10 +47,7 @@ def list_customers(
 ) -> Page[CustomerRead]:
     after = decode_cursor(cursor, 1)[0] if cursor else None
     rows, next_key = service.page(session, caller.user, q=q, after_id=after, limit=limit)
-    return Page[CustomerRead](
-        items=[CustomerRead.model_validate(c) for c in rows],
-        next_cursor=encode_cursor(next_key) if next_key is not None else None,
-    )
+    return Page.keyed(rows, CustomerRead, next_key)
 
 
 @router.get("/customers/{customer_id}", summary="Get a customer", response_model=CustomerRead)

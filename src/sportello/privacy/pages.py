@@ -3,12 +3,9 @@ admins) and the retention policies (admins) with their dry-run counts."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from sportello.accounts.models import Brand
@@ -23,14 +20,6 @@ from sportello.web.helpers import form_error, see_other, user_errors
 from sportello.web.render import render
 
 router = APIRouter(dependencies=[CsrfChecked])
-
-
-@contextlib.asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Where the dispatcher runs, make sure the nightly retention run is scheduled."""
-    if getattr(app.state, "dispatcher", None) is not None:
-        await asyncio.to_thread(handlers.ensure_jobs, app.state.db)
-    yield
 
 
 # --------------------------------------------------------------------------- the customer

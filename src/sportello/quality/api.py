@@ -43,7 +43,6 @@ from sportello.web.api import (
     WriteCaller,
     api_router,
     decode_cursor,
-    encode_cursor,
 )
 
 router = api_router("quality")
@@ -186,10 +185,7 @@ def list_reviews(
         after_id=after,
         limit=limit,
     )
-    return Page[ReviewRead](
-        items=[ReviewRead.model_validate(r) for r in rows],
-        next_cursor=encode_cursor(rows[-1].id) if len(rows) == limit else None,
-    )
+    return Page.of(rows, ReviewRead, limit)
 
 
 @router.post(

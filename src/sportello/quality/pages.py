@@ -4,14 +4,12 @@ and trends with CSV/XLSX export."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-from collections.abc import AsyncIterator
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlalchemy import select
@@ -50,16 +48,6 @@ __all__ = ["handlers", "router"]
 
 router = APIRouter(dependencies=[CsrfChecked])
 ERRORS = (InvalidInput, Conflict, PermissionDenied, NotFound)
-
-
-@contextlib.asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Where the dispatcher runs, make sure the daily sampling job is scheduled."""
-    if getattr(app.state, "dispatcher", None) is not None:
-        import asyncio
-
-        await asyncio.to_thread(handlers.ensure_scheduled, app.state.db)
-    yield
 
 
 async def _form(request: Request) -> dict[str, Any]:

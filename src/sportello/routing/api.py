@@ -16,7 +16,6 @@ from sportello.core.access import require_supervisor
 from sportello.core.db import SessionDep, utcnow
 from sportello.core.errors import NotFound
 from sportello.routing import actions, capacity, presence, service, skills, sla
-from sportello.routing import router as engine
 from sportello.routing.calendar import BusinessCalendar
 from sportello.routing.models import BusinessCalendarRow, TeamRouting
 from sportello.routing.schemas import (
@@ -214,7 +213,7 @@ def delete_queue(
     ] = None,
 ) -> Response:
     target = service.get(session, move_to) if move_to is not None else None
-    engine.do_delete_queue(
+    actions.do_delete_queue(
         session, queue=service.get(session, queue_id), move_to=target, by=caller.user
     )
     return Response(status_code=204)
@@ -281,7 +280,7 @@ def set_user_capacity(
     response_model=Released,
 )
 def release_user(user_id: int, session: SessionDep, caller: AdminCaller) -> Released:
-    count = engine.do_release_agent(session, user=_user(session, user_id), by=caller.user)
+    count = actions.do_release_agent(session, user=_user(session, user_id), by=caller.user)
     return Released(released=count)
 
 

@@ -1,13 +1,13 @@
 """Routing in the console: the agent's state, offers and load; the supervisors' live view.
 
 HTML/htmx routes under ``/routing``, JSON under ``/api/v1/routing``. Views are thin: they parse,
-check access and call one action from presence.py / router.py. Live: the agent panel carries
+check access and call one action from presence.py / actions.py. Live: the agent panel carries
 ``data-live-url``, which the console's socket refreshes on conversation events; routing.js also
 refreshes it on routing events and ticks its offer countdowns. The supervisors' live panel
 carries ``data-cl-live-url``: console-live.js refreshes it on routing, presence, SLA and
-conversation events, at most once a second, and never under an open routing menu. Importing
-this module registers the routing handlers and jobs (router.py, sla.py); the app's lifespan
-schedules the sweep.
+conversation events, at most once a second, and never under an open routing menu. The routing
+handlers and jobs live in handlers.py and sla.py (``wiring.HANDLERS``), the sweep is scheduled
+by ``wiring.schedule_periodic``.
 
 On every console page (``layout.html``) the top bar loads ``/routing/me/bar``: the agent's status
 menu, plus (out of band) the offer toasts and the "an offer timed out" notice. console-live.js
@@ -19,14 +19,12 @@ through the ``sla_status`` template global registered here.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import func, select
@@ -35,11 +33,10 @@ from sqlalchemy.orm import Session, lazyload, object_session
 from sportello.accounts.models import Role, User
 from sportello.conversations.models import ACTIVE_STATUSES, Conversation
 from sportello.core import access, i18n
-from sportello.core.db import Database, SessionDep, utcnow
+from sportello.core.db import SessionDep, utcnow
 from sportello.core.errors import InvalidInput, NotFound
 from sportello.customers.models import Customer, CustomerIdentity, IdentityKind
-from sportello.routing import capacity, presence, sla
-from sportello.routing import router as engine
+from sportello.routing import actions, capacity, presence, service, sla, snapshot
 from sportello.routing.capacity import ids_in
 from sportello.routing.models import AgentState, PresenceLog, Queue, RoutingState
 from sportello.routing.presence import Presence
@@ -47,19 +44,10 @@ from sportello.web.auth import ApiCallerDep, CsrfChecked, CurrentUser, Superviso
 from sportello.web.helpers import back_to, is_htmx, local_path, translating, user_errors
 from sportello.web.render import env, render
 
-__all__ = ["lifespan", "router"]
+__all__ = ["router"]
 
 pages = APIRouter(dependencies=[CsrfChecked])
 api = APIRouter(prefix="/api/v1/routing", tags=["routing"])
-
-
-@contextlib.asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Where this process dispatches, make sure the periodic routing / SLA sweep is scheduled."""
-    if getattr(app.state, "dispatcher", None) is not None:
-        db: Database = app.state.db
-        await asyncio.to_thread(engine.ensure_sweep, db)
-    yield
 
 
 # ----------------------------------------------------------------------------- reads
@@ -107,7 +95,7 @@ class OfferCard:
 
 
 def offer_cards(session: Session, user_id: int) -> list[OfferCard]:
-    pairs = engine.offers_for(session, user_id)
+    pairs = service.offers_for(session, user_id)
     if not pairs:
         return []
     queued = dict(
@@ -167,8 +155,8 @@ def _bar_context(session: Session, user: User) -> dict[str, Any]:
 
 def _agent_context(session: SessionDep, user: User) -> dict[str, Any]:
     state = presence.get_state(session, user.id)
-    lines = engine.agent_overview(session, user_ids=[user.id])
-    offers = engine.offers_for(session, user.id)
+    lines = service.agent_overview(session, user_ids=[user.id])
+    offers = service.offers_for(session, user.id)
     return {
         "state": state,
         "presence_values": [p.value for p in presence.Presence],
@@ -258,7 +246,7 @@ def conversation_lines(session: Session, ids: Iterable[int]) -> dict[int, Conver
 def live_agents(session: Session, *, with_conversations: bool = True) -> list[LiveAgent]:
     """Every active agent (and any supervisor or admin who has set a state), with their
     active conversations: those a supervisor may reassign from here."""
-    lines = {a.user_id: a for a in engine.agent_overview(session)}
+    lines = {a.user_id: a for a in service.agent_overview(session)}
     users = list(
         session.scalars(
             select(User)
@@ -346,7 +334,7 @@ class WaitingLine:
 
 def live_waiting(session: Session, *, now: datetime) -> list[WaitingLine]:
     """The longest-waiting conversations (no agent, no offer), oldest first."""
-    waiting = sorted(engine.load_waiting(session, None, now), key=lambda w: w.waiting_since)
+    waiting = sorted(snapshot.load_waiting(session, None, now), key=lambda w: w.waiting_since)
     top = waiting[:LIVE_WAITING]
     if not top:
         return []
@@ -370,7 +358,7 @@ def live_waiting(session: Session, *, now: datetime) -> list[WaitingLine]:
 
 def _live_context(session: SessionDep) -> dict[str, Any]:
     now = utcnow()
-    queues = engine.queue_overview(session, now=now)
+    queues = service.queue_overview(session, now=now)
     waiting = live_waiting(session, now=now)
     return {
         "queues": queues,
@@ -476,7 +464,7 @@ def accept_offer(
     request: Request, session: SessionDep, user: CurrentUser, offer_id: int
 ) -> Response:
     with user_errors(request):
-        conversation = engine.do_accept_offer(session, offer_id=offer_id, user=user)
+        conversation = actions.do_accept_offer(session, offer_id=offer_id, user=user)
     return back_to(request, f"/c/{conversation.number}")
 
 
@@ -491,7 +479,7 @@ def decline_offer(
     panel: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     with user_errors(request):
-        engine.do_decline_offer(session, offer_id=offer_id, user=user)
+        actions.do_decline_offer(session, offer_id=offer_id, user=user)
     if is_htmx(request):
         return _agent_fragment(request, session, user, panel)
     return back_to(request, "/routing/agent")
@@ -581,7 +569,7 @@ def pin(
 ) -> Response:
     with user_errors(request):
         conversation = _conversation(session, user, conversation_id)
-        engine.do_pin(
+        actions.do_pin(
             session, conversation=conversation, agent=_user(session, agent_id, "agent_id"), by=user
         )
     return _after_supervising(request, conversation, next_url)
@@ -602,7 +590,7 @@ def reassign(
 ) -> Response:
     with user_errors(request):
         conversation = _conversation(session, user, conversation_id)
-        engine.do_reassign(
+        actions.do_reassign(
             session,
             conversation=conversation,
             assignee=_user(session, agent_id, "agent_id"),
@@ -629,7 +617,7 @@ def move(
         queue = session.get(Queue, int(queue_id)) if queue_id.isdigit() else None
         if queue is None:
             raise InvalidInput("choose a queue", field="queue_id")
-        engine.do_move_conversation(session, conversation=conversation, queue=queue, by=user)
+        actions.do_move_conversation(session, conversation=conversation, queue=queue, by=user)
     return _after_supervising(request, conversation, next_url)
 
 
@@ -688,7 +676,7 @@ class LiveOut(BaseModel):
 
 
 def _me(session: SessionDep, user: User) -> MeOut:
-    lines = engine.agent_overview(session, user_ids=[user.id])
+    lines = service.agent_overview(session, user_ids=[user.id])
     return MeOut(
         agent=AgentOut(**vars(lines[0])) if lines else None,
         offers=[
@@ -731,7 +719,7 @@ def api_presence(body: PresenceIn, session: SessionDep, caller: ApiCallerDep) ->
 @api.post("/offers/{offer_id}/accept", response_model=MeOut)
 def api_accept(offer_id: int, session: SessionDep, caller: ApiCallerDep) -> MeOut:
     caller.require("write")
-    engine.do_accept_offer(session, offer_id=offer_id, user=caller.user)
+    actions.do_accept_offer(session, offer_id=offer_id, user=caller.user)
     session.flush()
     return _me(session, caller.user)
 
@@ -739,7 +727,7 @@ def api_accept(offer_id: int, session: SessionDep, caller: ApiCallerDep) -> MeOu
 @api.post("/offers/{offer_id}/decline", response_model=MeOut)
 def api_decline(offer_id: int, session: SessionDep, caller: ApiCallerDep) -> MeOut:
     caller.require("write")
-    engine.do_decline_offer(session, offer_id=offer_id, user=caller.user)
+    actions.do_decline_offer(session, offer_id=offer_id, user=caller.user)
     session.flush()
     return _me(session, caller.user)
 
@@ -750,8 +738,8 @@ def api_live(session: SessionDep, caller: ApiCallerDep) -> LiveOut:
     caller.require("read")
     access.require_supervisor(caller.user)
     return LiveOut(
-        queues=[QueueOut(**vars(q)) for q in engine.queue_overview(session)],
-        agents=[AgentOut(**vars(a)) for a in engine.agent_overview(session)],
+        queues=[QueueOut(**vars(q)) for q in service.queue_overview(session)],
+        agents=[AgentOut(**vars(a)) for a in service.agent_overview(session)],
     )
 
 

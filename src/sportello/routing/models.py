@@ -28,7 +28,7 @@ class Queue(Base):
 #
 # Queue routing settings live in ``queue_routing`` (one row a queue, created on demand) so that
 # the queue admin pages keep owning ``queue``. Everything below is written by the routing actions
-# (presence.py, skills.py, capacity.py, router.py, sla.py); see router.py for the engine.
+# (presence.py, skills.py, capacity.py, actions.py, sla.py); see planner.py for the engine.
 
 
 class QueueRouting(Base):

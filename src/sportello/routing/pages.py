@@ -17,7 +17,6 @@ from sportello.conversations.models import Priority
 from sportello.core.db import SessionDep, utcnow
 from sportello.core.errors import Conflict, InvalidInput, NotFound, SportelloError
 from sportello.routing import actions, capacity, messages, presence, service, skills, sla
-from sportello.routing import router as router_engine
 from sportello.routing.calendar import WEEKDAY_KEYS, BusinessCalendar
 from sportello.routing.models import BusinessCalendarRow, Queue, SlaPolicy, TeamRouting
 from sportello.web.auth import AdminUser, CsrfChecked, SupervisorUser
@@ -336,8 +335,8 @@ def _queue_page(
             "calendars": service.calendars(session, brand_id),
             "team_members": list(queue.team.members) if queue.team else [],
             "max_level": skills.MAX_LEVEL,
-            "min_timeout": router_engine.MIN_OFFER_TIMEOUT,
-            "max_timeout": router_engine.MAX_OFFER_TIMEOUT,
+            "min_timeout": actions.MIN_OFFER_TIMEOUT,
+            "max_timeout": actions.MAX_OFFER_TIMEOUT,
         },
         tab="queues",
         problem=problem,
@@ -404,7 +403,7 @@ def queue_delete(
     try:
         target_id = _opt_int(move_to, "move_to")
         target = service.get(session, target_id) if target_id is not None else None
-        router_engine.do_delete_queue(session, queue=queue, move_to=target, by=user)
+        actions.do_delete_queue(session, queue=queue, move_to=target, by=user)
     except (InvalidInput, Conflict) as exc:
         session.rollback()
         return _queue_page(request, session, queue, _problem(request, exc))
@@ -505,7 +504,7 @@ def agent_capacity_save(
 )
 def agent_release(request: Request, session: SessionDep, user: AdminUser, user_id: int) -> Response:
     """Hand an absent agent's open conversations and offers back to their queues."""
-    router_engine.do_release_agent(session, user=_user(session, user_id), by=user)
+    actions.do_release_agent(session, user=_user(session, user_id), by=user)
     return see_other("/admin/capacity")
 
 

@@ -2,7 +2,7 @@
 
 Only ``available`` agents are routed to. Every change is written to ``presence_log`` with its time
 and announced as ``agent.presence_changed``. Automatic changes: ``away`` after inactivity
-(:func:`sweep_inactive`, run by the routing sweep) or after an unanswered offer (router.py), and
+(:func:`sweep_inactive`, run by the routing sweep) or after an unanswered offer (actions.py), and
 ``offline`` when the agent's last console WebSocket has been closed for :data:`DISCONNECT_GRACE`
 (:func:`socket_opened` / :func:`socket_closed`, called by web/ws.py), so that a page reload does
 not log the agent out of routing.

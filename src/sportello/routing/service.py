@@ -1,8 +1,11 @@
-"""Reads about queues and their routing settings (skills, capacity, calendars, SLA)."""
+"""Reads about queues and their routing settings (skills, capacity, calendars, SLA), the offers
+an agent holds, and the live views of queues and agents."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,11 +15,15 @@ from sportello.accounts.models import Role, User
 from sportello.channels.models import Channel
 from sportello.conversations.models import ACTIVE_STATUSES, Conversation
 from sportello.core import access
+from sportello.core.db import utcnow
 from sportello.core.errors import NotFound
+from sportello.routing import capacity
+from sportello.routing.capacity import ids_in
 from sportello.routing.models import (
     AgentSkill,
     AgentState,
     BusinessCalendarRow,
+    Offer,
     PauseReason,
     Queue,
     QueueMember,
@@ -26,6 +33,8 @@ from sportello.routing.models import (
     SlaPolicy,
     TeamRouting,
 )
+from sportello.routing.planner import WaitingSnap, proficiency, serves
+from sportello.routing.snapshot import load_agents, load_queues, load_waiting
 
 
 def get_all(session: Session) -> list[Queue]:
@@ -238,3 +247,128 @@ def channels(session: Session, brand_id: int) -> list[Channel]:
 def agent_states(session: Session) -> dict[int, AgentState]:
     """User id -> routing state (presence, pause reason) of everyone who has one."""
     return {row.user_id: row for row in session.scalars(select(AgentState))}
+
+
+# ----------------------------------------------------------------------------- offers, live views
+
+
+def offers_for(session: Session, user_id: int) -> list[tuple[Offer, Conversation]]:
+    return [
+        (o, c)
+        for o, c in session.execute(
+            select(Offer, Conversation)
+            .join(Conversation, Conversation.id == Offer.conversation_id)
+            .where(Offer.user_id == user_id)
+            .order_by(Offer.expires_at)
+        )
+    ]
+
+
+def agents_of_role(session: Session) -> list[User]:
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.is_active.is_(True), User.role == Role.AGENT)
+            .order_by(User.name)
+        )
+    )
+
+
+@dataclass
+class QueueLine:
+    queue_id: int
+    name: str
+    priority: int
+    mode: str
+    waiting: int
+    offered: int
+    longest_wait_seconds: int | None
+    agents_available: int
+
+
+def queue_overview(session: Session, *, now: datetime | None = None) -> list[QueueLine]:
+    """Each queue: waiting conversations, live offers, longest wait, agents available for it."""
+    now = now or utcnow()
+    queues = load_queues(session)
+    agents = load_agents(session)
+    names = dict(session.execute(select(Queue.id, Queue.name)).all())
+    waiting = load_waiting(session, None, now)
+    offered: dict[int, int] = {}
+    for qid, count in session.execute(
+        select(Offer.queue_id, func.count()).group_by(Offer.queue_id)
+    ).all():
+        if qid is not None:
+            offered[qid] = int(count)
+    by_queue: dict[int, list[WaitingSnap]] = {}
+    for w in waiting:
+        by_queue.setdefault(w.queue_id, []).append(w)
+    lines = []
+    for qid, queue in queues.items():
+        items = by_queue.get(qid, [])
+        oldest = min((w.waiting_since for w in items), default=None)
+        lines.append(
+            QueueLine(
+                queue_id=qid,
+                name=names.get(qid, "?"),
+                priority=queue.priority,
+                mode=queue.mode,
+                waiting=len(items),
+                offered=offered.get(qid, 0),
+                longest_wait_seconds=int((now - oldest).total_seconds()) if oldest else None,
+                agents_available=sum(
+                    1
+                    for a in agents.values()
+                    if serves(queue, a) and proficiency(queue, a) is not None
+                ),
+            )
+        )
+    return sorted(lines, key=lambda q: (-q.priority, q.name))
+
+
+@dataclass
+class AgentLine:
+    user_id: int
+    name: str
+    presence: str
+    reason: str | None
+    since: datetime
+    load: dict[str, int]
+    limits: dict[str, int]
+    offers: int
+
+
+def agent_overview(session: Session, *, user_ids: Sequence[int] | None = None) -> list[AgentLine]:
+    """Each agent with a routing state: presence, time in state, load against capacity."""
+    stmt = (
+        select(AgentState, User.name, PauseReason.name)
+        .join(User, User.id == AgentState.user_id)
+        .outerjoin(PauseReason, PauseReason.id == AgentState.pause_reason_id)
+        .where(User.is_active.is_(True))
+        .order_by(User.name)
+    )
+    if user_ids is not None:
+        stmt = stmt.where(ids_in(session, AgentState.user_id, user_ids))
+    rows = session.execute(stmt).all()
+    ids = [state.user_id for state, _, _ in rows]
+    limits = capacity.limits_for(session, ids)
+    loads = capacity.loads_for(session, ids)
+    offers = dict(
+        session.execute(
+            select(Offer.user_id, func.count())
+            .where(ids_in(session, Offer.user_id, ids))
+            .group_by(Offer.user_id)
+        ).all()
+    )
+    return [
+        AgentLine(
+            user_id=state.user_id,
+            name=name,
+            presence=state.presence,
+            reason=reason,
+            since=state.presence_since,
+            load=loads[state.user_id],
+            limits=dict(limits[state.user_id].per_class),
+            offers=int(offers.get(state.user_id, 0)),
+        )
+        for state, name, reason in rows
+    ]

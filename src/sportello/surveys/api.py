@@ -31,7 +31,6 @@ from sportello.web.api import (
     WriteCaller,
     api_router,
     decode_cursor,
-    encode_cursor,
 )
 
 router = api_router("surveys")
@@ -89,10 +88,7 @@ def list_responses(
     rows = service.responses(
         session, status=status, customer_id=customer_id, after_id=after, limit=limit
     )
-    return Page[SurveyResponseRead](
-        items=[SurveyResponseRead.model_validate(r) for r in rows],
-        next_cursor=encode_cursor(rows[-1].id) if len(rows) == limit else None,
-    )
+    return Page.of(rows, SurveyResponseRead, limit)
 
 
 @router.get(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -23,6 +23,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 class Problem(BaseModel):
@@ -60,6 +61,29 @@ class Page(BaseModel, Generic[T]):
 
     items: list[T]
     next_cursor: str | None = None
+
+    @staticmethod
+    def of(rows: Sequence[Any], model: type[M], limit: int) -> Page[M]:
+        """The page of ``rows`` (keyset by id, newest or oldest first, read with ``limit``) as
+        ``model``s: a full page carries the cursor of its last row's id."""
+        page: type[Page[M]] = Page[model]  # type: ignore[valid-type]
+        return page(
+            items=[model.model_validate(row) for row in rows],
+            next_cursor=encode_cursor(rows[-1].id) if rows and len(rows) == limit else None,
+        )
+
+    @staticmethod
+    def keyed(
+        rows: Sequence[Any], model: type[M], next_key: int | tuple[int | datetime, ...] | None
+    ) -> Page[M]:
+        """The page of ``rows`` as ``model``s, when the query said where the next page starts
+        (``next_key``: an id, or a tuple such as (time, id); ``None`` on the last page)."""
+        page: type[Page[M]] = Page[model]  # type: ignore[valid-type]
+        key = next_key if isinstance(next_key, tuple) else (next_key,)
+        return page(
+            items=[model.model_validate(row) for row in rows],
+            next_cursor=encode_cursor(*key) if next_key is not None and key else None,
+        )
 
 
 # Declares the bearer scheme in OpenAPI (the "Authorize" button); api_caller does the checking,

@@ -13,7 +13,6 @@ from sportello.web.api import (
     Page,
     api_router,
     decode_cursor,
-    encode_cursor,
 )
 from sportello.webhooks import actions, service
 from sportello.webhooks.schemas import (
@@ -131,10 +130,7 @@ def list_deliveries(
     service.get_subscription(session, subscription_id)
     before = decode_cursor(cursor, 1)[0] if cursor else None
     rows = service.deliveries(session, subscription_id, before_id=before, limit=limit)
-    return Page[DeliveryRead](
-        items=[DeliveryRead.model_validate(r) for r in rows],
-        next_cursor=encode_cursor(rows[-1].id) if len(rows) == limit else None,
-    )
+    return Page.of(rows, DeliveryRead, limit)
 
 
 @router.post(

@@ -20,7 +20,8 @@ from sportello.channels.voice.daemons import Stack, free_port
 from sportello.channels.voice.models import VoiceCall
 from sportello.conversations.models import Conversation, Message, Status
 from sportello.core.db import Database
-from sportello.routing import presence, router, skills
+from sportello.routing import actions as routing_actions
+from sportello.routing import presence, skills
 from sportello.routing.calendar import BusinessCalendar
 from sportello.routing.models import BusinessCalendarRow
 from tests.channels.voice.harness import register_agent, sipp
@@ -225,7 +226,7 @@ def test_out_of_hours_call_is_refused_and_kept(
         )
         s.add(row)
         s.flush()
-        router.do_set_queue_routing(s, queue=personas.queue_assistenza, calendar_id=row.id)
+        routing_actions.do_set_queue_routing(s, queue=personas.queue_assistenza, calendar_id=row.id)
     caller = _caller(stack, tmp_path, "caller_refused.xml", code=480)
     assert caller.wait() == 0, caller.output() + stack.logs()
     (call,) = _calls(db)
@@ -242,7 +243,7 @@ def test_unanswered_agent_then_overflow_queue(
     the Vendite queue, where Luca answers."""
     phones = _setup(db, personas)
     with db.transaction() as s:
-        router.do_set_queue_routing(
+        routing_actions.do_set_queue_routing(
             s,
             queue=personas.queue_assistenza,
             overflow_queue_id=personas.queue_vendite.id,

@@ -29,8 +29,8 @@ from sportello.core.errors import Conflict, InvalidInput, NotFound
 from sportello.core.events import EventPayload, emit, register_event
 from sportello.core.i18n import lazy as N_
 from sportello.customers.identities import normalize_phone
+from sportello.routing import actions as engine
 from sportello.routing import presence
-from sportello.routing import router as engine
 from sportello.routing.models import Offer, QueueRouting
 
 log = logging.getLogger(__name__)
