@@ -13,6 +13,10 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Coroutine
+    from typing import Any
+
     from sportello.core.db import Database
 
 ROUTERS: tuple[str, ...] = (
@@ -71,6 +75,8 @@ ROUTERS: tuple[str, ...] = (
     "sportello.channels.voice.kamailio_hooks",
     "sportello.channels.voice.api",
     "sportello.channels.voice.pages",
+    "sportello.channels.pbx.api",
+    "sportello.channels.pbx.pages",
 )
 
 # Modules that register event handlers and job kinds, in this order (registration order is the
@@ -89,6 +95,7 @@ HANDLERS: tuple[str, ...] = (
     "sportello.quality.handlers",  # the daily review sampling
     "sportello.webhooks.handlers",  # event webhook deliveries
     "sportello.campaigns.handlers",  # paced campaign sends, opt-outs
+    "sportello.channels.pbx.handlers",  # queue pause on the PBX follows the agent's pause
 )
 
 # Periodic jobs (module, function taking the Database): each makes sure its next run is queued
@@ -101,6 +108,18 @@ PERIODIC: tuple[tuple[str, str], ...] = (
     ("sportello.privacy.handlers", "ensure_jobs"),  # nightly retention
     ("sportello.nlp.handlers", "ensure_jobs"),  # nightly triage retraining
 )
+
+
+# Long-running tasks of the worker (module, coroutine function taking the Database and the stop
+# event): started beside the dispatcher by ``worker`` and by ``serve`` with embedded workers.
+LONG_RUNNING: tuple[tuple[str, str], ...] = (
+    ("sportello.channels.pbx.link", "run_links"),  # the AMI links to customers' PBXs
+)
+
+
+def long_running(db: Database, stop: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
+    """The long-running tasks' coroutines, to be awaited beside the dispatcher."""
+    return [getattr(import_module(m), f)(db, stop) for m, f in LONG_RUNNING]
 
 
 def load_handlers() -> None:
