@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from sportello.channels import actions as channels_actions
-from sportello.channels.models import Channel
 from sportello.channels.pbx import ami
 from sportello.channels.pbx.models import PbxLink
 from sportello.channels.voice.models import VoiceCall

@@ -122,11 +122,16 @@ def do_apply_event(
         if status == ANSWERED_DIAL:
             if call.direction == "outbound" or agent is not None:
                 _answered(session, call, agent, now)
-        elif status in NOT_ANSWERED and call.direction == "inbound":
-            if agent is not None and call.agent_id == agent.id and call.state == "ringing":
-                voice_actions.do_call_event(
-                    session, sip_call_id=call.sip_call_id, event="noanswer", now=now
-                )
+        elif (
+            status in NOT_ANSWERED
+            and call.direction == "inbound"
+            and agent is not None
+            and call.agent_id == agent.id
+            and call.state == "ringing"
+        ):
+            voice_actions.do_call_event(
+                session, sip_call_id=call.sip_call_id, event="noanswer", now=now
+            )
     elif name == "AgentConnect":
         agent = _agent_of(session, channel, event.get("Interface"), event.get("DestChannel"))
         _answered(session, call, agent, now)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from panoramisk import Manager  # type: ignore[import-untyped]
+from panoramisk import Manager
 
 log = logging.getLogger(__name__)
 # panoramisk's own logger, quieter: its debug lines echo whole messages.
@@ -59,8 +59,9 @@ class _Manager(Manager):  # type: ignore[misc]
 
     def connection_lost(self, exc: object) -> None:
         self._connected = False
-        if self.pinger:
-            self.pinger.cancel()
+        pinger: asyncio.TimerHandle | None = getattr(self, "pinger", None)
+        if pinger is not None:
+            pinger.cancel()
             self.pinger = None
         self.lost.set()
 
@@ -83,7 +84,7 @@ async def _login(manager: _Manager) -> str:
     """Connect and log in; returns the banner's version. Raises AmiError."""
     try:
         await asyncio.wait_for(manager.connect(), LOGIN_TIMEOUT)
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         raise AmiError(
             f"cannot reach {manager.config['host']}:{manager.config['port']}: "
             f"{exc.__class__.__name__} {exc}".strip()
@@ -94,7 +95,7 @@ async def _login(manager: _Manager) -> str:
         raise AmiError("no login sent")
     try:
         response = await asyncio.wait_for(asyncio.shield(future), LOGIN_TIMEOUT)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         manager.close()
         raise AmiError("the PBX did not answer the login") from None
     if not response.success:
@@ -114,7 +115,7 @@ async def send_action(settings: AmiSettings, action: Mapping[str, Any]) -> dict[
             response = await asyncio.wait_for(
                 manager.send_action(dict(action), as_list=False), ACTION_TIMEOUT
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AmiError(f"the PBX did not answer {action.get('Action')}") from None
         if isinstance(response, list):
             response = response[0]
@@ -140,7 +141,7 @@ async def check(settings: AmiSettings) -> str:
 
 def next_delay(previous: float) -> float:
     """Exponential backoff with a little jitter, capped."""
-    return min(BACKOFF_MAX, previous * 2) * random.uniform(0.9, 1.1)  # noqa: S311
+    return min(BACKOFF_MAX, previous * 2) * random.uniform(0.9, 1.1)
 
 
 class AmiLink:

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sportello.channels.models import Channel
 from sportello.channels.pbx import actions, ami, service
-from sportello.core.db import Database
 from sportello.channels.pbx.messages import _, invalid
+from sportello.core.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class PbxLinks:
         self.running: dict[int, _Running] = {}
         self.events: asyncio.Queue[tuple[int, dict[str, str]]] = asyncio.Queue()
 
-    def _wanted(self) -> dict[int, tuple[tuple[object, ...], ami.AmiSettings, str]]:
+    def _wanted(self) -> dict[int, tuple[tuple[object, ...], ami.AmiSettings | None, str]]:
         with self.db.transaction() as session:
             return {
                 c.id: (_fingerprint(c, s), s, c.name)
@@ -71,8 +72,9 @@ class PbxLinks:
                     wanted = await asyncio.to_thread(self._wanted)
                 except Exception:
                     log.exception("pbx: cannot read the PBX channels")
+                    # Keep what runs: the database may be back at the next rescan.
                     wanted = {cid: (r.fingerprint, None, "") for cid, r in self.running.items()}
-                self._reconcile(wanted)  # type: ignore[arg-type]
+                self._reconcile(wanted)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.rescan)
         finally:
@@ -98,8 +100,8 @@ class PbxLinks:
             stop = asyncio.Event()
             link = ami.AmiLink(
                 settings,
-                on_event=lambda event, cid=channel_id: self._received(cid, event),
-                on_state=lambda state, detail, cid=channel_id: self._state(cid, state, detail),
+                on_event=functools.partial(self._received, channel_id),
+                on_state=functools.partial(self._state, channel_id),
                 label=f"{name} ({settings.host}:{settings.port})",
             )
             self.running[channel_id] = _Running(
