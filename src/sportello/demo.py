@@ -86,6 +86,7 @@ DOMAIN_DEMOS: tuple[str, ...] = (
     "sportello.nlp.demo",
     "sportello.campaigns.demo",
     "sportello.channels.voice.demo",
+    "sportello.channels.pbx.demo",
 )
 
 # (email, password, role): printed by `sportello demo`.
