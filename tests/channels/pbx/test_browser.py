@@ -38,7 +38,7 @@ def test_admin_connects_the_pbx_and_sees_it_connected(  # type: ignore[no-untype
         page.fill("input[name=ami_username]", "sportello")
         page.fill("input[name=ami_secret]", "s3greto")
         page.fill("textarea[name=extensions]", f"201 = {personas.sara.email}\n202 = {personas.luca.email}")
-        page.click("form button[type=submit]:not([formaction])")
+        page.click("form[action='/admin/channels'] .form-actions button[type=submit]")
         page.wait_for_load_state("networkidle")
         with db.transaction() as s:
             channel = s.scalars(select(Channel).where(Channel.kind == "pbx")).one()
