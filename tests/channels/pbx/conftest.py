@@ -10,6 +10,7 @@ import pytest
 from sportello.channels.pbx.link import PbxLinks
 from sportello.core.db import Database
 from tests.channels.pbx.fake_ami import FakeAmi
+from tests.web.conftest import browser, live_server  # noqa: F401
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from sportello.channels.pbx import actions, link, service
 from sportello.channels.pbx.api import access_pbx_channel
+from sportello.channels.voice import service as voice_service
+from sportello.channels.voice.models import VoiceCall
 from sportello.conversations.models import Conversation
 from sportello.core.db import SessionDep
 from sportello.core.errors import InvalidInput
@@ -44,6 +46,18 @@ def check(request: Request, session: SessionDep, admin: AdminUser, channel_id: i
     return see_other(f"/admin/channels/{channel.id}#pbx-status")
 
 
+@router.get("/pbx/pop/{call_id}", response_class=HTMLResponse, include_in_schema=False)
+def screen_pop(request: Request, session: SessionDep, user: CurrentUser, call_id: int) -> Response:
+    """The customer and their recent conversations, for a PBX call ringing the agent's
+    extension (204 for another agent's call, or a call of the built-in softphone)."""
+    call = session.get(VoiceCall, call_id)
+    if call is None or not call.sip_call_id.startswith("pbx:"):
+        return Response(status_code=204)
+    if call.agent_id != user.id and not user.is_supervisor:
+        return Response(status_code=204)
+    return render(request, "pbx/_pop.html", {"pop": voice_service.screen_pop(session, call)})
+
+
 @router.post("/pbx/call", response_class=HTMLResponse, include_in_schema=False)
 def call(
     request: Request,
@@ -63,8 +77,6 @@ def call(
         session.rollback()
         return HTMLResponse(exc.message, status_code=422)
     session.expire_all()
-    from sportello.channels.voice.models import VoiceCall
-
     placed_call = session.get_one(VoiceCall, placed.call_id)
     conversation = session.get(Conversation, placed_call.conversation_id or 0)
     return see_other(f"/c/{conversation.number}" if conversation else "/inbox/mine")
