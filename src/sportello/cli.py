@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from sportello.channels.pbx import cli as pbx_cli
 from sportello.channels.voice.cli import voice_app
 from sportello.config import get_settings
 from sportello.knowledge.cli import kb_app
@@ -33,6 +34,7 @@ app.add_typer(wfm_app, name="wfm")
 app.add_typer(kb_app, name="kb")
 app.add_typer(nlp_app, name="nlp")
 app.add_typer(voice_app, name="voice")
+voice_app.command("asterisk")(pbx_cli.asterisk)
 
 
 def _database() -> Database:
@@ -173,6 +175,7 @@ def worker() -> None:
                 gather_seconds=settings.dispatcher_gather_ms / 1000,
             ),
             MailPoller(db).run_forever(stop),
+            *wiring.long_running(db, stop),
         ]
         if settings.redis_url:  # woken at once by the web processes' commits
             tasks.append(

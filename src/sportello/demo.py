@@ -88,6 +88,7 @@ DOMAIN_DEMOS: tuple[str, ...] = (
     "sportello.channels.voice.demo",
     "sportello.imports.demo",
     "sportello.departments.demo",
+    "sportello.channels.pbx.demo",
 )
 
 # (email, password, role): printed by `sportello demo`.

@@ -88,6 +88,7 @@ def create_app(
             from sportello.channels.email.poller import MailPoller
 
             tasks.append(asyncio.create_task(MailPoller(database).run_forever(stop)))
+            tasks.extend(asyncio.create_task(c) for c in wiring.long_running(database, stop))
             await asyncio.to_thread(wiring.schedule_periodic, database)
         hooks = contextlib.AsyncExitStack()
         for module in wiring.ROUTERS:  # a router module may need a loop-bound part of its own

@@ -7,6 +7,7 @@ from sportello.campaigns import models as campaigns_models
 from sportello.channels import models as channels_models
 from sportello.channels.chat import models as chat_models
 from sportello.channels.email import models as email_models
+from sportello.channels.pbx import models as pbx_models
 from sportello.channels.voice import models as voice_models
 from sportello.conversations import models as conversations_models
 from sportello.core import jobs, outbox
@@ -48,6 +49,7 @@ __all__ = [
     "nlp_models",
     "orders_models",
     "outbox",
+    "pbx_models",
     "privacy_models",
     "quality_models",
     "replies_models",

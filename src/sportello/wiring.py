@@ -13,6 +13,10 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Coroutine
+    from typing import Any
+
     from sportello.core.db import Database
 
 ROUTERS: tuple[str, ...] = (
@@ -75,6 +79,8 @@ ROUTERS: tuple[str, ...] = (
     "sportello.imports.api",
     "sportello.departments.pages",
     "sportello.departments.api",
+    "sportello.channels.pbx.api",
+    "sportello.channels.pbx.pages",
 )
 
 # Modules that register event handlers and job kinds, in this order (registration order is the
@@ -95,6 +101,7 @@ HANDLERS: tuple[str, ...] = (
     "sportello.campaigns.handlers",  # paced campaign sends, opt-outs
     "sportello.imports.handlers",  # import jobs (dry runs and runs)
     "sportello.departments.handlers",  # side mails, hand-off mails, the email side door
+    "sportello.channels.pbx.handlers",  # queue pause on the PBX follows the agent's pause
 )
 
 # Periodic jobs (module, function taking the Database): each makes sure its next run is queued
@@ -107,6 +114,18 @@ PERIODIC: tuple[tuple[str, str], ...] = (
     ("sportello.privacy.handlers", "ensure_jobs"),  # nightly retention
     ("sportello.nlp.handlers", "ensure_jobs"),  # nightly triage retraining
 )
+
+
+# Long-running tasks of the worker (module, coroutine function taking the Database and the stop
+# event): started beside the dispatcher by ``worker`` and by ``serve`` with embedded workers.
+LONG_RUNNING: tuple[tuple[str, str], ...] = (
+    ("sportello.channels.pbx.link", "run_links"),  # the AMI links to customers' PBXs
+)
+
+
+def long_running(db: Database, stop: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
+    """The long-running tasks' coroutines, to be awaited beside the dispatcher."""
+    return [getattr(import_module(m), f)(db, stop) for m, f in LONG_RUNNING]
 
 
 def load_handlers() -> None:
