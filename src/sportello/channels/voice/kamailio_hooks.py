@@ -38,12 +38,18 @@ def route(
     to: Annotated[str, Form(max_length=100)] = "",
     from_: Annotated[str, Form(alias="from", max_length=100)] = "",
     display: Annotated[str, Form(max_length=200)] = "",
+    tag: Annotated[str, Form(max_length=200)] = "",
+    ng: Annotated[str, Form(max_length=100)] = "",
+    sdp: Annotated[str, Form(max_length=20000)] = "",
 ) -> Response:
     if not _authorised(token):
         return _denied()
     db: Database = request.app.state.db
+    media = actions.MediaRequest(ng=ng, from_tag=tag, sdp=sdp) if ng and tag and sdp else None
     try:
-        answer = actions.route_call(db, sip_call_id=call_id, caller=from_, did=to, display=display)
+        answer = actions.route_call(
+            db, sip_call_id=call_id, caller=from_, did=to, display=display, media_request=media
+        )
     except InvalidInput as exc:
         log.warning("voice: routing request refused: %s", exc)
         answer = actions.RouteAnswer("reject", code=400, reason="Bad Request")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sportello.core.errors import InvalidInput
+from sportello.core import i18n
+from sportello.core.errors import InvalidInput, SportelloError
 
 
 def _(message: str) -> str:
@@ -18,7 +19,21 @@ def invalid(message: str, *, field: str | None = None, **params: Any) -> Invalid
     return exc
 
 
+def translated(exc: SportelloError) -> str:
+    """The error's message in the current language, with its values."""
+    msgid = getattr(exc, "msgid", exc.message)
+    params = getattr(exc, "params", None) or {}
+    return i18n.gettext(msgid, **params) if params else i18n.gettext(msgid)
+
+
 MESSAGES = [
+    _("channel not found"),
+    _("the audio file is empty"),
+    _("the audio file is larger than %(mb)s MB"),
+    _("not a WAV audio file (PCM)"),
+    _("give a mono or stereo WAV, 8 or 16 bit, at 8000 to 48000 Hz"),
+    _("the announcement lasts from 0.2 seconds to %(max)s minutes"),
+    _("unknown announcement"),
     _("a call needs its SIP Call-ID"),
     _("a deactivated user cannot have a phone"),
     _("a phone channel carries calls, not written replies"),
