@@ -23,7 +23,7 @@ from sportello.routing import presence, router
 from sportello.routing.calendar import BusinessCalendar
 from sportello.routing.models import BusinessCalendarRow
 from tests.channels.voice.test_admin_api import _bearer
-from tests.channels.voice.test_calls import _calls, _caller, _setup, _wait_for
+from tests.channels.voice.test_calls import _caller, _calls, _setup, _setup_passwords, _wait_for
 from tests.factories import Personas, csrf_from, login
 
 
@@ -168,7 +168,10 @@ def test_without_rtpengine_the_call_waits_in_silence(
 
     _setup(db, personas)
     _nobody_available(db, personas)
-    sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
+    sdp = (
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        "m=audio 4000 RTP/AVP 0\r\n"
+    )
     answer = actions.route_call(
         db,
         sip_call_id="silent-1",
@@ -247,3 +250,46 @@ def test_announcement_page_upload_and_translated_error(
     removed = client.post(url, data={"csrf_token": token, "remove": "1"})
     assert removed.status_code in (200, 303)
     assert media.announcement(phones.channel_id, "closed").name == "default-closed.wav"
+
+
+def test_rtpengine_restarted_mid_call_keeps_the_record(
+    db: Database,
+    personas: Personas,
+    stack: Stack,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """rtpengine dies and comes back while Sara talks to the caller: the media of that call is
+    lost, but the hang-up goes through, Kamailio says what happened and the record is whole."""
+    from sportello.channels.voice.daemons import restart_rtpengine
+    from tests.channels.voice.test_calls import _agent_phone
+
+    phones = _setup(db, personas)
+    sara_phone = _agent_phone(stack, tmp_path, personas.sara, phones)
+    caller = _caller(stack, tmp_path, variables={"talk": 4000})
+    _wait_for(lambda: bool(_calls(db)) and _calls(db)[0].state == "talking", 10)
+    restart_rtpengine(stack)
+    assert caller.wait(30) == 0, caller.output() + stack.logs()
+    assert sara_phone.wait() == 0, sara_phone.output()
+    _wait_for(lambda: _calls(db)[0].state == "ended")
+    (call,) = _calls(db)
+    assert call.outcome == "answered" and call.ended_by == "customer"
+    assert call.agent_id == personas.sara.id
+    assert call.answered_at is not None and call.ended_at is not None
+    assert (call.ended_at - call.answered_at).total_seconds() >= 3
+    assert f"rtpengine lost the media of call {call.sip_call_id}" in caplog.text
+    # The restarted rtpengine takes the next call (once Sara ends her wrap-up).
+    from sportello.channels.voice import actions
+    from sportello.channels.voice.models import VoiceCall
+
+    with db.transaction() as s:
+        actions.do_finish_wrapup(
+            s, call=s.get_one(VoiceCall, call.id), user=s.get_one(User, personas.sara.id)
+        )
+    sara_phone = _agent_phone(
+        stack, tmp_path / "again", personas.sara, _setup_passwords(db, personas)
+    )
+    again = _caller(stack, tmp_path / "again")
+    assert again.wait(30) == 0, again.output() + stack.logs()
+    _wait_for(lambda: len(_calls(db)) == 2 and _calls(db)[1].outcome == "answered")
+    assert f"lost the media of call {_calls(db)[1].sip_call_id}" not in caplog.text

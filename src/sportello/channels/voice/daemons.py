@@ -213,3 +213,21 @@ def start_stack(cfg: StackConfig, directory: Path, *, record_dir: Path | None = 
         stack.stop()
         raise RuntimeError(f"voice stack did not start\n{stack.logs()}") from None
     return stack
+
+
+def restart_rtpengine(stack: Stack) -> None:
+    """Stop rtpengine and start it again on the same ports (what a crash and the service
+    manager's restart do): calls in progress lose their media, not their signalling."""
+    old = stack.processes[0]
+    if old.poll() is None:
+        os.killpg(old.pid, signal.SIGTERM)
+        old.wait(timeout=10)
+    with open(stack.directory / "rtpengine.log", "ab") as log:
+        proc = subprocess.Popen(  # noqa: S603 - our own fixed argument lists
+            rtpengine_args(stack.config),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    stack.processes[0] = proc
+    _wait_udp_listen(stack.config.ng_port, proc, 10)
