@@ -53,6 +53,7 @@ class StackConfig:
     sip_port: int = 5060
     ws_port: int = 8088
     ng_port: int = 2223
+    cli_port: int = 2224  # rtpengine-ctl's port (two rtpengines on one machine need two)
     rtp_min: int = 30000
     rtp_max: int = 30999
     children: int = 4
@@ -102,6 +103,7 @@ def rtpengine_args(cfg: StackConfig, spool: Path | None = None) -> list[str]:
         "--table=-1",  # userspace forwarding, no kernel module
         f"--interface={cfg.host}",
         f"--listen-ng={cfg.host}:{cfg.ng_port}",
+        f"--listen-cli={cfg.host}:{cfg.cli_port}",
         f"--port-min={cfg.rtp_min}",
         f"--port-max={cfg.rtp_max}",
         "--log-level=5",
