@@ -8,15 +8,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
+from sportello.accounts.models import User
 from sportello.channels.voice import media
 from sportello.core.db import Database
 from tests.channels.voice.test_calls import _setup
 from tests.channels.voice.test_media import _wav
-from tests.factories import Personas
+from tests.factories import PASSWORD, Personas
 from tests.web.conftest import screenshot
 
 pytestmark = pytest.mark.browser
+
+
+def _signed_in(page: Any, user: Any) -> Any:
+    """The login of tests/web, with more patience (a loaded machine: a page can take 10 s)."""
+    page.set_default_timeout(40_000)
+    page.goto("/login")
+    page.fill("input[name=email]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/inbox/mine")
+    return page
 
 
 def test_admin_uploads_the_greeting(
@@ -30,8 +43,7 @@ def test_admin_uploads_the_greeting(
     bad.write_bytes(b"ID3\x03\x00 not really audio")
     row = f"form[action='/admin/voice/channels/{phones.channel_id}/announcements/greeting']"
 
-    page = new_page(personas.admin)
-    page.set_default_timeout(40_000)
+    page = _signed_in(new_page(), personas.admin)
     page.goto("/admin/voice")
     section = page.locator("#announcements")
     assert "Musica di attesa" in section.inner_text()
@@ -47,8 +59,9 @@ def test_admin_uploads_the_greeting(
     page.locator("#announcements").scroll_into_view_if_needed()
     screenshot(page, "voice-announcements.png")
 
-    english = new_page(personas.admin, locale="en-GB")
-    english.set_default_timeout(40_000)
+    with db.transaction() as s:
+        s.execute(update(User).where(User.id == personas.admin.id).values(language="en"))
+    english = _signed_in(new_page(locale="en-GB"), personas.admin)
     english.goto("/admin/voice")
     text = english.inner_text("#announcements")
     assert "Music on hold" in text and "Uploaded file, 1.5 s" in text

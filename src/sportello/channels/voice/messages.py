@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sportello.core import i18n
-from sportello.core.errors import InvalidInput, SportelloError
+from sportello.core.errors import InvalidInput
 
 
 def _(message: str) -> str:
@@ -17,13 +16,6 @@ def invalid(message: str, *, field: str | None = None, **params: Any) -> Invalid
     exc = InvalidInput(message % params if params else message, field=field)
     exc.msgid, exc.params = message, params  # type: ignore[attr-defined]
     return exc
-
-
-def translated(exc: SportelloError) -> str:
-    """The error's message in the current language, with its values."""
-    msgid = getattr(exc, "msgid", exc.message)
-    params = getattr(exc, "params", None) or {}
-    return i18n.gettext(msgid, **params) if params else i18n.gettext(msgid)
 
 
 MESSAGES = [

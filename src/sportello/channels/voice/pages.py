@@ -14,7 +14,6 @@ from sportello.channels.models import Channel
 from sportello.channels.voice import actions, media, service
 from sportello.channels.voice.adapter import KIND
 from sportello.channels.voice.api import access_call_by_id, voice_channel
-from sportello.channels.voice.messages import translated
 from sportello.channels.voice.models import SipAccount
 from sportello.core.db import SessionDep
 from sportello.core.errors import Conflict, InvalidInput, NotFound
@@ -95,7 +94,10 @@ def upload_announcement(
             actions.do_set_announcement(session, channel=channel, kind=kind, data=data, by=admin)
     except InvalidInput as exc:
         session.rollback()
-        return _admin(request, session, error={"message": translated(exc), "field": "file"})
+        # Translated by the template, in the reader's language.
+        message = getattr(exc, "msgid", exc.message)
+        params = getattr(exc, "params", None) or {}
+        return _admin(request, session, error={"message": message, "params": params})
     return see_other("/admin/voice#announcements")
 
 
