@@ -26,3 +26,6 @@ def voice_stack(voice_server: str, tmp_path_factory: pytest.TempPathFactory) -> 
 def stack(voice_stack: Stack, db: Database) -> Stack:
     """The module's Kamailio and rtpengine, after this test's database is emptied."""
     return voice_stack
+
+
+from tests.web.conftest import browser, console, live_server, new_page  # noqa: E402, F401

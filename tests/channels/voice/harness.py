@@ -62,7 +62,7 @@ def serve(
 
     from sportello.channels.voice.daemons import kamailio_token
 
-    httpx.post(f"{base_url}/voice/kamailio/route", data={"token": kamailio_token()}, timeout=30)
+    httpx.post(f"{base_url}/voice/kamailio/route", data={"token": kamailio_token()}, timeout=120)
     try:
         yield base_url
     finally:
@@ -80,6 +80,7 @@ def stack_config(
         sip_port=free_port(2),
         ws_port=ws_port or free_port(),
         ng_port=free_port(2),
+        cli_port=free_port(),
         rtp_min=base,
         rtp_max=base + rtp_ports - 1,
         children=children,

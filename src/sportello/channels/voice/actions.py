@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import secrets as pysecrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,9 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import Brand, User
+from sportello.audit import actions as audit
 from sportello.channels.base import Identity, InboundMessage
 from sportello.channels.models import Channel
-from sportello.channels.voice import service
+from sportello.channels.voice import media, service
 from sportello.channels.voice.adapter import DEFAULTS
 from sportello.channels.voice.daemons import sip_realm
 from sportello.channels.voice.models import SipAccount, VoiceCall
@@ -60,13 +62,33 @@ class RouteAnswer:
     seconds: int = 0
     code: int = 0
     reason: str = ""
+    # Early media: the SDP of the 183 that answers the caller (rtpengine's address), and for a
+    # reject, the seconds the announcement plays before the final answer.
+    sdp: str = ""
+    after: int = 0
 
     def as_json(self) -> dict[str, Any]:
         if self.action == "dial":
             return {"action": "dial", "target": self.target, "ring": self.ring}
         if self.action == "wait":
-            return {"action": "wait", "seconds": self.seconds}
-        return {"action": "reject", "code": self.code, "reason": self.reason}
+            return {"action": "wait", "seconds": self.seconds, "sdp": self.sdp}
+        return {
+            "action": "reject",
+            "code": self.code,
+            "reason": self.reason,
+            "sdp": self.sdp,
+            "after": self.after,
+        }
+
+
+@dataclass(frozen=True)
+class MediaRequest:
+    """What Kamailio gives for announcements: rtpengine's ng address, the caller's From tag and
+    SDP offer."""
+
+    ng: str
+    from_tag: str
+    sdp: str
 
 
 def _reject(code: int, reason: str) -> RouteAnswer:
@@ -246,12 +268,72 @@ def route_call(
     did: str,
     display: str = "",
     now: datetime | None = None,
+    media_request: MediaRequest | None = None,
 ) -> RouteAnswer:
-    """Kamailio's question for a new call (and again while it waits): where does it go?"""
+    """Kamailio's question for a new call (and again while it waits): where does it go? With a
+    ``media_request`` the waiting (or closed-out) caller hears announcements and music."""
     now = now or utcnow()
     sip_call_id = sip_call_id.strip()[:255]
     if not sip_call_id:
         raise InvalidInput("a call needs its SIP Call-ID", field="call_id")
+    answer = _route_call(
+        db, sip_call_id=sip_call_id, caller=caller, did=did, display=display, now=now
+    )
+    if media_request is not None and media_request.ng and media_request.sdp:
+        answer = _with_media(db, sip_call_id, answer, media_request, now)
+    return answer
+
+
+def _with_media(
+    db: Database, sip_call_id: str, answer: RouteAnswer, request: MediaRequest, now: datetime
+) -> RouteAnswer:
+    """Announcements through rtpengine: the greeting then music while the call waits (each
+    played again when it ends), the out-of-hours notice before the 480. Stopped when an agent is
+    dialed. Without rtpengine the call goes on silent (logged)."""
+    with db.transaction() as session:
+        call = service.call_by_sip_id(session, sip_call_id)
+        if call is None:
+            return answer
+        closed = answer.action == "reject" and call.outcome == "closed"
+        if answer.action not in ("wait", "dial") and not closed:
+            return answer
+        try:
+            rtp = media.Rtpengine(request.ng)
+            if answer.action == "dial":
+                if call.media is not None:
+                    rtp.stop(sip_call_id, request.from_tag)
+                    # The offer to the agent (or rtpengine_delete after a miss) replaces it.
+                    call.media, call.media_until = None, None
+                return answer
+            sdp = ""
+            if call.media is None:
+                sdp = rtp.early_media(sip_call_id, request.from_tag, request.sdp)
+            elif not closed and call.media_until is not None and now < call.media_until:
+                left = math.ceil((call.media_until - now).total_seconds())
+                return replace(answer, seconds=max(1, min(answer.seconds, left)))
+            kind = "closed" if closed else "greeting" if call.media is None else "music"
+            seconds = rtp.play(
+                sip_call_id, request.from_tag, media.announcement(call.channel_id, kind)
+            )
+        except (media.MediaError, OSError) as exc:
+            log.warning("voice: no announcement for call %s: %s", sip_call_id, exc)
+            return answer
+        call.media, call.media_until = kind, now + timedelta(seconds=seconds)
+        log.info("voice: call %s hears the %s (%.1fs)", sip_call_id, kind, seconds)
+        if closed:
+            return replace(answer, sdp=sdp, after=max(1, math.ceil(seconds)))
+        return replace(answer, sdp=sdp, seconds=max(1, min(answer.seconds, math.ceil(seconds))))
+
+
+def _route_call(
+    db: Database,
+    *,
+    sip_call_id: str,
+    caller: str,
+    did: str,
+    display: str,
+    now: datetime,
+) -> RouteAnswer:
     with db.transaction() as session:
         call = service.call_by_sip_id(session, sip_call_id)
         if call is None:
@@ -526,3 +608,35 @@ def do_start_outbound_call(
     _system_line(session, call, f"Outgoing call to {phone}", outcome=None, agent=user.name)
     _changed(session, call)
     return call
+
+
+def do_set_announcement(
+    session: Session, *, channel: Channel, kind: str, data: bytes, by: User | None = None
+) -> media.AudioInfo:
+    """An admin's own recording for a channel's greeting, music on hold or closed notice (WAV,
+    checked); the generated default plays until there is one."""
+    if channel.kind != "voice":
+        raise NotFound("channel not found")
+    info = media.save_announcement(channel.id, kind, data)
+    kept = dict(channel.settings.get("announcements") or {})
+    kept[kind] = {"seconds": info.seconds, "size": info.size, "at": utcnow().isoformat()}
+    channel.settings = {**channel.settings, "announcements": kept}
+    audit.record(
+        session, "voice.announcement_set", target=channel, actor=by, kind=kind, seconds=info.seconds
+    )
+    session.flush()
+    return info
+
+
+def do_remove_announcement(
+    session: Session, *, channel: Channel, kind: str, by: User | None = None
+) -> None:
+    """Back to the generated default."""
+    if channel.kind != "voice":
+        raise NotFound("channel not found")
+    media.remove_announcement(channel.id, kind)
+    kept = dict(channel.settings.get("announcements") or {})
+    kept.pop(kind, None)
+    channel.settings = {**channel.settings, "announcements": kept}
+    audit.record(session, "voice.announcement_removed", target=channel, actor=by, kind=kind)
+    session.flush()

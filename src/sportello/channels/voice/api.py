@@ -4,13 +4,17 @@ with ``kind: voice``)."""
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import File, Request, UploadFile
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import User
-from sportello.channels.voice import actions, service
+from sportello.channels.models import Channel
+from sportello.channels.voice import actions, media, service
 from sportello.channels.voice.models import SipAccount, VoiceCall
 from sportello.channels.voice.schemas import (
+    Announcement,
     CallRead,
     LiveCalls,
     OutboundCallCreate,
@@ -149,3 +153,61 @@ def softphone(request: Request, session: SessionDep, caller: ReadCaller) -> Soft
         ha1=account.ha1,
         ws_url=ws_url,
     )
+
+
+def voice_channel(session: Session, channel_id: int) -> Channel:
+    channel = session.get(Channel, channel_id)
+    if channel is None or channel.kind != "voice":
+        raise NotFound("channel not found")
+    return channel
+
+
+def announcements(channel: Channel) -> list[Announcement]:
+    kept = channel.settings.get("announcements") or {}
+    return [
+        Announcement(kind=kind, custom=kind in kept, seconds=(kept.get(kind) or {}).get("seconds"))
+        for kind in media.KINDS
+    ]
+
+
+@router.get(
+    "/voice/channels/{channel_id}/announcements",
+    summary="A phone channel's announcements (greeting, music on hold, out of hours)",
+    response_model=list[Announcement],
+)
+def list_announcements(
+    channel_id: int, session: SessionDep, caller: ReadCaller
+) -> list[Announcement]:
+    require_supervisor(caller.user)
+    return announcements(voice_channel(session, channel_id))
+
+
+@router.put(
+    "/voice/channels/{channel_id}/announcements/{kind}",
+    summary="Upload an announcement (a WAV file, at most 5 MB and 10 minutes)",
+    response_model=list[Announcement],
+)
+def upload_announcement(
+    channel_id: int,
+    kind: str,
+    file: Annotated[UploadFile, File()],
+    session: SessionDep,
+    caller: AdminCaller,
+) -> list[Announcement]:
+    channel = voice_channel(session, channel_id)
+    data = file.file.read(media.MAX_BYTES + 1)
+    actions.do_set_announcement(session, channel=channel, kind=kind, data=data, by=caller.user)
+    return announcements(channel)
+
+
+@router.delete(
+    "/voice/channels/{channel_id}/announcements/{kind}",
+    summary="Go back to the default announcement",
+    response_model=list[Announcement],
+)
+def delete_announcement(
+    channel_id: int, kind: str, session: SessionDep, caller: AdminCaller
+) -> list[Announcement]:
+    channel = voice_channel(session, channel_id)
+    actions.do_remove_announcement(session, channel=channel, kind=kind, by=caller.user)
+    return announcements(channel)

@@ -53,6 +53,7 @@ class StackConfig:
     sip_port: int = 5060
     ws_port: int = 8088
     ng_port: int = 2223
+    cli_port: int = 2224  # rtpengine-ctl's port (two rtpengines on one machine need two)
     rtp_min: int = 30000
     rtp_max: int = 30999
     children: int = 4
@@ -102,6 +103,7 @@ def rtpengine_args(cfg: StackConfig, spool: Path | None = None) -> list[str]:
         "--table=-1",  # userspace forwarding, no kernel module
         f"--interface={cfg.host}",
         f"--listen-ng={cfg.host}:{cfg.ng_port}",
+        f"--listen-cli={cfg.host}:{cfg.cli_port}",
         f"--port-min={cfg.rtp_min}",
         f"--port-max={cfg.rtp_max}",
         "--log-level=5",
@@ -213,3 +215,21 @@ def start_stack(cfg: StackConfig, directory: Path, *, record_dir: Path | None = 
         stack.stop()
         raise RuntimeError(f"voice stack did not start\n{stack.logs()}") from None
     return stack
+
+
+def restart_rtpengine(stack: Stack) -> None:
+    """Stop rtpengine and start it again on the same ports (what a crash and the service
+    manager's restart do): calls in progress lose their media, not their signalling."""
+    old = stack.processes[0]
+    if old.poll() is None:
+        os.killpg(old.pid, signal.SIGTERM)
+        old.wait(timeout=10)
+    with open(stack.directory / "rtpengine.log", "ab") as log:
+        proc = subprocess.Popen(  # noqa: S603 - our own fixed argument lists
+            rtpengine_args(stack.config),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    stack.processes[0] = proc
+    _wait_udp_listen(stack.config.ng_port, proc, 10)

@@ -19,6 +19,13 @@ def invalid(message: str, *, field: str | None = None, **params: Any) -> Invalid
 
 
 MESSAGES = [
+    _("channel not found"),
+    _("the audio file is empty"),
+    _("the audio file is larger than %(mb)s MB"),
+    _("not a WAV audio file (PCM)"),
+    _("give a mono or stereo WAV, 8 or 16 bit, at 8000 to 48000 Hz"),
+    _("the announcement lasts from 0.2 seconds to %(max)s minutes"),
+    _("unknown announcement"),
     _("a call needs its SIP Call-ID"),
     _("a deactivated user cannot have a phone"),
     _("a phone channel carries calls, not written replies"),

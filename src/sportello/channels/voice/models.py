@@ -45,6 +45,9 @@ class VoiceCall(Base):
     ring_attempts: Mapped[int] = mapped_column(default=0)
     transfers: Mapped[int] = mapped_column(default=0)
     ended_by: Mapped[str | None] = mapped_column(String(10))  # customer, agent, system
+    # What rtpengine plays to the waiting caller (greeting, music, closed) and until when.
+    media: Mapped[str | None] = mapped_column(String(10))
+    media_until: Mapped[datetime | None]
 
 
 class SipAccount(Base):

@@ -3,15 +3,17 @@ call log for supervisors, the screen pop of the softphone's toast, the wrap-up b
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
 from sportello.accounts.models import User
 from sportello.channels.models import Channel
-from sportello.channels.voice import actions, service
+from sportello.channels.voice import actions, media, service
 from sportello.channels.voice.adapter import KIND
-from sportello.channels.voice.api import access_call_by_id
+from sportello.channels.voice.api import access_call_by_id, voice_channel
 from sportello.channels.voice.models import SipAccount
 from sportello.core.db import SessionDep
 from sportello.core.errors import Conflict, InvalidInput, NotFound
@@ -36,6 +38,7 @@ def _admin(request: Request, session: SessionDep, **extra: object) -> Response:
             "accounts": accounts,
             "channels": channels,
             "ws_url": request.app.state.settings.voice_ws_url,
+            "announcement_kinds": media.KINDS,
             "admin_tab": "voice",
             **extra,
         },
@@ -66,6 +69,36 @@ def generate_account(
     return _admin(
         request, session, shown={"user": target, "account": account, "password": password}
     )
+
+
+@router.post(
+    "/admin/voice/channels/{channel_id}/announcements/{kind}",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+)
+def upload_announcement(
+    request: Request,
+    session: SessionDep,
+    admin: AdminUser,
+    channel_id: int,
+    kind: str,
+    file: Annotated[UploadFile | None, File()] = None,
+    remove: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    channel = voice_channel(session, channel_id)
+    try:
+        if remove:
+            actions.do_remove_announcement(session, channel=channel, kind=kind, by=admin)
+        else:
+            data = file.file.read(media.MAX_BYTES + 1) if file is not None else b""
+            actions.do_set_announcement(session, channel=channel, kind=kind, data=data, by=admin)
+    except InvalidInput as exc:
+        session.rollback()
+        # Translated by the template, in the reader's language.
+        message = getattr(exc, "msgid", exc.message)
+        params = getattr(exc, "params", None) or {}
+        return _admin(request, session, error={"message": message, "params": params})
+    return see_other("/admin/voice#announcements")
 
 
 @router.get("/voice/calls", response_class=HTMLResponse, include_in_schema=False)

@@ -63,3 +63,9 @@ class WrapupDone(BaseModel):
 class LiveCalls(BaseModel):
     waiting: int
     talking: int
+
+
+class Announcement(BaseModel):
+    kind: str  # greeting, music, closed
+    custom: bool  # an uploaded file (else the generated default plays)
+    seconds: float | None = None
