@@ -401,8 +401,7 @@ def main() -> None:
     from sportello.reports.upkeep import interval_count
 
     t0 = time.perf_counter()
-    with db.transaction() as s:
-        count = actions.do_rebuild(s)
+    count = actions.do_rebuild_in_chunks(db)
     print(f"rebuild: {count:,} conversations in {time.perf_counter() - t0:.1f}s")
     with db.engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from sportello.channels.voice.models import VoiceCall
 from sportello.conversations.models import Conversation, Message
-from sportello.core.db import utcnow
+from sportello.core.db import Database, utcnow
 from sportello.core.prepared import Prepared
 from sportello.reports import kpis
 from sportello.reports.models import (
@@ -476,26 +476,11 @@ def record_survey_answers(session: Session, answers: Sequence[Mapping[str, Any]]
     return len(rows)
 
 
-def rebuild(session: Session, *, batch: int = 5000) -> int:
-    """Recompute every aggregate from the raw tables: facts for every conversation, the
-    interval table from the facts and the recorded survey answers."""
+def _clear_and_count_surveys(session: Session) -> None:
+    """Empty the aggregates, then count the recorded survey answers back in."""
     session.execute(delete(ReportInterval))
     session.execute(delete(ReportDay))
     session.execute(delete(ReportFact))
-    c = Conversation.__table__.c
-    total = 0
-    last = 0
-    while True:
-        ids = list(
-            session.connection().scalars(
-                select(c.id).where(c.id > last).order_by(c.id).limit(batch)
-            )
-        )
-        if not ids:
-            break
-        refresh_conversations(session, ids)
-        total += len(ids)
-        last = ids[-1]
     t = ReportSurveyAnswer.__table__.c
     deltas: dict[kpis.Key, dict[str, int]] = {}
     for r in session.connection().execute(
@@ -514,6 +499,50 @@ def rebuild(session: Session, *, batch: int = 5000) -> int:
         for name, value in kpis.survey_contribution(r.survey_kind, r.score).items():
             slot[name] = slot.get(name, 0) + value
     apply_deltas(session, deltas)
+
+
+def _next_ids(session: Session, after: int, batch: int) -> list[int]:
+    c = Conversation.__table__.c
+    return list(
+        session.connection().scalars(select(c.id).where(c.id > after).order_by(c.id).limit(batch))
+    )
+
+
+def rebuild(session: Session, *, batch: int = 5000) -> int:
+    """Recompute every aggregate from the raw tables, in the caller's transaction: facts for
+    every conversation, the interval table from the facts and the recorded survey answers."""
+    _clear_and_count_surveys(session)
+    total = last = 0
+    while ids := _next_ids(session, last, batch):
+        refresh_conversations(session, ids)
+        total += len(ids)
+        last = ids[-1]
+    return total
+
+
+def rebuild_in_chunks(
+    db: Database, *, batch: int = 2000, on_chunk: Callable[[int], None] | None = None
+) -> int:
+    """``rebuild`` in short transactions: one to empty the aggregates and count the survey
+    answers back, then one per ``batch`` conversations, so that other writers (SQLite has one
+    at a time) get in between. Reports show partial figures meanwhile. Writes that happen
+    during the rebuild stay counted once: the upkeep replaces a conversation's contribution
+    (a conversation refreshed before its chunk is replaced again by the chunk, one after it
+    finds the chunk's fact), and survey answers recorded after the first transaction are
+    added by their own handler, not counted again here. ``on_chunk`` gets the running total."""
+    with db.transaction() as session:
+        _clear_and_count_surveys(session)
+    total = last = 0
+    while True:
+        with db.transaction() as session:
+            ids = _next_ids(session, last, batch)
+            if not ids:
+                break
+            refresh_conversations(session, ids)
+        total += len(ids)
+        last = ids[-1]
+        if on_chunk is not None:
+            on_chunk(total)
     return total
 
 
