@@ -437,9 +437,10 @@ def parse_hour_of_week(params: dict[str, str]) -> tuple[int, int] | None:
     raw_day, raw_hour = params.get("weekday") or "", params.get("hour") or ""
     if not raw_day and not raw_hour:
         return None
-    for name, raw, high in (("weekday", raw_day, 6), ("hour", raw_hour, 23)):
-        if not raw.isdigit() or int(raw) > high:
-            raise InvalidInput(f"a number from 0 to {high}", field=name)
+    if not raw_day.isdigit() or int(raw_day) > 6:
+        raise InvalidInput("a weekday is 0 (Monday) to 6 (Sunday)", field="weekday")
+    if not raw_hour.isdigit() or int(raw_hour) > 23:
+        raise InvalidInput("an hour is 0 to 23", field="hour")
     return int(raw_day), int(raw_hour)
 
 
