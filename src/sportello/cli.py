@@ -226,8 +226,7 @@ def reports_rebuild() -> None:
     db = _database()
     started = time.perf_counter()
     try:
-        with db.transaction() as session:
-            count = reports_actions.do_rebuild(session)
+        count = reports_actions.do_rebuild_in_chunks(db)
     finally:
         db.dispose()
     seconds = time.perf_counter() - started

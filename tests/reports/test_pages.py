@@ -177,3 +177,51 @@ def test_wallboard_page_and_console_panel(db, client, personas):
     login(client, personas.sara)
     assert client.get("/wallboard").status_code == 403
     assert 'hx-get="/reports/live-panel"' not in client.get("/inbox/mine").text
+
+
+def test_a_heatmap_cell_drills_to_its_conversations(db, client, personas):
+    """Three conversations moved to hand-chosen instants: two on Wednesdays 10:xx in Rome
+    (one in winter time, one in summer time), one on a Wednesday at 11:05. The 10:00 cell of
+    Wednesday holds the first two, its link on the page leads to them."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from sportello.conversations.models import Conversation, Message
+    from tests.reports.world import refresh_all
+
+    winter = datetime(2026, 3, 18, 9, 20, tzinfo=UTC)  # Wed 10:20 CET
+    summer = datetime(2026, 4, 1, 8, 50, tzinfo=UTC)  # Wed 10:50 CEST (after the DST change)
+    later = datetime(2026, 4, 1, 9, 5, tzinfo=UTC)  # Wed 11:05 CEST
+    ids = []
+    for email, at in (("a@example.it", winter), ("b@example.it", summer), ("c@example.it", later)):
+        cid = contact(db, personas.api_channel, email)
+        with db.transaction() as s:
+            s.execute(update(Conversation).where(Conversation.id == cid).values(created_at=at))
+            s.execute(update(Message).where(Message.conversation_id == cid).values(created_at=at))
+        ids.append(cid)
+    drain(db)
+    refresh_all(db)
+    token = make_token(db, personas.admin, scopes=("read",))
+    h = {"Authorization": f"Bearer {token}"}
+    span = "start=2026-03-16&end=2026-04-05"
+    grid = client.get(f"/api/v1/reports/heatmap?{span}", headers=h).json()["grid"]
+    assert grid[2][10] == 2 and grid[2][11] == 1 and sum(map(sum, grid)) == 3
+    cell = client.get(
+        f"/api/v1/reports/conversations?{span}&metric=volume&weekday=2&hour=10", headers=h
+    ).json()
+    assert sorted(r["id"] for r in cell) == sorted(ids[:2])
+    other = client.get(
+        f"/api/v1/reports/conversations?{span}&metric=volume&weekday=2&hour=11", headers=h
+    ).json()
+    assert [r["id"] for r in other] == [ids[2]]
+    assert_problem(
+        client.get("/api/v1/reports/conversations?metric=volume&weekday=9&hour=1", headers=h),
+        422,
+    )
+    login(client, personas.admin)
+    page = client.get(f"/reports?{span}")
+    link = "/reports/conversations?start=2026-03-16&amp;end=2026-04-05&amp;interval=day"
+    assert link in page.text and "weekday=2&amp;hour=10" in page.text
+    drill = client.get(f"/reports/conversations?{span}&metric=volume&weekday=2&hour=10")
+    assert drill.status_code == 200 and drill.text.count('href="/c/') == 4

@@ -197,3 +197,47 @@ def test_messages_in_an_open_conversation_are_counted_once_each(db, personas):
     with db.transaction() as s:
         actions.do_rebuild(s)
     assert interval_rows(db) == before
+
+
+def test_a_write_goes_through_during_a_chunked_rebuild(db, personas):
+    """The rebuild holds the write lock one chunk at a time: between two chunks a customer's
+    message is stored (in another thread, while the rebuild waits for it), and after the
+    rebuild and the message's upkeep the totals are those of a rebuild from scratch."""
+    import threading
+
+    from sportello.reports import upkeep
+
+    ch = personas.api_channel
+    for k in range(4):
+        c = contact(db, ch, f"cliente{k}@example.it")
+        assign(db, c, personas.sara)
+        reply(db, c, personas.sara)
+    drain(db)
+    written: list[int] = []
+    failed: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            written.append(contact(db, ch, "nuovo@example.it", "Scrivo durante la ricostruzione"))
+        except BaseException as exc:
+            failed.append(exc)
+
+    chunks: list[int] = []
+
+    def after_chunk(total: int) -> None:
+        chunks.append(total)
+        if len(chunks) == 2:
+            writer = threading.Thread(target=write)
+            writer.start()
+            writer.join(timeout=20)
+            assert not writer.is_alive(), "the write waited for the whole rebuild"
+
+    # the new conversation (a higher id) is rebuilt by a later chunk too
+    assert upkeep.rebuild_in_chunks(db, batch=1, on_chunk=after_chunk) == 5
+    assert not failed and len(written) == 1 and chunks == [1, 2, 3, 4, 5]
+    drain(db)  # the new message's upkeep
+    incremental = interval_rows(db)
+    with db.transaction() as s:
+        assert actions.do_rebuild(s) == 5
+    assert interval_rows(db) == incremental
+    assert totals(db)["offered"] == 5

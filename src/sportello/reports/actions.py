@@ -49,6 +49,12 @@ def do_rebuild(session: Session) -> int:
     return upkeep.rebuild(session)
 
 
+def do_rebuild_in_chunks(db: Database, *, batch: int = 2000) -> int:
+    """``do_rebuild`` in one short transaction per ``batch`` conversations (the CLI's): other
+    writers get in between, a big history does not stop the service."""
+    return upkeep.rebuild_in_chunks(db, batch=batch)
+
+
 def check_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     ints = {

@@ -101,11 +101,13 @@ def backlog(request: Request, session: SessionDep, caller: ReadCaller) -> dict[s
 
 @router.get(
     "/reports/conversations",
-    summary="The conversations behind a number (metric=volume, answered, abandoned, resolved, ...)",
+    summary="The conversations behind a number (metric=volume, answered, abandoned, resolved, ...;"
+    " weekday=0-6 and hour=0-23: a heatmap cell's)",
     response_model=list[DrillRow],
 )
 def drill(request: Request, session: SessionDep, caller: ReadCaller, metric: str) -> list[DrillRow]:
-    rows = service.drill_down(session, caller.user, _filters(request), metric)
+    cell = service.parse_hour_of_week(dict(request.query_params))
+    rows = service.drill_down(session, caller.user, _filters(request), metric, hour_of_week=cell)
     return [
         DrillRow(
             id=c.id,

@@ -2,6 +2,8 @@
 and ``sportello worker``, after routing: the SLA clocks are updated earlier in the same round).
 
 - aggregate upkeep: one batch handler for every event that changes a conversation's measures;
+- phone calls: ``voice.call_changed`` (declared by the voice channel) refreshes the call's
+  conversation, whose contact measures come from the call;
 - survey answers: ``survey.answered`` (declared by the surveys package when installed; until
   then nothing emits it and the handler never runs);
 - the alert check (every ALERT_EVERY) and the weekly e-mail (Mondays), both durable jobs.
@@ -61,6 +63,16 @@ def upkeep_handler(db: Database, batch: list[tuple[str, dict[str, Any]]]) -> Non
         if customers:
             ids |= upkeep.conversations_of_customers(session, customers)
         if ids:
+            actions.do_refresh_conversations(session, conversation_ids=ids)
+
+
+@subscribe_batch_when_registered("voice.call_changed")
+def call_handler(db: Database, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    """A phone call queued, answered, abandoned, called back or closed: its conversation's
+    contact measures come from the call (kpis._call_contact)."""
+    ids = {int(p["conversation_id"]) for _, p in batch if p.get("conversation_id") is not None}
+    if ids:
+        with db.transaction() as session:
             actions.do_refresh_conversations(session, conversation_ids=ids)
 
 

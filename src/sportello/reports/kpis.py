@@ -233,6 +233,21 @@ class RawMessage:
 
 
 @dataclass
+class RawCall:
+    """The phone call that opened a conversation (table ``voice_call``, read only)."""
+
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    outcome: str | None  # answered, abandoned, short_abandon, callback, closed, failed; None live
+    agent_id: int | None
+
+
+#: Call outcomes that never reached a queue: not offered (like an ACD's "closed" calls).
+CALL_NOT_OFFERED: Final = ("closed", "failed")
+
+
+@dataclass
 class RawConversation:
     id: int
     brand_id: int
@@ -247,6 +262,7 @@ class RawConversation:
     messages: list[RawMessage] = field(default_factory=list)
     sla: list[bool] = field(default_factory=list)  # stopped or breached clocks: met?
     last_message_id: int = 0
+    call: RawCall | None = None  # the inbound call that opened it, if a call did
 
 
 @dataclass
@@ -277,9 +293,10 @@ class Fact:
     sla_total: int = 0
     sla_met: int = 0
     last_message_id: int = 0
+    offered: bool = True  # not stored: False for a call closed out of hours (never queued)
 
     def row(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "offered"}
 
 
 def _seconds(later: datetime, earlier: datetime) -> int:
@@ -365,10 +382,42 @@ def derive_fact(
             fact.fcr = fact.reopens == 0 and not any(
                 conv.created_at < t <= horizon for t in later_contacts
             )
+    if conv.call is not None:
+        _call_contact(fact, conv.call, config)
     fact.last_message_id = conv.last_message_id
     fact.sla_total = len(conv.sla)
     fact.sla_met = sum(1 for met in conv.sla if met)
     return fact
+
+
+def _call_contact(fact: Fact, call: RawCall, config: ReportConfig) -> None:
+    """A conversation a phone call opened: its contact is the call, as an ACD counts it.
+    Waiting runs from the call's arrival to the agent picking up (``answered``) or to the
+    caller hanging up (``abandoned``, ``short_abandon`` under the channel's threshold or the
+    report's); a ``callback`` was offered and neither answered nor abandoned; a call
+    ``closed`` out of hours (or ``failed``) was never queued and is not offered. Resolution
+    and handling stay the conversation's."""
+    fact.created_at = call.started_at  # the contact's interval: when the phone rang
+    fact.answered_at = fact.wait_seconds = None
+    fact.abandoned = fact.short_abandon = False
+    if call.outcome in CALL_NOT_OFFERED:
+        fact.offered = False
+        return
+    if call.answered_at is not None:
+        fact.answered_at = call.answered_at
+        fact.wait_seconds = _seconds(call.answered_at, call.started_at)
+        fact.agent_id = call.agent_id or fact.agent_id
+    elif call.outcome in ("abandoned", "short_abandon") and call.ended_at is not None:
+        fact.abandoned = True
+        waited = _seconds(call.ended_at, call.started_at)
+        fact.short_abandon = (
+            call.outcome == "short_abandon" or waited < config.short_abandon_seconds
+        )
+        fact.resolved_at = call.ended_at
+        fact.resolution_seconds = None
+        fact.resolver_id = 0
+        fact.wrap_seconds = 0
+        fact.fcr = False
 
 
 def bucket_of(at: datetime) -> datetime:
@@ -384,7 +433,7 @@ def contribution(fact: Fact) -> list[list[Any]]:
     the answering agent), resolution measures in the bucket of resolution (keyed by the
     resolver). JSON-ready: ``[[bucket iso, brand, channel, queue, agent, {measure: n}], ...]``."""
     dims = (fact.brand_id, fact.channel_id, fact.queue_id)
-    contact: dict[str, int] = {"offered": 1}
+    contact: dict[str, int] = {"offered": 1} if fact.offered else {}
     if fact.answered_at is not None and fact.wait_seconds is not None:
         contact["answered"] = 1
         contact["wait_sum"] = fact.wait_seconds

@@ -24,4 +24,6 @@ MESSAGES = [
     _("no mailbox to send the weekly report from"),
     _("outside the allowed range"),
     _("at most 400 days at a time"),
+    _("a weekday is 0 (Monday) to 6 (Sunday)"),
+    _("an hour is 0 to 23"),
 ]

@@ -116,7 +116,18 @@ def _charts(session: SessionDep, user: User, rep: service.Report) -> dict[str, M
             },
             labels=labels,
         ),
-        "heatmap": charts.heatmap(grid, days=weekly.day_names()),
+        "heatmap": charts.heatmap(
+            grid,
+            days=weekly.day_names(),
+            links=[
+                [
+                    "/reports/conversations?"
+                    + urlencode({**f.query(), "metric": "volume", "weekday": d, "hour": h})
+                    for h in range(24)
+                ]
+                for d in range(7)
+            ],
+        ),
         "csat": charts.bars([str(i) for i in range(1, 6)], scores["csat"], color=charts.COLORS[1]),
         "nps": charts.bars([str(i) for i in range(0, 11)], scores["nps"], color=charts.COLORS[0]),
         "ces": charts.bars([str(i) for i in range(1, 8)], scores["ces"], color=charts.COLORS[3]),
@@ -177,7 +188,8 @@ def conversations(request: Request, session: SessionDep, user: CurrentUser) -> R
             period = datetime.fromisoformat(period_raw)
         except ValueError:
             raise InvalidInput("not a time", field="period") from None
-    rows = service.drill_down(session, user, f, metric, period=period)
+    cell = service.parse_hour_of_week(dict(request.query_params))
+    rows = service.drill_down(session, user, f, metric, period=period, hour_of_week=cell)
     return render(
         request,
         "reports/conversations.html",
@@ -188,6 +200,8 @@ def conversations(request: Request, session: SessionDep, user: CurrentUser) -> R
             "query": f.query(),
             "limit": service.DRILL_LIMIT,
             "period": period,
+            "cell": cell,
+            "day_names": weekly.day_names(),
         },
     )
 

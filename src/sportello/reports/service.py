@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import Brand, Role, Team, User, team_member
@@ -417,15 +417,51 @@ def backlog(session: Session, scope: Scope, f: Filters | None = None) -> dict[st
 
 
 def heatmap(session: Session, user: User, f: Filters) -> list[list[int]]:
-    """Conversations offered by weekday (Monday first) and hour, in Europe/Rome."""
+    """Volume (the KPI: offered, less short abandons when they are excluded) by weekday
+    (Monday first) and hour, in Europe/Rome. A cell's conversations: ``drill_down`` with
+    ``hour_of_week=(weekday, hour)``."""
     grid = [[0] * 24 for _ in range(7)]
     quarter = Filters(**{**f.__dict__, "interval": "15min"})
+    exclude = config(session, f.brand_id).short_abandons == "exclude"
     for bucket, _key, sums in bucket_sums(
-        session, scope_for(session, user), quarter, measures=("offered",)
+        session, scope_for(session, user), quarter, measures=("offered", "abandoned_short")
     ):
         local = bucket.astimezone(kpis.ROME)
-        grid[local.weekday()][local.hour] += sums["offered"]
+        volume = sums["offered"] - (sums["abandoned_short"] if exclude else 0)
+        grid[local.weekday()][local.hour] += volume
     return grid
+
+
+def parse_hour_of_week(params: dict[str, str]) -> tuple[int, int] | None:
+    """A heatmap cell from ``weekday`` (0 Monday .. 6) and ``hour`` (0-23), both or neither."""
+    raw_day, raw_hour = params.get("weekday") or "", params.get("hour") or ""
+    if not raw_day and not raw_hour:
+        return None
+    if not raw_day.isdigit() or int(raw_day) > 6:
+        raise InvalidInput("a weekday is 0 (Monday) to 6 (Sunday)", field="weekday")
+    if not raw_hour.isdigit() or int(raw_hour) > 23:
+        raise InvalidInput("an hour is 0 to 23", field="hour")
+    return int(raw_day), int(raw_hour)
+
+
+def hour_of_week_ranges(f: Filters, weekday: int, hour: int) -> list[tuple[datetime, datetime]]:
+    """The UTC ranges of one heatmap cell: that hour (Europe/Rome) of each such weekday in the
+    filters' days. On a DST day the local hour may last 0 or 2 hours, as the heatmap counts."""
+    if not 0 <= weekday <= 6:
+        raise InvalidInput("a weekday is 0 (Monday) to 6 (Sunday)", field="weekday")
+    if not 0 <= hour <= 23:
+        raise InvalidInput("an hour is 0 to 23", field="hour")
+    out = []
+    day = f.start + timedelta(days=(weekday - f.start.weekday()) % 7)
+    while day <= f.end:
+        wall = datetime(day.year, day.month, day.day, hour)  # wall-clock hours, then Rome
+        start = wall.replace(tzinfo=kpis.ROME)
+        end = (wall + timedelta(hours=1)).replace(tzinfo=kpis.ROME)
+        begin, finish = start.astimezone(UTC), end.astimezone(UTC)
+        if finish > begin:
+            out.append((begin, finish))
+        day += timedelta(days=7)
+    return out
 
 
 def league(session: Session, user: User, f: Filters) -> list[ReportRow]:
@@ -554,9 +590,16 @@ DRILL_LIMIT = 500
 
 
 def drill_down(
-    session: Session, user: User, f: Filters, metric: str, *, period: datetime | None = None
+    session: Session,
+    user: User,
+    f: Filters,
+    metric: str,
+    *,
+    period: datetime | None = None,
+    hour_of_week: tuple[int, int] | None = None,
 ) -> list[Conversation]:
-    """The conversations behind a number of a report (at most DRILL_LIMIT, newest first)."""
+    """The conversations behind a number of a report (at most DRILL_LIMIT, newest first);
+    ``hour_of_week`` (weekday, hour): a heatmap cell's."""
     if metric not in DRILL:
         raise InvalidInput("unknown measure", field="metric")
     scope = scope_for(session, user)
@@ -576,6 +619,11 @@ def drill_down(
         .order_by(time_col.desc())
         .limit(DRILL_LIMIT)
     )
+    if hour_of_week is not None:
+        ranges = hour_of_week_ranges(f, *hour_of_week)
+        stmt = stmt.where(
+            or_(*[and_(time_col >= a, time_col < b) for a, b in ranges]) if ranges else false()
+        )
     if f.queue_id is not None:
         stmt = stmt.where(ReportFact.queue_id == f.queue_id)
     if f.team_id is not None:
