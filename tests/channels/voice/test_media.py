@@ -19,7 +19,8 @@ from sportello.accounts.models import User
 from sportello.channels.voice import media
 from sportello.channels.voice.daemons import Stack
 from sportello.core.db import Database
-from sportello.routing import presence, router
+from sportello.routing import actions as routing_actions
+from sportello.routing import presence
 from sportello.routing.calendar import BusinessCalendar
 from sportello.routing.models import BusinessCalendarRow
 from tests.channels.voice.test_admin_api import _bearer
@@ -144,7 +145,7 @@ def test_out_of_hours_caller_hears_the_closed_notice_before_the_480(
         )
         s.add(row)
         s.flush()
-        router.do_set_queue_routing(s, queue=personas.queue_assistenza, calendar_id=row.id)
+        routing_actions.do_set_queue_routing(s, queue=personas.queue_assistenza, calendar_id=row.id)
     notice = media.duration(media.default_announcement("closed"))
     started = time.monotonic()
     caller = _caller(
