@@ -92,3 +92,21 @@ def test_the_table_on_the_channel_page_and_picking_a_row(
         )
     shown = client.get(f"/admin/channels/{channel.id}").text
     assert '<input type="hidden" name="threshold" value="45">' not in shown  # now the current
+
+
+def test_the_api_reads_the_same_table(client: Any, db: Database, personas: Any) -> None:
+    from tests.api.helpers import make_token
+
+    channel = personas.api_channel
+    conv = _conversation(db, channel, 1)
+    _log(db, conv, ("answer", "", 0.55), ("feedback_no", "", 0.0))
+    url = f"/api/v1/channels/{channel.id}/bot/calibration"
+    token = make_token(db, personas.admin, ("read", "write", "admin"))
+    admin = {"Authorization": f"Bearer {token}"}
+    data = client.get(url, headers=admin).json()
+    assert data["cases"] == 1 and data["enough"] is False
+    rows = {r["threshold"]: (r["right"], r["wrong"], r["handed_over"]) for r in data["rows"]}
+    assert rows[55.0] == (0, 1, 0) and rows[60.0] == (0, 0, 1)
+    agent = {"Authorization": f"Bearer {make_token(db, personas.sara)}"}
+    assert client.get(url, headers=agent).status_code == 403
+    assert client.get("/api/v1/channels/99999/bot/calibration", headers=admin).status_code == 404
