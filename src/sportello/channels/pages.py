@@ -285,6 +285,15 @@ def _bot_values(channel: Channel) -> dict[str, str]:
     }
 
 
+def _calibration(session: Session, channel: Channel) -> Any:
+    """The bot's answers judged by customers, replayed at each candidate threshold."""
+    from sportello.knowledge import service as kb_service  # the bot lives in knowledge
+
+    if not registry.capabilities(channel.kind).bot:
+        return None
+    return kb_service.bot_calibration(session, channel_id=channel.id)
+
+
 def _edit_page(
     request: Request,
     session: Session,
@@ -320,6 +329,7 @@ def _edit_page(
             "capabilities": registry.capabilities(channel.kind),
             "bot": bot_values or _bot_values(channel),
             "bot_error": bot_error,
+            "calibration": _calibration(session, channel),
             "can_rotate": isinstance(adapter, RotatesSecrets),
             "uses": actions.channel_uses(session, channel),
             "delete_error": delete_error,
@@ -398,6 +408,31 @@ def channel_bot(
             _channel(session, channel_id),
             bot_values=data,
             bot_error=form_error(exc),
+        )
+    return see_other(f"/admin/channels/{channel.id}?saved=bot#bot")
+
+
+@router.post(
+    "/admin/channels/{channel_id}/bot/threshold",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+)
+def channel_bot_threshold(
+    request: Request,
+    session: SessionDep,
+    user: AdminUser,
+    channel_id: int,
+    threshold: Annotated[str, Form(max_length=20)],
+) -> Response:
+    """A row of the calibration table picked: the bot's threshold set to it, the rest kept."""
+    channel = _channel(session, channel_id)
+    data = {**_bot_values(channel), "threshold": threshold}
+    try:
+        actions.do_configure_bot(session, channel=channel, data=data)
+    except InvalidInput as exc:
+        session.rollback()
+        return _edit_page(
+            request, session, _channel(session, channel_id), bot_error=form_error(exc)
         )
     return see_other(f"/admin/channels/{channel.id}?saved=bot#bot")
 

@@ -17,6 +17,8 @@ from sportello.channels import actions, registry, replies
 from sportello.channels.base import ConfiguredByForm, ShowsForm
 from sportello.channels.models import Channel
 from sportello.channels.schemas import (
+    BotCalibration,
+    BotCalibrationRow,
     BotRead,
     BotSettings,
     CapabilitiesRead,
@@ -158,6 +160,32 @@ def get_bot(channel_id: int, session: SessionDep, caller: AdminCaller) -> BotRea
         greeting=str(bot.get("greeting") or ""),
         threshold=round(float(bot.get("threshold", 0.5)) * 100, 1),
         handover_words=[str(w) for w in bot.get("blocked_topics") or []],
+    )
+
+
+@channels.get(
+    "/channels/{channel_id}/bot/calibration",
+    summary="What each candidate threshold would have done with the bot's judged answers",
+    response_model=BotCalibration,
+)
+def get_bot_calibration(
+    channel_id: int, session: SessionDep, caller: AdminCaller
+) -> BotCalibration:
+    from sportello.knowledge import service as kb_service  # the bot lives in knowledge
+
+    calibration = kb_service.bot_calibration(session, channel_id=_get(session, channel_id).id)
+    return BotCalibration(
+        cases=calibration.cases,
+        enough=calibration.enough,
+        rows=[
+            BotCalibrationRow(
+                threshold=round(r.threshold * 100, 1),
+                right=r.right,
+                wrong=r.wrong,
+                handed_over=r.handed_over,
+            )
+            for r in calibration.rows
+        ],
     )
 
 

@@ -77,6 +77,19 @@ class BotRead(BotSettings):
     pass
 
 
+class BotCalibrationRow(BaseModel):
+    threshold: float = Field(description="Confidence, in percent")
+    right: int = Field(description="Judged answers at or above it the customer said helped")
+    wrong: int = Field(description="Judged answers at or above it that did not help")
+    handed_over: int = Field(description="Judged answers below it: a person would take them")
+
+
+class BotCalibration(BaseModel):
+    cases: int = Field(description="Answers of the bot on this channel customers judged")
+    enough: bool = Field(description="False under 20 cases: the table says little yet")
+    rows: list[BotCalibrationRow]
+
+
 class SecretsRotated(BaseModel):
     secrets: dict[str, str] = Field(description="The new secrets, shown this once only")
 

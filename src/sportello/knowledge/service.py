@@ -749,3 +749,78 @@ def learned_questions(session: Session, article: Article, *, limit: int = 50) ->
             .limit(limit)
         )
     )
+
+
+# ---- the bot's threshold, calibrated on its own evidence ---------------------------------------
+
+CALIBRATION_THRESHOLDS = tuple(round(0.3 + 0.05 * i, 2) for i in range(11))  # 0.30 ... 0.80
+CALIBRATION_MIN_CASES = 20
+
+
+@dataclass
+class CalibrationRow:
+    threshold: float
+    right: int  # answered, and the customer said it helped
+    wrong: int  # answered, and the customer said it did not (or asked again and gave up)
+    handed_over: int  # below the threshold: a person would have taken it
+
+
+@dataclass
+class Calibration:
+    cases: int
+    rows: list[CalibrationRow]
+
+    @property
+    def enough(self) -> bool:
+        return self.cases >= CALIBRATION_MIN_CASES
+
+
+def bot_feedback_cases(session: Session, *, channel_id: int) -> list[tuple[float, bool]]:
+    """(confidence, helped) for each answer of the bot on this channel the customer judged: the
+    next turn of the conversation was "yes" (helped), "no", or a handover for repeated
+    failures (did not help). Answers nobody judged say nothing and are left out."""
+    logs = session.scalars(
+        select(BotLog)
+        .join(Conversation, Conversation.id == BotLog.conversation_id)
+        .where(Conversation.channel_id == channel_id)
+        .order_by(BotLog.conversation_id, BotLog.id)
+    )
+    cases: list[tuple[float, bool]] = []
+    pending: dict[int, float] = {}  # conversation -> confidence of its unjudged answer
+    for log in logs:
+        if log.action == "answer":
+            pending[log.conversation_id] = float(log.confidence or 0.0)
+            continue
+        confidence = pending.pop(log.conversation_id, None)
+        if confidence is None:
+            continue
+        if log.action == "feedback_yes":
+            cases.append((confidence, True))
+        elif log.action == "feedback_no" or (
+            log.action == "handover" and log.reason == "repeated_failure"
+        ):
+            cases.append((confidence, False))
+    return cases
+
+
+def calibrate(
+    cases: Sequence[tuple[float, bool]], thresholds: Sequence[float] = CALIBRATION_THRESHOLDS
+) -> Calibration:
+    """What each candidate threshold would have done with the judged answers: at or above it
+    the bot answers (right or wrong as the customer said), below it hands over."""
+    rows = []
+    for t in thresholds:
+        answered = [helped for confidence, helped in cases if confidence >= t]
+        rows.append(
+            CalibrationRow(
+                threshold=t,
+                right=sum(answered),
+                wrong=len(answered) - sum(answered),
+                handed_over=len(cases) - len(answered),
+            )
+        )
+    return Calibration(cases=len(cases), rows=rows)
+
+
+def bot_calibration(session: Session, *, channel_id: int) -> Calibration:
+    return calibrate(bot_feedback_cases(session, channel_id=channel_id))

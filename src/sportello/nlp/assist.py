@@ -134,6 +134,18 @@ class AssistResult:
     articles: list[dict[str, Any]] = field(default_factory=list)
     redacted: int = 0
 
+    @property
+    def composer_text(self) -> str:
+        """The draft as it goes into the reply box: the text, then one line per article it
+        cites ([1] Title: public link), so the customer gets working links. Articles not
+        published in the help centre have no public link and are left out."""
+        links = [
+            f"[{n}] {a['title']}: {a['public_url']}"
+            for n, a in enumerate(self.articles, 1)
+            if a.get("public_url") and f"[{n}]" in self.text
+        ]
+        return self.text.strip() + ("\n\n" + "\n".join(links) if links else "")
+
 
 def _transcript(session: Session, conversation: Conversation, redactor: Redactor | None) -> str:
     rows = list(
@@ -188,14 +200,24 @@ def run(
         prompt = "\n".join(line for line in transcript.splitlines() if line.startswith("Customer:"))
     elif kind == "draft":
         from sportello.knowledge import service as kb_service
+        from sportello.knowledge.bot import article_url
+        from sportello.knowledge.models import ArticleStatus
 
         found = kb_service.suggestions_for(session, conversation, limit=3)
         sources = []
         for n, hit in enumerate(found.hits, 1):
             body = (hit.article.body_md or "")[:1500]
             sources.append(f"[{n}] {hit.article.title}\n{body}")
+            published = hit.article.status == ArticleStatus.PUBLISHED
             articles.append(
-                {"id": hit.article.id, "title": hit.article.title, "url": f"/kb/{hit.article.id}"}
+                {
+                    "id": hit.article.id,
+                    "title": hit.article.title,
+                    "url": f"/kb/{hit.article.id}",
+                    "public_url": (
+                        article_url(hit.article.language, hit.article.slug) if published else ""
+                    ),
+                }
             )
         system = (
             f"You help customer-service agents of a shop. Draft the agent's next reply in "

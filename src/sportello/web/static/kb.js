@@ -1,5 +1,6 @@
 /* Knowledge base helpers in the console: "insert link" / "insert text" from the suggestions
-   fragment into the reply box (textarea[name=text]). Loaded with <script src="/static/kb.js" defer>. */
+   fragment into the reply box (textarea[name=text]), and "use draft" from the assist panel
+   (switches the composer to reply; replaces an empty box, appends after a blank line otherwise). Loaded with <script src="/static/kb.js" defer>. */
 (function () {
   "use strict";
   function insert(textarea, value) {
@@ -14,7 +15,32 @@
     try { textarea.setSelectionRange(caret, caret); } catch (e) { /* not focusable */ }
     textarea.dispatchEvent(new Event("input", { bubbles: true }));
   }
+  function useDraft(textarea, draft) {
+    var form = textarea.form;
+    var radio = form ? form.querySelector('input[name=mode][value="reply"]') : null;
+    if (radio && !radio.disabled && !radio.checked) {
+      radio.checked = true;
+      radio.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+    if (textarea.value.trim()) {
+      textarea.value = textarea.value.replace(/\s+$/, "") + "\n";
+      draft = "\n" + draft;
+    } else {
+      textarea.value = "";
+    }
+    var end = textarea.value.length;
+    textarea.setSelectionRange(end, end);
+    insert(textarea, draft);
+  }
   document.addEventListener("click", function (event) {
+    var use = event.target.closest ? event.target.closest("[data-assist-use]") : null;
+    if (use) {
+      var box = document.querySelector("#composer-text");
+      if (!box) return;
+      event.preventDefault();
+      useDraft(box, use.dataset.assistUse || "");
+      return;
+    }
     var button = event.target.closest ? event.target.closest("[data-kb-insert]") : null;
     if (!button) return;
     var textarea = document.querySelector("textarea[name=text]");
