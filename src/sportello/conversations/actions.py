@@ -720,7 +720,7 @@ def do_assign_many(
     Returns the new statuses."""
     if not assignments:
         return []
-    now = now or utcnow()
+    now = now or session_now(session)  # the replayed moment when the demo writes history
     session.flush()  # what the caller changed before lands before these rows
     by_name = by.name if by else None
     statuses = [

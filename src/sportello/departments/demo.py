@@ -7,12 +7,13 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from sportello.accounts.models import Brand, User
 from sportello.conversations.models import Conversation, Direction, Message, Status
 from sportello.core.db import Database
 from sportello.core.events import SILENCE_EVENTS
+from sportello.core.jobs import Job
 from sportello.departments import actions
 from sportello.departments.models import Department, HandoffKind, HandoffStatus, SideMessage
 
@@ -116,6 +117,10 @@ def load(db: Database, *, now: datetime, seed: int) -> None:
             return
         rng.shuffle(conversations)
         picked = iter(conversations)
+        # What the conversations looked like before: the timeline lines written below are
+        # re-dated after them (the actions stamp the live clock; the demo is history).
+        first_new = (session.scalar(select(func.max(Message.id))) or 0) + 1
+        before = {c.id: (c.last_message_at or c.created_at, c.updated_at) for c in conversations}
         for dept, subject, text, colleague, answer, close in SIDES:
             conversation = next(picked, None)
             if conversation is None:
@@ -184,3 +189,23 @@ def load(db: Database, *, now: datetime, seed: int) -> None:
                 )
             handoff.created_at = now - timedelta(days=days, hours=rng.randint(1, 8))
             handoff.updated_at = now - timedelta(days=max(days - 2, 0), hours=1)
+        session.flush()
+        written: dict[int, int] = {}
+        for message in session.scalars(
+            select(Message).where(Message.id >= first_new).order_by(Message.id)
+        ):
+            last, updated = before.get(message.conversation_id, (None, None))
+            if last is None:
+                continue
+            written[message.conversation_id] = step = written.get(message.conversation_id, 0) + 1
+            moment = min(last + timedelta(minutes=25 * step), now - timedelta(minutes=1))
+            message.created_at = message.updated_at = moment
+            conversation = session.get(Conversation, message.conversation_id)
+            if conversation is not None:
+                conversation.updated_at = max(moment, updated or moment)
+        # The mails are recorded as sent above: their send jobs must not run (nothing goes out
+        # from a demo, and a demo leaves no queued work).
+        session.flush()
+        session.execute(
+            delete(Job).where(Job.kind.in_((actions.SEND_SIDE_JOB, actions.SEND_HANDOFF_JOB)))
+        )

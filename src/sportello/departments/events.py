@@ -1,4 +1,5 @@
-"""The departments' events, registered with core.events (see handlers)."""
+"""The departments' events, registered with core.events when this module is imported (the
+actions that emit them import it)."""
 
 from __future__ import annotations
 
@@ -22,5 +23,4 @@ class HandoffChanged(EventPayload):
     by: str
 
 
-def register() -> None:
-    register_event("handoff.changed", HandoffChanged)
+register_event("handoff.changed", HandoffChanged)

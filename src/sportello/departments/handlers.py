@@ -24,18 +24,13 @@ from sportello.conversations.models import Conversation
 from sportello.conversations.storage import path_for
 from sportello.core import jobs
 from sportello.core.db import Database
-from sportello.core.events import EVENTS
-from sportello.departments import actions, events, links, mail
+from sportello.departments import actions, links, mail
 from sportello.departments.models import (
     Department,
     Handoff,
     SideConversation,
     SideMessage,
 )
-
-if "handoff.changed" not in EVENTS:
-    events.register()
-
 
 # --------------------------------------------------------------------------- the side door
 

@@ -11,8 +11,9 @@ from sqlalchemy import select, update
 
 from sportello.accounts.models import Brand, Role, User
 from sportello.core.db import Database
+from sportello.customers.models import Customer
 from sportello.imports import actions
-from sportello.imports.models import ImportJob
+from sportello.imports.models import ImportJob, ImportSourceMap
 
 FIRST = [
     "Alessandro",
@@ -99,4 +100,13 @@ def load(db: Database, *, now: datetime, seed: int) -> None:
             update(ImportJob)
             .where(ImportJob.id == import_id)
             .values(created_at=when, started_at=when, finished_at=when + timedelta(seconds=2))
+        )
+        # The customers it brought in arrived with it, ten days ago.
+        imported = select(ImportSourceMap.local_id).where(
+            ImportSourceMap.import_id == import_id, ImportSourceMap.kind == "customer"
+        )
+        session.execute(
+            update(Customer)
+            .where(Customer.id.in_(imported))
+            .values(created_at=when, updated_at=when)
         )
