@@ -305,13 +305,13 @@ def test_click_to_call_errors_are_clear(
 ) -> None:
     headers = {"Authorization": f"Bearer {make_token(db, personas.sara, ('read', 'write'))}"}
     response = client.post("/api/v1/pbx/calls", json={"number": "3331234567"}, headers=headers)
-    assert response.status_code == 422  # no PBX channel
+    assert response.status_code == 409  # no PBX channel: the install, not the input
     make_pbx(db, personas, fake_ami)
     supervisor = {
         "Authorization": f"Bearer {make_token(db, personas.supervisor, ('read', 'write'))}"
     }
     response = client.post("/api/v1/pbx/calls", json={"number": "3331234567"}, headers=supervisor)
-    assert response.status_code == 422  # no extension for this user
+    assert response.status_code == 409  # no extension for this user
     response = client.post("/api/v1/pbx/calls", json={"number": "not\x00a number"}, headers=headers)
     assert response.status_code == 422
     fake_ami.pause()

@@ -31,7 +31,7 @@ from sportello.channels.voice.models import VoiceCall
 from sportello.conversations import actions as conversations_actions
 from sportello.conversations.models import ACTIVE_STATUSES, Conversation
 from sportello.core.db import utcnow
-from sportello.core.errors import InvalidInput
+from sportello.core.errors import Conflict, InvalidInput
 from sportello.customers.identities import normalize_phone
 
 log = logging.getLogger(__name__)
@@ -235,11 +235,11 @@ def do_click_to_call(
     action is sent by the caller after commit (``link.originate``)."""
     channels = [channel] if channel is not None else service.active_channels(session)
     if not channels:
-        raise InvalidInput("no PBX channel is configured")
+        raise Conflict("no PBX channel is configured")  # the install, not the input
     found = [(c, service.extension_of_user(c, user)) for c in channels]
     chosen = next(((c, e) for c, e in found if e), None)
     if chosen is None:
-        raise InvalidInput("your extension is not listed on the PBX channel")
+        raise Conflict("your extension is not listed on the PBX channel")
     pbx, extension = chosen
     assert extension is not None
     phone = normalize_phone(number)
