@@ -53,6 +53,8 @@ class FakeAmi:
             self._call(self.server.wait_closed())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
+        if not self._thread.is_alive():
+            self.loop.close()  # its self-pipe is a socket pair: left open, a later test pays for it
 
     def restart(self) -> None:
         """Stop listening and drop every client, then listen again on the same port."""

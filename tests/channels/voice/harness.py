@@ -4,6 +4,8 @@ and rtpengine (generated configs, free ports), and sipp playing callers and agen
 from __future__ import annotations
 
 import os
+import random
+import socket
 import shutil
 import subprocess
 import threading
@@ -68,6 +70,27 @@ def serve(
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def media_ports() -> int:
+    """A base port for sipp's media: it binds audio at base and base+1, video at base+2 and
+    base+3. Taken below the kernel's ephemeral range and below rtpengine's (20000 and up), with all
+    four free, so that another process's port cannot land on the video pair."""
+    for _ in range(200):
+        base = random.randrange(10000, 19996, 2)
+        socks: list[socket.socket] = []
+        try:
+            for offset in range(4):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(sock)
+                sock.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError("no four free UDP ports for sipp's media")
 
 
 def stack_config(
@@ -166,7 +189,7 @@ def sipp(
         "-p",
         str(port or free_port(2)),
         "-mp",
-        str(free_port(2)),
+        str(media_ports()),
         "-m",
         str(calls),
         "-timeout",  # the whole run's limit
