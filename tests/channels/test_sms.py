@@ -238,12 +238,12 @@ def form_request(name: str) -> WebhookRequest:
 
 
 def test_plain_sms():
-    (message,) = ADAPTER.parse_inbound(config(), form_request("inbound_sms_plain"))
+    (message,) = ADAPTER.parse(config(), form_request("inbound_sms_plain")).messages
     assert (message.identity.kind, message.identity.value) == ("phone", "+14155552671")
     assert message.text == "Ciao, il mio ordine 12345 non è ancora arrivato. Potete aiutarmi?"
     assert message.provider_message_id == "SMaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
     assert message.extra_identities == []
-    assert ADAPTER.parse_statuses(config(), form_request("inbound_sms_plain")) == []
+    assert ADAPTER.parse(config(), form_request("inbound_sms_plain")).statuses == []
 
 
 def test_mms_media_is_fetched_with_basic_auth_from_the_configured_base(provider):
@@ -258,7 +258,7 @@ def test_mms_media_is_fetched_with_basic_auth_from_the_configured_base(provider)
         f"{base}/MEdddddddddddddddddddddddddddddddd",
         Reply(body=b"\x89PNG", content_type="image/png"),
     )
-    (message,) = ADAPTER.parse_inbound(config(provider.url), form_request("inbound_mms_two_media"))
+    (message,) = ADAPTER.parse(config(provider.url), form_request("inbound_mms_two_media")).messages
     assert message.text == "Foto del prodotto danneggiato"
     assert message.attachments == [] and provider.requests == []  # a job fetches them
     fetched = [ADAPTER.fetch_media(config(provider.url), p.ref) for p in message.pending_media]
@@ -288,7 +288,7 @@ def test_mms_media_that_cannot_be_fetched_keeps_the_message(client, db, channel,
 
 
 def test_whatsapp_via_twilio_is_a_whatsapp_identity_with_the_phone_too():
-    (message,) = ADAPTER.parse_inbound(config(), form_request("inbound_whatsapp_via_twilio"))
+    (message,) = ADAPTER.parse(config(), form_request("inbound_whatsapp_via_twilio")).messages
     assert (message.identity.kind, message.identity.value) == ("whatsapp", "+393331234567")
     assert [(i.kind, i.value) for i in message.extra_identities] == [("phone", "+393331234567")]
     assert message.sender_name == "Mario Rossi"
@@ -296,13 +296,13 @@ def test_whatsapp_via_twilio_is_a_whatsapp_identity_with_the_phone_too():
 
 
 def test_status_callbacks_become_status_updates():
-    delivered = ADAPTER.parse_statuses(config(), form_request("message_status_delivered"))
+    delivered = ADAPTER.parse(config(), form_request("message_status_delivered")).statuses
     assert [(s.provider_message_id, s.state, s.error) for s in delivered] == [
         ("SMffffffffffffffffffffffffffffffff", "delivered", None)
     ]
-    (failed,) = ADAPTER.parse_statuses(config(), form_request("message_status_undelivered_30003"))
+    (failed,) = ADAPTER.parse(config(), form_request("message_status_undelivered_30003")).statuses
     assert (failed.state, failed.error) == ("failed", "30003 unreachable destination handset")
-    assert ADAPTER.parse_inbound(config(), form_request("message_status_delivered")) == []
+    assert ADAPTER.parse(config(), form_request("message_status_delivered")).messages == []
 
 
 @pytest.mark.parametrize(
@@ -311,7 +311,7 @@ def test_status_callbacks_become_status_updates():
 )
 def test_every_documented_status(status, state):
     body = f"MessageSid=SM9&MessageStatus={status}&ErrorCode=21610".encode()
-    found = ADAPTER.parse_statuses(config(), WebhookRequest("POST", "u", {}, {}, body))
+    found = ADAPTER.parse(config(), WebhookRequest("POST", "u", {}, {}, body)).statuses
     assert [s.state for s in found] == ([state] if state else [])
 
 
@@ -319,8 +319,8 @@ def test_every_documented_status(status, state):
     "name", ["voice_incoming_call", "voice_status_completed", "voice_status_no_answer"]
 )
 def test_voice_requests_are_ignored(name):
-    assert ADAPTER.parse_inbound(config(), form_request(name)) == []
-    assert ADAPTER.parse_statuses(config(), form_request(name)) == []
+    assert ADAPTER.parse(config(), form_request(name)).messages == []
+    assert ADAPTER.parse(config(), form_request(name)).statuses == []
 
 
 # ---- sending (adapter level) -----------------------------------------------------------------

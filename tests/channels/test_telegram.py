@@ -72,7 +72,7 @@ def request(body: bytes, secret: str | None = SECRET) -> WebhookRequest:
 
 def parse(update: Any, api_base: str = "http://127.0.0.1:9"):  # type: ignore[no-untyped-def]
     body = update if isinstance(update, bytes) else json.dumps(update).encode()
-    return ADAPTER.parse_inbound(config(api_base), request(body))
+    return ADAPTER.parse(config(api_base), request(body)).messages
 
 
 def fetched(message: Any, api_base: str) -> list[Any]:

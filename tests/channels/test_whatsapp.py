@@ -96,7 +96,8 @@ def request(body: bytes, **query: str) -> WebhookRequest:
 def parse(name: str, api_base: str = "http://127.0.0.1:9", pnid: str = PNID):  # type: ignore[no-untyped-def]
     req = request(fixture_bytes(f"whatsapp/split/{name}"))
     cfg = config(api_base, pnid)
-    return ADAPTER.parse_inbound(cfg, req), ADAPTER.parse_statuses(cfg, req)
+    parsed = ADAPTER.parse(cfg, req)
+    return parsed.messages, parsed.statuses
 
 
 def status_payload(message_id: str, status: str, errors: list[dict[str, Any]] | None = None):  # type: ignore[no-untyped-def]

@@ -13,6 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+# What the one door takes in lives beside the door; adapters build it, so it is named here too.
+from sportello.conversations.inbound import Identity as Identity
+from sportello.conversations.inbound import InboundAttachment as InboundAttachment
+from sportello.conversations.inbound import InboundMessage as InboundMessage
+from sportello.conversations.inbound import PendingMedia as PendingMedia
+
 log = logging.getLogger(__name__)
 
 
@@ -64,59 +70,6 @@ class WebhookRequest:
 
 
 @dataclass(frozen=True)
-class Identity:
-    kind: str  # an IdentityKind value: email, phone, visitor, whatsapp, telegram, external
-    value: str
-
-
-@dataclass(frozen=True)
-class InboundAttachment:
-    filename: str
-    content_type: str
-    data: bytes
-    content_id: str | None = None
-    inline: bool = False
-
-
-@dataclass(frozen=True)
-class PendingMedia:
-    """A file the provider holds for a message: fetched by a durable job once the message is
-    stored, never while the webhook waits (a replayed webhook must not download it again, and a
-    failed download is retried). ``ref`` is the adapter's own JSON-safe reference; ``label``
-    names the file for the agent meanwhile ("image", "video", "document")."""
-
-    ref: Mapping[str, Any]
-    label: str
-
-
-@dataclass
-class InboundMessage:
-    identity: Identity
-    text: str
-    sender_name: str = ""
-    html: str | None = None
-    provider_message_id: str | None = None
-    in_reply_to: list[str] = field(default_factory=list)
-    conversation_number: int | None = None
-    subject: str = ""
-    attachments: list[InboundAttachment] = field(default_factory=list)
-    extra_identities: list[Identity] = field(default_factory=list)
-    received_at: datetime | None = None
-    client_id: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-    # Auto-replies, bounces, list mail: stored, but never answered automatically.
-    automated: bool = False
-    # Files still at the provider (see PendingMedia and FetchesMedia).
-    pending_media: list[PendingMedia] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        # An empty or blank provider id means "no id" (the replay check needs a real one; an
-        # empty string stored once would make every later empty-id message a duplicate key).
-        if self.provider_message_id is not None and not self.provider_message_id.strip():
-            self.provider_message_id = None
-
-
-@dataclass(frozen=True)
 class OutboundAttachment:
     filename: str
     content_type: str
@@ -156,6 +109,15 @@ class StatusUpdate:
     state: str
     error: str | None = None
     at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What one webhook carried: customers' messages (for the one door) and the provider's
+    delivery reports for messages we sent (WhatsApp and Twilio mix both in one callback)."""
+
+    messages: list[InboundMessage] = field(default_factory=list)
+    statuses: list[StatusUpdate] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -259,9 +221,10 @@ class ChannelAdapter(Protocol):
 
     def verify(self, channel: ChannelConfig, request: WebhookRequest) -> None: ...
 
-    def parse_inbound(
-        self, channel: ChannelConfig, request: WebhookRequest
-    ) -> list[InboundMessage]: ...
+    def parse(self, channel: ChannelConfig, request: WebhookRequest) -> Parsed:
+        """The body, read once: the customers' messages in it and the delivery reports for
+        ours. Raises InvalidInput (422) for a body the provider would never send."""
+        ...
 
     def send(self, channel: ChannelConfig, message: OutboundMessage) -> ExternalRef: ...
 
@@ -273,15 +236,6 @@ class FetchesMedia(Protocol):
     def fetch_media(self, channel: ChannelConfig, ref: Mapping[str, Any]) -> InboundAttachment:
         """Download one file. Raises ChannelError: ``permanent`` when retrying cannot help."""
         ...
-
-
-@runtime_checkable
-class ReportsStatuses(Protocol):
-    """An adapter whose webhooks also carry delivery reports for the messages we sent."""
-
-    def parse_statuses(
-        self, channel: ChannelConfig, request: WebhookRequest
-    ) -> list[StatusUpdate]: ...
 
 
 @runtime_checkable

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
 from sportello.channels import registry
@@ -22,7 +21,6 @@ from sportello.channels.base import (
     InboundMessage,
     OutboundAttachment,
     OutboundMessage,
-    ReportsStatuses,
     StatusUpdate,
     WebhookRequest,
 )
@@ -79,9 +77,9 @@ def token_matches(channel: ChannelConfig, token: str) -> bool:
 def receive(
     session: Session, *, channel: conversations_actions.ChannelRef, inbound: InboundMessage
 ) -> conversations_actions.ReceiveResult:
-    """The one door, safe against two copies of one delivery arriving at the same instant.
-    Files still at the provider are fetched afterwards by a job, for new messages only."""
-    result = _receive_once(session, channel=channel, inbound=inbound)
+    """The one door; then files still at the provider are fetched by a job, for new messages
+    only (a replay must not download them again)."""
+    result = conversations_actions.do_receive_message(session, channel=channel, inbound=inbound)
     if inbound.pending_media and not result.duplicate:
         for index, media in enumerate(inbound.pending_media):
             jobs.enqueue(
@@ -97,24 +95,6 @@ def receive(
                 max_attempts=MEDIA_ATTEMPTS,
             )
     return result
-
-
-def _receive_once(
-    session: Session, *, channel: conversations_actions.ChannelRef, inbound: InboundMessage
-) -> conversations_actions.ReceiveResult:
-    if session.get_bind().dialect.name == "sqlite":
-        # Writers hold SQLite's write lock from BEGIN IMMEDIATE: no other transaction can store
-        # the same delivery in between, so the savepoint (two more statements) buys nothing.
-        return conversations_actions.do_receive_message(session, channel=channel, inbound=inbound)
-    try:
-        with session.begin_nested():
-            return conversations_actions.do_receive_message(
-                session, channel=channel, inbound=inbound
-            )
-    except IntegrityError:
-        # Another transaction stored the same provider message (or created the same customer
-        # identity) first; it has committed by now, so a second pass finds its rows.
-        return conversations_actions.do_receive_message(session, channel=channel, inbound=inbound)
 
 
 # ---- files that arrive after their message -------------------------------------------------
@@ -247,19 +227,17 @@ def apply_status(session: Session, *, channel: Channel, status: StatusUpdate) ->
 
 
 def receive_webhook(
-    session: Session, *, channel: Channel, request: WebhookRequest
+    session: Session, *, channel: Channel, request: WebhookRequest, verified: bool = False
 ) -> WebhookOutcome:
-    """Verify (raises WebhookRejected), parse and pass each message through the one door;
-    apply the delivery reports the adapter finds in the same request."""
+    """Verify (raises WebhookRejected) unless the route already did, parse the body once and
+    pass each message through the one door; apply the delivery reports found beside them."""
     adapter = registry.get_adapter(channel.kind)
     config = config_for(channel)
-    adapter.verify(config, request)
-    applied = 0
-    if isinstance(adapter, ReportsStatuses):
-        for status in adapter.parse_statuses(config, request):
-            applied += apply_status(session, channel=channel, status=status)
-    inbound = adapter.parse_inbound(config, request)
-    inbound = [m for m in inbound if not _taken_by_choice_hook(session, channel, m)]
+    if not verified:
+        adapter.verify(config, request)
+    parsed = adapter.parse(config, request)
+    applied = sum(apply_status(session, channel=channel, status=s) for s in parsed.statuses)
+    inbound = [m for m in parsed.messages if not _taken_by_choice_hook(session, channel, m)]
     return WebhookOutcome([receive(session, channel=channel, inbound=m) for m in inbound], applied)
 
 

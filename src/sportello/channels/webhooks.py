@@ -99,7 +99,8 @@ def api_inbound(
     authorization: Annotated[str | None, Header(description="Bearer <channel token>")] = None,
 ) -> JSONResponse:
     try:
-        outcome = service.receive_webhook(session, channel=channel, request=request)
+        # Verified by the dependency already, before the body was validated.
+        outcome = service.receive_webhook(session, channel=channel, request=request, verified=True)
     except WebhookRejected:
         raise Unauthorized("unknown channel or invalid credentials") from None
     status = 200 if all(r.duplicate for r in outcome.results) else 201

@@ -9,14 +9,15 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from sportello.accounts.models import User
-from sportello.channels.base import InboundAttachment, InboundMessage
 from sportello.config import get_settings
 from sportello.conversations import statements
+from sportello.conversations.inbound import InboundAttachment, InboundMessage
 from sportello.conversations.models import (
     TRANSITIONS,
     Attachment,
@@ -261,12 +262,26 @@ class ChannelRef(Protocol):
 def do_receive_message(
     session: Session, *, channel: ChannelRef, inbound: InboundMessage
 ) -> ReceiveResult:
-    """Find or create the customer, dedupe, thread, store, emit.
+    """The one door: find or create the customer, drop replays, thread, store, emit.
 
-    A replayed delivery (same channel and provider message id) returns the stored message.
-    This is the hottest write path of the product: it works with Core statements and columns,
-    about eight statements for a message in an existing conversation.
+    A replayed delivery (same channel and provider message id) returns the stored message, also
+    when two copies of it arrive at the same instant: on SQLite the write lock (taken at BEGIN)
+    keeps the second out until the first commits; elsewhere the loser of the race hits the unique
+    index inside a savepoint, and a second pass finds the winner's committed rows.
     """
+    if session.get_bind().dialect.name == "sqlite":
+        return _receive(session, channel=channel, inbound=inbound)
+    try:
+        with session.begin_nested():
+            return _receive(session, channel=channel, inbound=inbound)
+    except IntegrityError:
+        return _receive(session, channel=channel, inbound=inbound)
+
+
+def _receive(session: Session, *, channel: ChannelRef, inbound: InboundMessage) -> ReceiveResult:
+    """``do_receive_message`` inside its replay guard. This is the hottest write path of the
+    product: it works with Core statements and columns, about eight statements for a message in
+    an existing conversation."""
     check_inbound(inbound)
     now = inbound.received_at or utcnow()
     # Core statements skip autoflush: write what the caller has pending first, so rows keep

@@ -16,8 +16,8 @@ from sportello.accounts.models import User
 from sportello.channels import actions as channels_actions
 from sportello.channels import registry
 from sportello.channels import service as channels_service
-from sportello.channels.base import InboundAttachment
 from sportello.conversations import actions, service
+from sportello.conversations.inbound import InboundAttachment
 from sportello.conversations.models import Conversation, Priority, Status
 from sportello.conversations.storage import path_for
 from sportello.core import access, i18n

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import shutil
+import socket
 import subprocess
 import threading
 import time

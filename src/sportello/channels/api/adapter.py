@@ -20,6 +20,7 @@ from sportello.channels.base import (
     InboundAttachment,
     InboundMessage,
     OutboundMessage,
+    Parsed,
     ReplyTarget,
     WebhookRejected,
     WebhookRequest,
@@ -114,16 +115,14 @@ class ApiAdapter:
         if scheme.lower() != "bearer" or not token or not token_matches(channel, token.strip()):
             raise WebhookRejected("invalid channel token")
 
-    def parse_inbound(
-        self, channel: ChannelConfig, request: WebhookRequest
-    ) -> list[InboundMessage]:
+    def parse(self, channel: ChannelConfig, request: WebhookRequest) -> Parsed:
         try:
             data = InboundMessageIn.model_validate_json(request.body)
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first.get("loc", ())) or "body"
             raise InvalidInput(f"{field}: {first.get('msg', 'invalid')}", field=field) from None
-        return [self.to_inbound(data)]
+        return Parsed([self.to_inbound(data)])
 
     def to_inbound(self, data: InboundMessageIn) -> InboundMessage:
         attachments = []

@@ -19,8 +19,8 @@ from sportello.channels.base import (
     ChannelConfig,
     ChannelSetup,
     ExternalRef,
-    InboundMessage,
     OutboundMessage,
+    Parsed,
     WebhookRejected,
     WebhookRequest,
 )
@@ -185,10 +185,8 @@ class ChatAdapter:
     def verify(self, channel: ChannelConfig, request: WebhookRequest) -> None:
         raise WebhookRejected("chat messages arrive over the widget socket, not as webhooks")
 
-    def parse_inbound(
-        self, channel: ChannelConfig, request: WebhookRequest
-    ) -> list[InboundMessage]:
-        return []
+    def parse(self, channel: ChannelConfig, request: WebhookRequest) -> Parsed:
+        return Parsed()
 
     def send(self, channel: ChannelConfig, message: OutboundMessage) -> ExternalRef:
         keys = [

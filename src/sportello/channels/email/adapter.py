@@ -14,8 +14,8 @@ from sportello.channels.base import (
     ChannelConfig,
     ChannelSetup,
     ExternalRef,
-    InboundMessage,
     OutboundMessage,
+    Parsed,
     ReplyTarget,
     WebhookRejected,
     WebhookRequest,
@@ -72,9 +72,7 @@ class EmailAdapter:
     def verify(self, channel: ChannelConfig, request: WebhookRequest) -> None:
         raise WebhookRejected("email channels receive mail over IMAP, not by webhook")
 
-    def parse_inbound(
-        self, channel: ChannelConfig, request: WebhookRequest
-    ) -> list[InboundMessage]:
+    def parse(self, channel: ChannelConfig, request: WebhookRequest) -> Parsed:
         raise WebhookRejected("email channels receive mail over IMAP, not by webhook")
 
     def send(self, channel: ChannelConfig, message: OutboundMessage) -> ExternalRef:

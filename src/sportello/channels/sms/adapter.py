@@ -33,6 +33,7 @@ from sportello.channels.base import (
     InboundAttachment,
     InboundMessage,
     OutboundMessage,
+    Parsed,
     PendingMedia,
     ReplyTarget,
     StatusUpdate,
@@ -178,8 +179,12 @@ class SmsAdapter:
         """An empty TwiML response: received, no automatic reply."""
         return "text/xml", '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
-    def parse_statuses(self, channel: ChannelConfig, request: WebhookRequest) -> list[StatusUpdate]:
+    def parse(self, channel: ChannelConfig, request: WebhookRequest) -> Parsed:
         fields = dict(_fields(request.body))
+        return Parsed(self._messages(fields), self._statuses(fields))
+
+    @staticmethod
+    def _statuses(fields: Mapping[str, str]) -> list[StatusUpdate]:
         status = fields.get("MessageStatus", "")
         sid = fields.get("MessageSid") or fields.get("SmsSid") or ""
         if not status or status in INBOUND_STATUSES or not sid:
@@ -192,13 +197,11 @@ class SmsAdapter:
             error = describe_error(fields.get("ErrorCode", ""), fields.get("ErrorMessage", ""))
         return [StatusUpdate(sid, state, error)]
 
-    def parse_inbound(
-        self, channel: ChannelConfig, request: WebhookRequest
-    ) -> list[InboundMessage]:
-        fields = dict(_fields(request.body))
+    @staticmethod
+    def _messages(fields: Mapping[str, str]) -> list[InboundMessage]:
         status = fields.get("MessageStatus", "")
         if status and status not in INBOUND_STATUSES:
-            return []  # a status callback: parse_statuses handles it
+            return []  # a status callback: _statuses reads it
         sid = fields.get("MessageSid") or fields.get("SmsMessageSid") or fields.get("SmsSid")
         if not sid:
             ignore_update(KIND, "voice" if fields.get("CallSid") else "unknown")

@@ -40,6 +40,7 @@ from sportello.channels.base import (
     InboundAttachment,
     InboundMessage,
     OutboundMessage,
+    Parsed,
     PendingMedia,
     ReplyTarget,
     WebhookRejected,
@@ -125,9 +126,7 @@ class TelegramAdapter:
         if not given or not token_matches(channel, given):
             raise WebhookRejected("bad X-Telegram-Bot-Api-Secret-Token")
 
-    def parse_inbound(
-        self, channel: ChannelConfig, request: WebhookRequest
-    ) -> list[InboundMessage]:
+    def parse(self, channel: ChannelConfig, request: WebhookRequest) -> Parsed:
         try:
             update = json.loads(request.body)
         except ValueError:
@@ -137,14 +136,14 @@ class TelegramAdapter:
         kind = next((k for k in update if k != "update_id"), "empty")
         if kind not in HANDLED or not isinstance(update[kind], dict):
             ignore_update(KIND, kind)
-            return []
+            return Parsed()
         if kind == "callback_query":
             found = self._callback(update[kind])
             if found is not None:
                 self.answer_callback(channel, str(update[kind]["id"]))
         else:
             found = self._message(channel, update[kind], edited=kind == "edited_message")
-        return [found] if found is not None else []
+        return Parsed([found] if found is not None else [])
 
     def _callback(self, query: dict[str, Any]) -> InboundMessage | None:
         user = query.get("from") or {}

@@ -14,8 +14,8 @@ from sportello.channels.base import (
     ChannelError,
     ChannelSetup,
     ExternalRef,
-    InboundMessage,
     OutboundMessage,
+    Parsed,
     ReplyTarget,
     WebhookRejected,
     WebhookRequest,
@@ -114,10 +114,8 @@ class VoiceAdapter:
     def verify(self, channel: ChannelConfig, request: WebhookRequest) -> None:
         raise WebhookRejected("calls arrive through Kamailio, not webhooks")
 
-    def parse_inbound(
-        self, channel: ChannelConfig, request: WebhookRequest
-    ) -> list[InboundMessage]:
-        return []
+    def parse(self, channel: ChannelConfig, request: WebhookRequest) -> Parsed:
+        return Parsed()
 
     def send(self, channel: ChannelConfig, message: OutboundMessage) -> ExternalRef:
         raise ChannelError("a phone channel carries calls, not written replies", permanent=True)

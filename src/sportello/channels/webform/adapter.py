@@ -13,6 +13,7 @@ from sportello.channels.base import (
     Identity,
     InboundMessage,
     OutboundMessage,
+    Parsed,
     ReplyTarget,
     WebhookRequest,
 )
@@ -61,9 +62,7 @@ class WebformAdapter:
     def verify(self, channel: ChannelConfig, request: WebhookRequest) -> None:
         """Public by design: nothing to verify."""
 
-    def parse_inbound(
-        self, channel: ChannelConfig, request: WebhookRequest
-    ) -> list[InboundMessage]:
+    def parse(self, channel: ChannelConfig, request: WebhookRequest) -> Parsed:
         fields = {
             k: v[0]
             for k, v in parse_qs(
@@ -71,7 +70,7 @@ class WebformAdapter:
             ).items()
         }
         if fields.get(HONEYPOT_FIELD, "").strip():
-            return []  # a bot filled the invisible field: accept silently, store nothing
+            return Parsed()  # a bot filled the invisible field: accept silently, store nothing
         email = fields.get("email", "").strip()
         text = fields.get("message", "").strip()
         if not email:
@@ -88,16 +87,18 @@ class WebformAdapter:
         extra = []
         if fields.get("phone", "").strip() and channel.settings.get("ask_phone", True):
             extra.append(Identity("phone", fields["phone"].strip()))
-        return [
-            InboundMessage(
-                identity=Identity("email", email),
-                sender_name=fields.get("name", "").strip()[:200],
-                text=text,
-                subject=subject,
-                extra_identities=extra,
-                meta=meta,
-            )
-        ]
+        return Parsed(
+            [
+                InboundMessage(
+                    identity=Identity("email", email),
+                    sender_name=fields.get("name", "").strip()[:200],
+                    text=text,
+                    subject=subject,
+                    extra_identities=extra,
+                    meta=meta,
+                )
+            ]
+        )
 
     def send(self, channel: ChannelConfig, message: OutboundMessage) -> ExternalRef:
         raise ChannelError(CANNOT_REPLY, permanent=True)

@@ -35,9 +35,9 @@ from sportello.channels.base import (
     InboundMessage,
     OutboundAttachment,
     OutboundMessage,
+    Parsed,
     PendingMedia,
     ReplyTarget,
-    StatusUpdate,
     WebhookRejected,
     WebhookRequest,
 )
@@ -177,16 +177,13 @@ class WhatsAppAdapter:
         ):
             raise WebhookRejected("bad X-Hub-Signature-256")
 
-    def parse_statuses(self, channel: ChannelConfig, request: WebhookRequest) -> list[StatusUpdate]:
+    def parse(self, channel: ChannelConfig, request: WebhookRequest) -> Parsed:
         data = parsing.load_body(request.body)
-        return parsing.parse_statuses(data, str(channel.settings.get("phone_number_id", "")))
-
-    def parse_inbound(
-        self, channel: ChannelConfig, request: WebhookRequest
-    ) -> list[InboundMessage]:
-        data = parsing.load_body(request.body)
-        parsed = parsing.parse_messages(data, str(channel.settings.get("phone_number_id", "")))
-        return [self._inbound(channel, p) for p in parsed]
+        number_id = str(channel.settings.get("phone_number_id", ""))
+        return Parsed(
+            [self._inbound(channel, p) for p in parsing.parse_messages(data, number_id)],
+            parsing.parse_statuses(data, number_id),
+        )
 
     def _inbound(self, channel: ChannelConfig, parsed: parsing.ParsedMessage) -> InboundMessage:
         number = f"+{parsed.wa_id}"
