@@ -5,11 +5,10 @@ the mood badge on inbox rows and the conversation's head."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session, object_session
 
@@ -28,16 +27,6 @@ from sportello.web.render import env, render
 __all__ = ["handlers", "router"]  # handlers: importing it registers the NLP wiring
 
 router = APIRouter(dependencies=[CsrfChecked])
-
-
-@contextlib.asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Where the dispatcher runs, make sure the nightly retraining is scheduled."""
-    if getattr(app.state, "dispatcher", None) is not None:
-        import asyncio
-
-        await asyncio.to_thread(handlers.ensure_jobs, app.state.db)
-    yield
 
 
 # ---- template globals ----------------------------------------------------------------------------

@@ -3,13 +3,11 @@ its compact console panel. Views parse, scope through service, call one action, 
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlalchemy import select
@@ -28,18 +26,6 @@ from sportello.web.helpers import form_error, see_other
 from sportello.web.render import render, request_language
 
 router = APIRouter(dependencies=[CsrfChecked])
-
-
-@contextlib.asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Where the dispatcher runs, make sure the periodic report jobs are scheduled."""
-    if getattr(app.state, "dispatcher", None) is not None:
-        import asyncio
-
-        from sportello.reports import handlers
-
-        await asyncio.to_thread(handlers.ensure_jobs, app.state.db)
-    yield
 
 
 def _link(base: str, query: dict[str, str], **extra: Any) -> str:
