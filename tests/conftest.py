@@ -112,11 +112,21 @@ def db(migrated_db: Database) -> Iterator[Database]:
     yield migrated_db
 
 
-@pytest.fixture
-def app(db: Database, test_settings: Settings):  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="session")
+def shared_app(migrated_db: Database, test_settings: Settings):  # type: ignore[no-untyped-def]
+    """One app for the run. FastAPI 0.16x builds each included route's handler lazily, per app:
+    about 2.5 s of signature and model work on the first requests of every new app, which a
+    fresh app per test paid a thousand times. The app holds no per-test state beyond its
+    settings (reset below); the database is emptied by ``db`` as before."""
     from sportello.main import create_app
 
-    return create_app(test_settings, db=db, run_workers=False)
+    return create_app(test_settings, db=migrated_db, run_workers=False)
+
+
+@pytest.fixture
+def app(db: Database, test_settings: Settings, shared_app):  # type: ignore[no-untyped-def]
+    shared_app.state.settings = test_settings  # a test may have swapped them
+    return shared_app
 
 
 @pytest.fixture
