@@ -371,3 +371,52 @@ def test_a_held_event_another_handler_failed_is_retried_not_held(db, monkeypatch
             e.payload["customer_id"] for e in s.scalars(select(OutboxEvent)) if e.done_at is None
         ]
     assert pending == [2]
+
+
+def test_a_running_dispatcher_hands_held_events_over_when_due_and_when_stopping(db, monkeypatch):
+    """run_forever does not wait for its next poll (nor for another event) to hand over a held
+    batch that is due; stopping hands over what is still held."""
+    import asyncio
+    import time
+
+    from sportello.core import dispatcher as dispatcher_module
+
+    monkeypatch.setattr(dispatcher_module, "BATCH_HANDLERS", [])
+    monkeypatch.setattr(dispatcher_module, "HOLDS", {})
+    handed: list[tuple[float, list[int]]] = []
+
+    @dispatcher_module.subscribe_batch("customer.created", max_wait=0.3)
+    def slow(_db, batch):
+        handed.append((time.monotonic(), [payload["customer_id"] for _name, payload in batch]))
+
+    dispatcher = Dispatcher(db, name="running")
+
+    async def scenario() -> float:
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatcher.run_forever(stop, poll_seconds=5.0))
+        with db.transaction() as s:
+            emit(s, "customer.created", CustomerCreated(customer_id=1))
+        started = time.monotonic()
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if handed:
+                break
+        monkeypatch.setattr(dispatcher_module, "HOLDS", {slow: (4.0, 1000)})
+        with db.transaction() as s:
+            emit(s, "customer.created", CustomerCreated(customer_id=2))
+        await asyncio.sleep(0.5)  # claimed and held (4 s now)
+        stop.set()
+        dispatcher.wake()
+        await asyncio.wait_for(task, 5)
+        return started
+
+    started = asyncio.run(scenario())
+    assert [ids for _at, ids in handed] == [[1], [2]]
+    assert 0.25 <= handed[0][0] - started < 2  # due after max_wait, not at the 5 s poll
+    with db.session() as s:
+        assert (
+            s.scalar(
+                select(func.count()).select_from(OutboxEvent).where(OutboxEvent.done_at.is_(None))
+            )
+            == 0
+        )
