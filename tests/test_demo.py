@@ -13,6 +13,7 @@ from sportello import demo
 from sportello.accounts.actions import do_login
 from sportello.accounts.models import Team, User
 from sportello.channels.models import Channel
+from sportello.channels.voice.models import VoiceCall
 from sportello.conversations.models import (
     Conversation,
     DeliveryState,
@@ -59,8 +60,55 @@ def test_promised_counts(loaded):
         # the shop's own customers, and the 40 of the old list the imports demo brought in
         imported = 40
         assert demo.CUSTOMERS - 10 <= _count(s, Customer) - imported <= demo.CUSTOMERS + 10
-        assert _count(s, Conversation) == demo.CONVERSATIONS == 1400
+        # the shop's conversations, and one for each call of the voice demo (a call opens one)
+        calls = _count(s, VoiceCall)
+        assert calls >= 10
+        assert _count(s, Conversation) - calls == demo.CONVERSATIONS == 1400
         assert _count(s, Message) > 3 * demo.CONVERSATIONS
+
+
+def test_the_demo_calls_count_in_the_reports_call_kpis(loaded):
+    """The voice demo's week of calls shows on the reports page (the phone channel's figures):
+    answered, abandoned and the speed of answer as the call records give them, which needs the
+    aggregates rebuilt after every domain demo ran."""
+    from sportello.reports import service
+
+    db, _, _ = loaded
+    with db.session() as s:
+        phone = s.scalar(select(Channel).where(Channel.kind == "voice"))
+        admin = s.scalar(select(User).where(User.email.like("elena@%")))
+        cfg = service.config(s)
+        rows = list(s.scalars(select(VoiceCall).where(VoiceCall.channel_id == phone.id)))
+        answered = [c for c in rows if c.outcome == "answered"]
+        assert answered and any(c.outcome == "abandoned" for c in rows)
+        today = utcnow().astimezone(service.kpis.ROME).date()
+        f = service.parse_filters(
+            {
+                "start": (today - timedelta(days=8)).isoformat(),
+                "end": today.isoformat(),
+                "channel_id": str(phone.id),
+            }
+        )
+        k = service.report(s, admin, f).totals.kpis
+    waits = [(c.answered_at - c.started_at).total_seconds() for c in answered]
+    assert k["answered"] == len(answered) > 0
+    assert k["asa"] == pytest.approx(sum(waits) / len(waits), abs=1)
+    short = cfg.short_abandons == "exclude"
+    abandoned = [
+        c
+        for c in rows
+        if c.outcome in ("abandoned", "short_abandon")
+        and not (
+            short
+            and (
+                c.outcome == "short_abandon"
+                or (c.ended_at - c.started_at).total_seconds() < cfg.short_abandon_seconds
+            )
+        )
+    ]
+    assert k["abandoned"] == len(abandoned)
+    assert k["volume"] >= len(answered) + len(abandoned)
+    assert 0 < k["service_level"] <= 1
 
 
 def test_dates_lie_in_the_last_90_days_in_order(loaded):
@@ -118,7 +166,7 @@ def test_every_conversation_starts_with_a_customer_message(loaded):
     with db.session() as s:
         first_ids = select(func.min(Message.id)).group_by(Message.conversation_id)
         directions = Counter(s.scalars(select(Message.direction).where(Message.id.in_(first_ids))))
-        assert directions == {Direction.INBOUND: demo.CONVERSATIONS}
+        assert directions == {Direction.INBOUND: _count(s, Conversation)}
         # message_count counts customer messages and replies, as the actions keep it.
         counted = dict(
             s.execute(
@@ -228,7 +276,7 @@ def test_traffic_has_weekly_and_daily_patterns(loaded):
     assert weekdays[0] == max(weekdays.values())  # the Monday peak
     assert weekdays[6] == min(weekdays.values()) and weekdays[6] < weekdays[0] / 2.5
     kinds = Counter(kind for _, kind in local)
-    assert set(kinds) == {"email", "chat", "webform", "api"}
+    assert set(kinds) == {"email", "chat", "webform", "api", "voice"}  # voice: a call opens one
 
     def share(kind: str, hours: range) -> float:
         mine = [at for at, k in local if k == kind]

@@ -1072,7 +1072,9 @@ def _present(name: str) -> bool:
 
 
 def load_domains(db: Database, *, now: datetime, seed: int) -> list[str]:
-    """Call each present loader of ``DOMAIN_DEMOS`` in order; returns the names called."""
+    """Call each present loader of ``DOMAIN_DEMOS`` in order; returns the names called. Then,
+    in the same order, each loader's ``after_all(db, now=, seed=)`` if it has one: for what
+    sums up every domain's history (the reports' aggregates count the demo's phone calls)."""
     called = []
     for name in DOMAIN_DEMOS:
         if not _present(name):
@@ -1080,6 +1082,10 @@ def load_domains(db: Database, *, now: datetime, seed: int) -> list[str]:
         module = importlib.import_module(name)
         module.load(db, now=now, seed=seed)
         called.append(name)
+    for name in called:
+        after_all = getattr(importlib.import_module(name), "after_all", None)
+        if after_all is not None:
+            after_all(db, now=now, seed=seed)
     return called
 
 

@@ -290,3 +290,133 @@ def test_jobs_of_a_dead_dispatcher_run_elsewhere_within_a_minute(db):
         assert ran == [1]
     finally:
         jobs.JOB_KINDS.pop("test.lease", None)
+
+
+def test_a_batch_handler_that_waits_gets_several_rounds_at_once(db, monkeypatch):
+    """subscribe_batch(max_wait=, min_batch=): the events are held over rounds, not marked done,
+    and handed over together once the first has waited max_wait or min_batch are held; drain
+    hands over at once. Other handlers are not held back."""
+    import time
+
+    from sportello.core import dispatcher as dispatcher_module
+
+    with pytest.raises(ValueError):
+        dispatcher_module.subscribe_batch("customer.created", max_wait=60.0)
+    calls: list[list[int]] = []
+    seen: list[int] = []
+    monkeypatch.setattr(dispatcher_module, "BATCH_HANDLERS", [])
+    monkeypatch.setattr(dispatcher_module, "HOLDS", {})
+
+    @dispatcher_module.subscribe_batch("customer.created", max_wait=0.3, min_batch=5)
+    def slow(_db, batch):
+        calls.append([payload["customer_id"] for _name, payload in batch])
+
+    def pending() -> int:
+        with db.session() as s:
+            return s.scalar(
+                select(func.count()).select_from(OutboxEvent).where(OutboxEvent.done_at.is_(None))
+            )
+
+    dispatcher = Dispatcher(db, name="holds")
+    dispatcher.add_handler(lambda _db, _name, payload: seen.append(payload["customer_id"]))
+    for i in range(2):  # two rounds of two: held
+        with db.transaction() as s:
+            emit(s, "customer.created", CustomerCreated(customer_id=2 * i))
+            emit(s, "customer.created", CustomerCreated(customer_id=2 * i + 1))
+        assert dispatcher.run_events_once() == 2
+    assert calls == [] and seen == [0, 1, 2, 3] and pending() == 4
+    assert dispatcher.run_events_once() == 0  # nothing new, nothing due yet
+    time.sleep(0.35)
+    assert dispatcher.run_events_once() == 4  # due: handed over without a new event
+    assert calls == [[0, 1, 2, 3]] and pending() == 0
+    # min_batch: the round that brings the fifth held event hands all over
+    with db.transaction() as s:
+        for i in range(10, 16):
+            emit(s, "customer.created", CustomerCreated(customer_id=i))
+    assert dispatcher.run_events_once() == 6
+    assert calls[-1] == list(range(10, 16)) and pending() == 0
+    # drain does not wait
+    with db.transaction() as s:
+        emit(s, "customer.created", CustomerCreated(customer_id=20))
+    started = time.monotonic()
+    dispatcher.drain()
+    assert calls[-1] == [20] and pending() == 0 and time.monotonic() - started < 0.3
+
+
+def test_a_held_event_another_handler_failed_is_retried_not_held(db, monkeypatch):
+    from sportello.core import dispatcher as dispatcher_module
+
+    monkeypatch.setattr(dispatcher_module, "BATCH_HANDLERS", [])
+    monkeypatch.setattr(dispatcher_module, "HOLDS", {})
+    calls: list[list[int]] = []
+
+    @dispatcher_module.subscribe_batch("customer.created", max_wait=1.0)
+    def slow(_db, batch):
+        calls.append([payload["customer_id"] for _name, payload in batch])
+
+    def picky(_db, _name, payload):
+        if payload["customer_id"] == 2:
+            raise RuntimeError("customer 2 is poison")
+
+    with db.transaction() as s:
+        for i in range(3):
+            emit(s, "customer.created", CustomerCreated(customer_id=i))
+    dispatcher = Dispatcher(db, name="picky-holds")
+    dispatcher.add_handler(picky)
+    assert dispatcher.run_events_once() == 3
+    assert dispatcher.flush_held() == 2
+    assert calls == [[0, 1]]  # 2 waits for its retry, then every handler runs again
+    with db.session() as s:
+        pending = [
+            e.payload["customer_id"] for e in s.scalars(select(OutboxEvent)) if e.done_at is None
+        ]
+    assert pending == [2]
+
+
+def test_a_running_dispatcher_hands_held_events_over_when_due_and_when_stopping(db, monkeypatch):
+    """run_forever does not wait for its next poll (nor for another event) to hand over a held
+    batch that is due; stopping hands over what is still held."""
+    import asyncio
+    import time
+
+    from sportello.core import dispatcher as dispatcher_module
+
+    monkeypatch.setattr(dispatcher_module, "BATCH_HANDLERS", [])
+    monkeypatch.setattr(dispatcher_module, "HOLDS", {})
+    handed: list[tuple[float, list[int]]] = []
+
+    @dispatcher_module.subscribe_batch("customer.created", max_wait=0.3)
+    def slow(_db, batch):
+        handed.append((time.monotonic(), [payload["customer_id"] for _name, payload in batch]))
+
+    dispatcher = Dispatcher(db, name="running")
+
+    async def scenario() -> float:
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatcher.run_forever(stop, poll_seconds=5.0))
+        with db.transaction() as s:
+            emit(s, "customer.created", CustomerCreated(customer_id=1))
+        started = time.monotonic()
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if handed:
+                break
+        monkeypatch.setattr(dispatcher_module, "HOLDS", {slow: (4.0, 1000)})
+        with db.transaction() as s:
+            emit(s, "customer.created", CustomerCreated(customer_id=2))
+        await asyncio.sleep(0.5)  # claimed and held (4 s now)
+        stop.set()
+        dispatcher.wake()
+        await asyncio.wait_for(task, 5)
+        return started
+
+    started = asyncio.run(scenario())
+    assert [ids for _at, ids in handed] == [[1], [2]]
+    assert 0.25 <= handed[0][0] - started < 2  # due after max_wait, not at the 5 s poll
+    with db.session() as s:
+        assert (
+            s.scalar(
+                select(func.count()).select_from(OutboxEvent).where(OutboxEvent.done_at.is_(None))
+            )
+            == 0
+        )

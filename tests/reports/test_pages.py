@@ -225,3 +225,43 @@ def test_a_heatmap_cell_drills_to_its_conversations(db, client, personas):
     assert link in page.text and "weekday=2&amp;hour=10" in page.text
     drill = client.get(f"/reports/conversations?{span}&metric=volume&weekday=2&hour=10")
     assert drill.status_code == 200 and drill.text.count('href="/c/') == 4
+
+
+def test_the_rebuild_from_the_settings_page_and_the_api_commits_chunk_by_chunk(
+    db, client, personas, monkeypatch
+):
+    """Not one long transaction: each chunk of conversations is committed before the next one
+    starts (another connection sees the facts of the chunks before), and the result is the
+    aggregates the upkeep kept."""
+    from sqlalchemy import func, select
+
+    from sportello.reports import actions, upkeep
+    from sportello.reports.models import ReportFact
+    from tests.reports.world import interval_rows
+
+    _world(db, personas)
+    contact(db, personas.api_channel, "gino@example.it")
+    drain(db)
+    kept = interval_rows(db)
+    assert kept
+    monkeypatch.setattr(actions, "REBUILD_BATCH", 1)
+    seen: list[int] = []
+    real = upkeep.refresh_conversations
+
+    def spy(session, ids):
+        with db.session() as other:  # another connection: only what was committed
+            seen.append(other.scalar(select(func.count()).select_from(ReportFact)))
+        return real(session, ids)
+
+    monkeypatch.setattr(upkeep, "refresh_conversations", spy)
+    login(client, personas.admin)
+    token = csrf_from(client.get("/reports/settings").text)
+    page = client.post("/reports/rebuild", data={"csrf_token": token}, follow_redirects=False)
+    assert page.status_code == 303, page.text
+    assert seen == [0, 1, 2, 3]  # four chunks, each committed before the next
+    assert interval_rows(db) == kept
+    seen.clear()
+    admin = {"Authorization": f"Bearer {make_token(db, personas.admin, scopes=('admin',))}"}
+    assert client.post("/api/v1/reports/rebuild", headers=admin).json() == {"conversations": 4}
+    assert seen == [0, 1, 2, 3]
+    assert interval_rows(db) == kept

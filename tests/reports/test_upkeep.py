@@ -13,7 +13,7 @@ from sportello.core.db import utcnow
 from sportello.core.outbox import OutboxEvent
 from sportello.customers import actions as customers_actions
 from sportello.customers.models import Customer
-from sportello.reports import actions, handlers
+from sportello.reports import actions, handlers, upkeep
 from sportello.reports.models import ReportFact
 from tests.reports.world import (
     assign,
@@ -83,7 +83,7 @@ def test_totals_follow_the_actions_and_replays_change_nothing(db, personas):
 
     # a rebuild from the raw tables gives the same table
     with db.transaction() as s:
-        assert actions.do_rebuild(s) == 5
+        assert upkeep.rebuild(s) == 5
     assert interval_rows(db) == before
 
     rep = report_for(db, personas.admin)
@@ -195,7 +195,7 @@ def test_messages_in_an_open_conversation_are_counted_once_each(db, personas):
     handlers.upkeep_handler(db, [e for e in delivered if e[0].startswith("message.")])
     assert interval_rows(db) == before
     with db.transaction() as s:
-        actions.do_rebuild(s)
+        upkeep.rebuild(s)
     assert interval_rows(db) == before
 
 
@@ -238,6 +238,6 @@ def test_a_write_goes_through_during_a_chunked_rebuild(db, personas):
     drain(db)  # the new message's upkeep
     incremental = interval_rows(db)
     with db.transaction() as s:
-        assert actions.do_rebuild(s) == 5
+        assert upkeep.rebuild(s) == 5
     assert interval_rows(db) == incremental
     assert totals(db)["offered"] == 5

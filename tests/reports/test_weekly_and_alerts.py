@@ -16,7 +16,7 @@ from sportello.channels import actions as channels_actions
 from sportello.conversations.models import Status
 from sportello.core.jobs import Job
 from sportello.core.outbox import OutboxEvent
-from sportello.reports import actions, handlers, weekly
+from sportello.reports import actions, handlers, upkeep, weekly
 from sportello.reports.models import ReportAlert
 from tests.channels.email.conftest import SMTP_PASSWORD, SMTP_USER, SmtpRecorder, free_port
 from tests.reports.world import assign, contact, drain, reply, retime, status
@@ -96,7 +96,7 @@ def test_weekly_email_reaches_supervisors_with_charts(db, personas, smtp_server)
         resolved_at=at + timedelta(minutes=3),
     )
     with db.transaction() as s:
-        actions.do_rebuild(s)
+        upkeep.rebuild(s)
     weekly.ensure_scheduled(db, now=now)
     weekly.ensure_scheduled(db, now=now)  # idempotent
     with db.session() as s:

@@ -25,6 +25,8 @@ Handler = Callable[[Database, str, dict[str, Any]], None]
 BatchHandler = Callable[[Database, list[tuple[str, dict[str, Any]]]], None]
 HANDLERS: dict[str, list[Handler]] = {}
 BATCH_HANDLERS: list[tuple[frozenset[str], BatchHandler]] = []
+#: Batch handlers that wait for more events: (max_wait seconds, min_batch) by handler.
+HOLDS: dict[BatchHandler, tuple[float, int]] = {}
 MAX_EVENT_ATTEMPTS = 5
 YIELD_WAIT = 0.05  # seconds a step of a round waits at most for the writer to be idle
 FULL_ROUND = 100  # events + jobs in a round from which the next one starts at once
@@ -41,20 +43,33 @@ def subscribe(*names: str) -> Callable[[Handler], Handler]:
     return decorator
 
 
-def subscribe_batch(*names: str) -> Callable[[BatchHandler], BatchHandler]:
+def subscribe_batch(
+    *names: str, max_wait: float = 0.0, min_batch: int = 1000
+) -> Callable[[BatchHandler], BatchHandler]:
     """A handler that takes all of one round's events of these names at once, in outbox order.
 
     For work that is much cheaper done together: one index transaction for a hundred messages,
     one routing run for every queue that got new work. It must be idempotent like any handler;
     when a batch fails, the dispatcher retries its events one by one, so one bad event fails
     alone.
+
+    With ``max_wait`` (seconds) the handler may lag: the dispatcher holds its events over
+    rounds and hands them over together once the first has waited ``max_wait`` or
+    ``min_batch`` are held (``drain`` and a stopping dispatcher hand over at once). For work
+    with a fixed cost a call that nobody watches to the millisecond (the reports' aggregates).
+    Held events stay claimed, not done: a dispatcher that dies before handing them over
+    leaves them to be claimed again after the lease, every handler running again.
     """
+    if not 0 <= max_wait < outbox.RENEW_AFTER.total_seconds():
+        raise ValueError("max_wait must be shorter than the lease renewal")
 
     def decorator(fn: BatchHandler) -> BatchHandler:
         for name in names:
             if name not in events.EVENTS:
                 raise events.UnknownEvent(name)
         BATCH_HANDLERS.append((frozenset(names), fn))
+        if max_wait:
+            HOLDS[fn] = (max_wait, min_batch)
         return fn
 
     return decorator
@@ -82,6 +97,10 @@ class Dispatcher:
         self._yield_to: threading.Event | None = None
         # The claim this dispatcher is working through: (token, renew, last renewed, interval).
         self._lease: tuple[str, Callable[[Any, str], None], float, float] | None = None
+        # Events held for a handler of HOLDS: (since, events), and a held event's error from
+        # its own round (an event to be retried is not held).
+        self._held: dict[BatchHandler, tuple[float, list[outbox.ClaimedEvent]]] = {}
+        self._held_errors: dict[int, Exception] = {}
 
     def yield_to(self, quiet: threading.Event) -> None:
         """Before each step of a round, wait (at most YIELD_WAIT) until ``quiet`` is set: the
@@ -130,12 +149,12 @@ class Dispatcher:
     def run_events_once(self, limit: int = 200) -> int:
         with self.db.session() as session:
             if not outbox.has_claimable(session):
-                return 0
+                return self.flush_held(force=False)
         self._yield()
         with self.db.transaction() as session:
             claimed = outbox.claim_events(session, worker=self.name, limit=limit)
         if not claimed:
-            return 0
+            return self.flush_held(force=False)
         self._hold(claimed[0].token, outbox.renew, outbox.RENEW_AFTER.total_seconds())
         try:
             return self._handle(claimed)
@@ -156,16 +175,70 @@ class Dispatcher:
                     failed.setdefault(event.id, exc)
         for names, batch_handler in BATCH_HANDLERS:
             mine = [event for event in claimed if event.name in names]
-            if mine:
+            if mine and batch_handler not in HOLDS:
                 self._yield()
                 self._run_batch(batch_handler, mine, failed)
-        # Done: handled, or failed for the last time (kept with its error, not retried again).
-        done = [e for e in claimed if e.id not in failed or e.attempts >= MAX_EVENT_ATTEMPTS]
-        errors = {e.id: str(failed[e.id])[:2000] for e in done if e.id in failed}
+        retry = {e.id for e in claimed if e.id in failed and e.attempts < MAX_EVENT_ATTEMPTS}
+        for names, batch_handler in BATCH_HANDLERS:
+            mine = [e for e in claimed if e.name in names and e.id not in retry]
+            if mine and batch_handler in HOLDS:
+                since, held = self._held.get(batch_handler, (time.monotonic(), []))
+                self._held[batch_handler] = (since, held + mine)
+                self._held_errors.update((e.id, failed[e.id]) for e in mine if e.id in failed)
+        released = self._release(force=False, failed=failed)
+        self._mark([*claimed, *released], failed)
+        return len(claimed)
+
+    def _release(self, *, force: bool, failed: dict[int, Exception]) -> list[outbox.ClaimedEvent]:
+        """Hand the held events over to their handlers: those due, or all (``force``)."""
+        out: list[outbox.ClaimedEvent] = []
+        now = time.monotonic()
+        for handler, (since, held) in list(self._held.items()):
+            max_wait, min_batch = HOLDS.get(handler, (0.0, 0))
+            if force or len(held) >= min_batch or now - since >= max_wait:
+                del self._held[handler]
+                self._yield()
+                self._run_batch(handler, held, failed)
+                out.extend(held)
+        return out
+
+    def _mark(self, candidates: list[outbox.ClaimedEvent], failed: dict[int, Exception]) -> None:
+        """Mark done the events handled, or failed for the last time (kept with their error, not
+        retried again); not those a handler still holds."""
+        held = {e.id for _since, events_ in self._held.values() for e in events_}
+        seen: set[int] = set()
+        done: list[outbox.ClaimedEvent] = []
+        errors: dict[int, str] = {}
+        for e in candidates:
+            if e.id in seen or e.id in held:
+                continue
+            seen.add(e.id)
+            error = failed.get(e.id, self._held_errors.pop(e.id, None))
+            if error is not None and e.attempts < MAX_EVENT_ATTEMPTS:
+                continue
+            done.append(e)
+            if error is not None:
+                errors[e.id] = str(error)[:2000]
+        if not done:
+            return
         self._yield()
         with self.db.transaction() as session:
             outbox.mark_done(session, done, errors)
-        return len(claimed)
+
+    def flush_held(self, *, force: bool = True) -> int:
+        """Hand over the held events (all, or only those due) and mark them done. Returns how
+        many were handed over."""
+        failed: dict[int, Exception] = {}
+        released = self._release(force=force, failed=failed)
+        if released:
+            self._mark(released, failed)
+        return len(released)
+
+    def _next_due(self) -> float | None:
+        """Seconds until the first held batch is due, if any is held."""
+        now = time.monotonic()
+        waits = [since + HOLDS.get(h, (0.0, 0))[0] - now for h, (since, _e) in self._held.items()]
+        return max(min(waits), 0.0) if waits else None
 
     def _run_batch(
         self,
@@ -210,7 +283,7 @@ class Dispatcher:
     def drain(self, max_rounds: int = 100) -> None:
         """Process until nothing is due (tests and the CLI use it)."""
         for _ in range(max_rounds):
-            if self.run_once() == 0:
+            if self.run_once() == 0 and self.flush_held() == 0:
                 return
 
     async def run_forever(
@@ -231,9 +304,15 @@ class Dispatcher:
                     processed = 0
                 if processed >= FULL_ROUND:
                     continue  # a backlog: no waiting
-                if not processed and not await asyncio.to_thread(self._wake.wait, poll_seconds):
-                    continue  # nothing woke us: poll again (other processes' events)
+                due = self._next_due()
+                wait = poll_seconds if due is None else min(poll_seconds, due)
+                if not processed and not await asyncio.to_thread(self._wake.wait, wait):
+                    continue  # nothing woke us: poll again (other processes' events, held ones)
                 if gather_seconds:
                     await asyncio.sleep(gather_seconds)
         finally:
             events.remove_outbox_listener(self.wake)
+            try:
+                await asyncio.to_thread(self.flush_held)
+            except Exception:
+                log.exception("could not hand over the held events")

@@ -43,16 +43,16 @@ def do_record_survey_answers(session: Session, *, answers: Sequence[Mapping[str,
     return upkeep.record_survey_answers(session, answers)
 
 
-def do_rebuild(session: Session) -> int:
+#: Conversations a transaction of a chunked rebuild (the CLI's, the settings page's, the API's).
+REBUILD_BATCH = 2000
+
+
+def do_rebuild_in_chunks(db: Database, *, batch: int | None = None) -> int:
     """Recompute every aggregate from the raw tables (after a bulk load, a settings change, or
-    to recover). Returns the number of conversations."""
-    return upkeep.rebuild(session)
-
-
-def do_rebuild_in_chunks(db: Database, *, batch: int = 2000) -> int:
-    """``do_rebuild`` in one short transaction per ``batch`` conversations (the CLI's): other
-    writers get in between, a big history does not stop the service."""
-    return upkeep.rebuild_in_chunks(db, batch=batch)
+    to recover; the CLI, the settings page, the API and the demo), in one short transaction per
+    ``batch`` conversations: other writers get in between, a big history does not stop the
+    service. Returns the number of conversations."""
+    return upkeep.rebuild_in_chunks(db, batch=batch or REBUILD_BATCH)
 
 
 def check_settings(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -108,7 +108,7 @@ def do_update_settings(
     session: Session, *, brand_id: int, values: Mapping[str, Any], by: User | None
 ) -> kpis.ReportConfig:
     """Change a brand's report settings (admins). Facts depending on the short-abandon
-    threshold or the FCR window follow after ``do_rebuild``."""
+    threshold or the FCR window follow after ``do_rebuild_in_chunks``."""
     clean = check_settings(values)
     row = session.get(ReportSettings, brand_id)
     if row is None:

@@ -146,5 +146,8 @@ def update_settings(
 
 
 @router.post("/reports/rebuild", summary="Recompute the aggregates from the raw tables (admins)")
-def rebuild(session: SessionDep, caller: AdminCaller) -> dict[str, int]:
-    return {"conversations": actions.do_rebuild(session)}
+def rebuild(request: Request, session: SessionDep, caller: AdminCaller) -> dict[str, int]:
+    """In short transactions of a few thousand conversations each, so that the service goes on
+    meanwhile (reports show partial figures until it ends)."""
+    session.commit()  # the request's transaction ends here: the rebuild commits chunk by chunk
+    return {"conversations": actions.do_rebuild_in_chunks(request.app.state.db)}

@@ -61,6 +61,8 @@ def _render(fig: Any, fmt: str) -> bytes | str:
     # equivalent SVG presentation attributes, and its <style> element goes.
     text = _STYLE_ELEMENT.sub("", text)
     text = _STYLE_ATTR.sub(_presentation, text)
+    # matplotlib's links open a new window: a drill-down stays in the tab, as other links do
+    text = text.replace(' target="_blank"', "")
     # scale with the container
     text = re.sub(
         r'<svg([^>]*?) width="[^"]+" height="[^"]+"', r'<svg\1 width="100%"', text, count=1
@@ -135,7 +137,7 @@ def heatmap(
                 cell.set_url(links[d][h])
             ax.add_patch(cell)
             if value and fmt == "svg":
-                ax.text(
+                label = ax.text(
                     h + 0.47,
                     6 - d + 0.45,
                     str(value),
@@ -144,6 +146,8 @@ def heatmap(
                     fontsize=5.5,
                     color="white" if value > peak * 0.55 else TEXT,
                 )
+                if links is not None and links[d][h]:
+                    label.set_url(links[d][h])  # the number drawn on the cell: the same link
     ax.set_xlim(0, 24)
     ax.set_ylim(0, 7)
     ax.set_xticks([h + 0.47 for h in range(0, 24, 2)], [f"{h:02d}" for h in range(0, 24, 2)])

@@ -256,7 +256,8 @@ def settings_save(
 
 @router.post("/reports/rebuild", response_class=HTMLResponse, include_in_schema=False)
 def rebuild(request: Request, session: SessionDep, user: AdminUser) -> Response:
-    actions.do_rebuild(session)
+    session.commit()  # the request's transaction ends here: the rebuild commits chunk by chunk
+    actions.do_rebuild_in_chunks(request.app.state.db)
     return see_other("/reports/settings?rebuilt=1")
 
 

@@ -1,5 +1,5 @@
 """Keeping the aggregates current: the statements behind ``actions.do_refresh_conversations``,
-``do_record_survey_answers`` and ``do_rebuild``.
+``do_record_survey_answers`` and ``do_rebuild_in_chunks``.
 
 A conversation's fact is recomputed from its raw rows (conversation, messages, SLA clocks, the
 customer's other conversations) and its contribution to ``report_interval`` is replaced: the

@@ -1,7 +1,8 @@
 """Demo data for the phone (Casa Lavanda): the shop's number on its first queue, SIP accounts
 for the agents (their passwords are not shown: an admin gives new ones on /admin/voice), and a
-week of calls from the demo's customers, about their latest conversation: answered with talk
-and wrap-up times, abandoned (some short), callbacks, out of hours.
+week of calls from the demo's customers, each opening its conversation as a ringing phone does
+(so the reports count them as calls): answered with talk and wrap-up times, abandoned (some
+short), callbacks, out of hours.
 
 Runs after the core demo: ``load(db, now=..., seed=...)``; nothing is sent (events silenced).
 """
@@ -18,8 +19,7 @@ from sportello.channels import actions as channels_actions
 from sportello.channels.models import Channel
 from sportello.channels.voice import actions
 from sportello.channels.voice.adapter import KIND
-from sportello.channels.voice.models import VoiceCall
-from sportello.conversations.models import Conversation
+from sportello.conversations.models import Conversation, Status
 from sportello.core.db import Database
 from sportello.core.events import SILENCE_EVENTS
 from sportello.customers.models import Customer, CustomerIdentity
@@ -57,8 +57,9 @@ def load(db: Database, *, now: datetime, seed: int) -> None:
         )
         for agent in agents:
             actions.do_generate_sip_account(session, user=agent)
-        # A week of calls from customers of the demo, each about their latest conversation
-        # (the core demo owns the conversations: the call records point at them).
+        # A week of calls from customers of the demo. Each call opens its own conversation,
+        # as a ringing phone does (the voice channel's own path, dated when it rang), so that
+        # the reports count it as a call: waiting, answer and abandon from the call record.
         customers = session.execute(
             select(Customer.id, CustomerIdentity.value)
             .join(CustomerIdentity, CustomerIdentity.customer_id == Customer.id)
@@ -67,30 +68,21 @@ def load(db: Database, *, now: datetime, seed: int) -> None:
             .limit(60)
         ).all()
         for n in range(min(24, len(customers))):
-            customer_id, phone = rng.choice(customers)
-            conversation = session.scalars(
-                select(Conversation)
-                .where(Conversation.customer_id == customer_id)
-                .order_by(Conversation.created_at.desc())
-                .limit(1)
-            ).first()
+            _customer_id, phone = rng.choice(customers)
             started = now - timedelta(days=rng.randint(0, 6), minutes=rng.randint(30, 600))
             outcome = rng.choice(OUTCOMES)
             wait = rng.randint(3, 90) if outcome != "short_abandon" else rng.randint(1, 4)
-            call = VoiceCall(
-                brand_id=brand.id,
-                channel_id=channel.id,
-                conversation_id=conversation.id if conversation else None,
-                customer_id=customer_id,
-                queue_id=channel.queue_id,
+            call = actions._new_call(
+                session,
+                channel=channel,
                 sip_call_id=f"demo-{seed}-{n}@casalavanda.example",
-                direction="inbound",
                 caller=phone,
+                display="",
                 did=DID,
-                state="ended",
-                outcome=outcome,
-                started_at=started,
+                now=started,
             )
+            call.state, call.outcome = "ended", outcome
+            conversation = session.get_one(Conversation, call.conversation_id)
             if outcome == "answered" and agents:
                 call.agent_id = rng.choice(agents).id
                 call.answered_at = started + timedelta(seconds=wait)
@@ -98,9 +90,17 @@ def load(db: Database, *, now: datetime, seed: int) -> None:
                 call.ended_at = call.answered_at + timedelta(seconds=rng.randint(60, 600))
                 call.wrapup_ended_at = call.ended_at + timedelta(seconds=rng.randint(10, 120))
                 call.ended_by = rng.choice(["customer", "agent"])
+                conversation.assignee_id = call.agent_id
+                ended = call.wrapup_ended_at
             elif outcome in ("callback", "closed"):
                 call.ended_at, call.ended_by = started + timedelta(seconds=wait), "system"
+                # an agent called back within the quarter of an hour
+                conversation.assignee_id = rng.choice(agents).id if agents else None
+                ended = call.ended_at + timedelta(minutes=rng.randint(3, 15))
             else:
                 call.ended_at, call.ended_by = started + timedelta(seconds=wait), "customer"
-            session.add(call)
+                ended = call.ended_at
+            # The conversation as the call left it, dated (the actions stamp the real time).
+            conversation.status, conversation.resolved_at = Status.RESOLVED, ended
+            conversation.updated_at = ended
         session.flush()
