@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from sportello import demo
 from sportello.core.db import utcnow
 from sportello.replies import demo as replies_demo
 from sportello.replies import service
 from sportello.replies.models import CannedReply, Macro, SavedView
+from tests.demo_snapshot import load_demo
 
 
 def test_demo_loader_adds_replies_macros_and_views_once(db):
-    demo.load(db, seed=7)
+    load_demo(db, seed=7)
     replies_demo.load(db, now=utcnow(), seed=7)
     replies_demo.load(db, now=utcnow(), seed=7)  # a second run adds nothing
     with db.session() as s:

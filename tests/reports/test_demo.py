@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import func, select
 
-from sportello import demo
 from sportello.accounts.models import User
 from sportello.conversations.models import Conversation
 from sportello.reports import demo as reports_demo
 from sportello.reports import service
 from sportello.reports.models import ReportFact, ReportSurveyAnswer
+from tests.demo_snapshot import DEMO_NOW, load_demo
 
-NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+NOW = DEMO_NOW
 
 
 def test_the_demo_history_has_reports(db):
-    demo.load(db, seed=7, force=True, now=NOW)
+    load_demo(db, seed=7, now=NOW)
     reports_demo.load(db, now=NOW, seed=7)
     reports_demo.load(db, now=NOW, seed=7)  # again: the same answers, no double count
     with db.session() as s:

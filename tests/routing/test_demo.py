@@ -6,7 +6,6 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from sportello import demo
 from sportello.accounts.models import Team
 from sportello.core.db import utcnow
 from sportello.core.outbox import OutboxEvent
@@ -22,10 +21,11 @@ from sportello.routing.models import (
     SlaPolicy,
     TeamRouting,
 )
+from tests.demo_snapshot import load_demo
 
 
 def test_routing_demo_configures_every_setting(db):
-    demo.load(db, seed=7)
+    load_demo(db, seed=7)
     now = utcnow()
     routing_demo.load(db, now=now, seed=7)
     routing_demo.load(db, now=now, seed=7)  # a second run changes nothing

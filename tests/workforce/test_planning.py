@@ -339,9 +339,10 @@ def test_bad_plans_and_contracts_are_refused(db, personas) -> None:  # type: ign
 def test_demo_loader(db) -> None:  # type: ignore[no-untyped-def]
     from sportello import demo as core_demo
     from sportello.workforce import demo
+    from tests.demo_snapshot import DEMO_NOW, load_demo
 
-    now = datetime(2026, 12, 7, 11, 0, tzinfo=UTC)
-    core_demo.load(db, seed=7, now=now)  # runs the domain loaders, this one included
+    now = DEMO_NOW
+    load_demo(db, seed=7, now=now)  # runs the domain loaders, this one included
     assert "sportello.workforce.demo" in core_demo.DOMAIN_DEMOS
     demo.load(db, now=now, seed=7)  # again: nothing new, nothing refused
     with db.session() as s:
