@@ -588,23 +588,10 @@ def do_send_reply_by_id(
 def do_add_note(
     session: Session, *, conversation: Conversation, author: User, text: str
 ) -> Message:
-    if not text.strip():
-        raise InvalidInput("a note needs text", field="text")
-    if len(text) > MAX_TEXT:
-        raise InvalidInput(f"text longer than {MAX_TEXT} characters", field="text")
-    message = Message(
-        conversation_id=conversation.id,
-        direction=Direction.NOTE,
-        author_id=author.id,
-        sender_name=author.name,
-        text=text,
-        delivery_state=None,
+    """An agent's internal note."""
+    return do_add_internal_message(
+        session, conversation=conversation, sender_name=author.name, text=text, author=author
     )
-    session.add(message)
-    session.flush()
-    conversation.updated_at = utcnow()
-    emit(session, "message.created", _message_event(conversation, message))
-    return message
 
 
 def do_add_internal_message(
@@ -616,9 +603,11 @@ def do_add_internal_message(
     html: str | None = None,
     meta: dict[str, Any] | None = None,
     attachments: Sequence[InboundAttachment] = (),
+    author: User | None = None,
 ) -> Message:
-    """An internal message that no agent wrote: a colleague's answer by email, a department's
-    verdict. Shown to agents beside the notes, never sent to the customer."""
+    """A note: shown to agents in the timeline, never sent to the customer. Written by an agent
+    (``author``, through ``do_add_note``) or by no one in the team: a colleague's answer by
+    email, a department's verdict, the bot's hand-over summary."""
     text = text.replace("\x00", "")
     if not text.strip() and not html and not attachments:
         raise InvalidInput("a note needs text", field="text")
@@ -627,6 +616,7 @@ def do_add_internal_message(
     message = Message(
         conversation_id=conversation.id,
         direction=Direction.NOTE,
+        author_id=author.id if author is not None else None,
         sender_name=sender_name.replace("\x00", "")[:200],
         text=text,
         html=sanitize_html(html.replace("\x00", "")) if html else None,

@@ -462,22 +462,14 @@ def _bot_reply(
 
 
 def _bot_note(session: Session, conversation: Conversation, body: str, *, name: str) -> Message:
-    """An internal note from the bot (``do_add_note`` needs a user author)."""
-    from sportello.conversations.actions import _message_event
-
-    note = Message(
-        conversation_id=conversation.id,
-        direction=Direction.NOTE,
-        author_id=None,
-        sender_name=name[:200],
+    """The bot's hand-over summary, as an internal note no agent wrote."""
+    return conversations_actions.do_add_internal_message(
+        session,
+        conversation=conversation,
+        sender_name=name,
         text=body[: conversations_actions.MAX_TEXT],
-        delivery_state=None,
         meta={"bot": True, "event": "bot_handover"},
     )
-    session.add(note)
-    session.flush()
-    emit(session, "message.created", _message_event(conversation, note))
-    return note
 
 
 def handover_summary(session: Session, conversation: Conversation, reason: str) -> str:
