@@ -925,24 +925,27 @@ def do_mark_delivery(
     error: str | None = None,
     at: datetime | None = None,
 ) -> bool:
-    """Move a message's delivery state forward (never backward); returns whether it changed."""
-    if not delivery_advances(message.delivery_state, state):
+    """Move a message's delivery state forward (never backward); returns whether it changed.
+    The ORM form of ``advance_delivery`` (one statement, one event), for a caller holding the
+    Message: the object is kept in step with the row."""
+    session.flush()  # the statement below skips autoflush: the row must hold what ``message`` does
+    at = at or utcnow()
+    if not advance_delivery(
+        session,
+        message_id=message.id,
+        conversation_id=message.conversation_id,
+        current=message.delivery_state,
+        state=state,
+        provider_message_id=provider_message_id,
+        error=error,
+        at=at,
+    ):
         return False
-    message.delivery_state = state
-    message.error = error[:2000] if error else None
+    set_committed_value(message, "delivery_state", state)
+    set_committed_value(message, "error", error[:2000] if error else None)
     if provider_message_id and not message.provider_message_id:
-        message.provider_message_id = provider_message_id
-    message.updated_at = at or utcnow()
-    # Two columns, not the conversation with its joined channel, customer, queue and tags:
-    # receipts from the widget and the providers come by the hundred.
-    queue_id, assignee_id = session.execute(
-        select(Conversation.queue_id, Conversation.assignee_id).where(
-            Conversation.id == message.conversation_id
-        )
-    ).one()
-    _delivery_event(
-        session, message.id, message.conversation_id, queue_id, assignee_id, state, message.error
-    )
+        set_committed_value(message, "provider_message_id", provider_message_id)
+    set_committed_value(message, "updated_at", at)
     return True
 
 
