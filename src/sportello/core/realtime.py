@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,7 +114,22 @@ def redis_publisher(
 async def relay_from_redis(
     hub: Hub, redis_url: str, stop: asyncio.Event, channel: str = REDIS_CHANNEL
 ) -> None:
-    """Forward events published by any process to this process's sockets."""
+    """Forward events published by any process to this process's console sockets."""
+    await relay(redis_url, channel, stop, hub.broadcast, what="realtime")
+
+
+async def relay(
+    redis_url: str,
+    channel: str,
+    stop: asyncio.Event,
+    handle: Callable[[Any], Awaitable[None] | None],
+    *,
+    what: str,
+) -> None:
+    """The one relay between processes: every JSON message published on ``channel`` by any
+    process goes to ``handle`` in this one, until ``stop``. A message that is not JSON, or that
+    ``handle`` refuses with ValueError, TypeError or KeyError, is logged (as ``what``) and
+    skipped. The console's hub and the chat widget's hub each run one."""
     import redis.asyncio as aioredis
 
     client = aioredis.Redis.from_url(redis_url)
@@ -126,11 +141,11 @@ async def relay_from_redis(
             if message is None:
                 continue
             try:
-                data = json.loads(message["data"])
-            except (ValueError, TypeError):
-                log.warning("ignored a malformed realtime message")
-                continue
-            await hub.broadcast(data)
+                done = handle(json.loads(message["data"]))
+                if done is not None:
+                    await done
+            except (ValueError, TypeError, KeyError):
+                log.warning("ignored a malformed %s relay message", what)
     finally:
         with contextlib.suppress(Exception):
             await pubsub.unsubscribe(channel)

@@ -13,12 +13,13 @@ its own sockets, the way ``core.realtime`` does for the console.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import weakref
 from collections.abc import Iterable
 from typing import Any, Protocol
+
+from sportello.core import realtime
 
 log = logging.getLogger(__name__)
 
@@ -124,23 +125,8 @@ def publish(keys: list[str], frame: dict[str, Any], *, redis_url: str | None) ->
 
 async def relay_from_redis(hub: VisitorHub, redis_url: str, stop: asyncio.Event) -> None:
     """Forward pokes published by any process to this process's widget sockets."""
-    import redis.asyncio as aioredis
 
-    client = aioredis.Redis.from_url(redis_url)
-    pubsub = client.pubsub()
-    channel = redis_channel()
-    await pubsub.subscribe(channel)
-    try:
-        while not stop.is_set():
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            if message is None:
-                continue
-            try:
-                data = json.loads(message["data"])
-                hub.deliver([str(k) for k in data["keys"]], dict(data["frame"]))
-            except (ValueError, TypeError, KeyError):
-                log.warning("ignored a malformed chat relay message")
-    finally:
-        with contextlib.suppress(Exception):
-            await pubsub.unsubscribe(channel)
-        await client.aclose()
+    def deliver(data: Any) -> None:
+        hub.deliver([str(k) for k in data["keys"]], dict(data["frame"]))
+
+    await realtime.relay(redis_url, redis_channel(), stop, deliver, what="chat")
