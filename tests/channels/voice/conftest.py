@@ -17,9 +17,11 @@ def voice_server(migrated_db: Database, test_settings: Settings) -> Iterator[str
 
 
 @pytest.fixture(scope="module")
-def voice_stack(voice_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def voice_stack(
+    voice_server: str, migrated_db: Database, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     need_voice_tools()
-    yield from run_stack(voice_server, tmp_path_factory.mktemp("stack"))
+    yield from run_stack(voice_server, tmp_path_factory.mktemp("stack"), db=migrated_db)
 
 
 @pytest.fixture

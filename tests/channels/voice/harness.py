@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -112,13 +112,27 @@ def stack_config(
 
 
 def run_stack(
-    sportello_url: str, directory: Path, ws_port: int | None = None, **config: int
+    sportello_url: str,
+    directory: Path,
+    ws_port: int | None = None,
+    *,
+    db: Database | None = None,
+    **config: int,
 ) -> Iterator[Stack]:
-    stack = start_stack(stack_config(sportello_url, ws_port, **config), directory)
+    """The stack; with ``db``, also the listener for the keys callers press (rtpengine reports
+    them to it), as ``sportello voice up`` runs it."""
+    from sportello.channels.voice.dtmf import DtmfListener
+
+    cfg = stack_config(sportello_url, ws_port, **config)
+    cfg.dtmf_port = free_port(2) if db is not None else 0
+    listener = DtmfListener(db, cfg.host, cfg.dtmf_port, cfg.ng) if db is not None else None
+    stack = start_stack(cfg, directory)
     try:
         yield stack
     finally:
         stack.stop()
+        if listener is not None:
+            listener.close()
 
 
 @dataclass

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import Brand, User
@@ -287,16 +287,24 @@ def route_call(
 def _with_media(
     db: Database, sip_call_id: str, answer: RouteAnswer, request: MediaRequest, now: datetime
 ) -> RouteAnswer:
-    """Announcements through rtpengine: the greeting then music while the call waits (each
-    played again when it ends), the out-of-hours notice before the 480. Stopped when an agent is
-    dialed. Without rtpengine the call goes on silent (logged)."""
+    """Announcements through rtpengine: the greeting, then music while the call waits (played
+    again when it ends), interrupted every so often by the caller's position in the queue and,
+    past the longest wait, by the callback offer; the out-of-hours notice before the 480, the
+    callback confirmation before the call ends. Stopped when an agent is dialed. Without
+    rtpengine the call goes on silent (logged)."""
     with db.transaction() as session:
         call = service.call_by_sip_id(session, sip_call_id)
         if call is None:
             return answer
         closed = answer.action == "reject" and call.outcome == "closed"
+        if answer.action == "reject" and call.outcome == "callback":
+            # Booked by the caller's key: the confirmation plays out, then the call ends.
+            if call.media == "booked" and call.media_until is not None and now < call.media_until:
+                return replace(answer, after=math.ceil((call.media_until - now).total_seconds()))
+            return answer
         if answer.action not in ("wait", "dial") and not closed:
             return answer
+        channel = session.get(Channel, call.channel_id) if call.channel_id else None
         try:
             rtp = media.Rtpengine(request.ng)
             if answer.action == "dial":
@@ -306,23 +314,99 @@ def _with_media(
                     call.media, call.media_until = None, None
                 return answer
             sdp = ""
+            due, due_at = None, None
             if call.media is None:
                 sdp = rtp.early_media(sip_call_id, request.from_tag, request.sdp)
-            elif not closed and call.media_until is not None and now < call.media_until:
-                left = math.ceil((call.media_until - now).total_seconds())
-                return replace(answer, seconds=max(1, min(answer.seconds, left)))
-            kind = "closed" if closed else "greeting" if call.media is None else "music"
-            seconds = rtp.play(
-                sip_call_id, request.from_tag, media.announcement(call.channel_id, kind)
-            )
+                kind = "closed" if closed else "greeting"
+            else:
+                due, due_at = _announcement_due(session, call, channel, now)
+                playing = call.media_until is not None and now < call.media_until
+                # Music gives way to a due announcement; a greeting or a prompt plays out.
+                if playing and not (due and call.media == "music"):
+                    left = (call.media_until - now).total_seconds()  # type: ignore[operator]
+                    if due_at is not None and call.media == "music":
+                        left = min(left, (due_at - now).total_seconds())
+                    return replace(answer, seconds=max(1, min(answer.seconds, math.ceil(left))))
+                kind = due or "music"
+            path = media.announcement(call.channel_id, _file_kind(session, call, kind))
+            seconds = rtp.play(sip_call_id, request.from_tag, path)
         except (media.MediaError, OSError) as exc:
             log.warning("voice: no announcement for call %s: %s", sip_call_id, exc)
             return answer
         call.media, call.media_until = kind, now + timedelta(seconds=seconds)
+        if kind in ("offer", "position"):
+            call.announced_at = now
+            due_at = None
         log.info("voice: call %s hears the %s (%.1fs)", sip_call_id, kind, seconds)
         if closed:
             return replace(answer, sdp=sdp, after=max(1, math.ceil(seconds)))
-        return replace(answer, sdp=sdp, seconds=max(1, min(answer.seconds, math.ceil(seconds))))
+        step = min(answer.seconds, math.ceil(seconds))
+        if kind == "music" and due_at is not None:
+            step = min(step, math.ceil((due_at - now).total_seconds()))
+        return replace(answer, sdp=sdp, seconds=max(1, step))
+
+
+OFFER_EVERY = 30  # seconds between two callback offers when position announcements are off
+
+
+def _position(session: Session, call: VoiceCall) -> int:
+    """The caller's place among the calls waiting in the same queue (1: next to be answered)."""
+    ahead = session.scalar(
+        select(func.count(VoiceCall.id)).where(
+            VoiceCall.queue_id == call.queue_id,
+            VoiceCall.state == "queued",
+            VoiceCall.direction == "inbound",
+            VoiceCall.started_at < call.started_at,
+        )
+    )
+    return int(ahead or 0) + 1
+
+
+def _file_kind(session: Session, call: VoiceCall, kind: str) -> str:
+    return media.position_kind(_position(session, call)) if kind == "position" else kind
+
+
+def callback_offered(channel: Channel | None, call: VoiceCall, now: datetime) -> bool:
+    """Past the channel's longest wait, with callbacks on and a number to call back: the caller
+    may press 1."""
+    max_wait = _setting(channel, "max_wait_seconds")
+    return bool(
+        max_wait
+        and channel is not None
+        and channel.settings.get("callback")
+        and call.caller
+        and call.state == "queued"
+        and now - call.started_at >= timedelta(seconds=max_wait)
+    )
+
+
+def _announcement_due(
+    session: Session, call: VoiceCall, channel: Channel | None, now: datetime
+) -> tuple[str | None, datetime | None]:
+    """The announcement due now (``offer`` or ``position``, else None) and when the next one
+    falls due (to cut the music short then)."""
+    every = _setting(channel, "position_every_seconds")
+    last = call.announced_at
+    max_wait = _setting(channel, "max_wait_seconds")
+    offering = max_wait and channel is not None and channel.settings.get("callback") and call.caller
+    if offering:
+        limit = call.started_at + timedelta(seconds=max_wait)
+        if now < limit:
+            next_at = limit
+        elif last is None or last < limit:
+            return "offer", None
+        else:
+            next_at = last + timedelta(seconds=every or OFFER_EVERY)
+            if now >= next_at:
+                return "offer", None
+        if not every:
+            return None, next_at
+    if not every:
+        return None, None
+    position_at = (last or call.started_at) + timedelta(seconds=every)
+    if now >= position_at:
+        return "position", None
+    return None, min(position_at, next_at) if offering else position_at
 
 
 def _route_call(
@@ -365,6 +449,8 @@ def _route_call(
                 return _reject(480, "Closed")
             _changed(session, call)
         if call.state == "ended":
+            if call.outcome == "callback":
+                return _reject(480, "Callback booked")
             return _reject(487, "Request Terminated")
         channel = session.get(Channel, call.channel_id) if call.channel_id else None
         target = _target(session, call)
@@ -383,34 +469,10 @@ def _route_call(
         if call.state != "queued":
             call.state, call.agent_id = "queued", None
             _changed(session, call)
-        max_wait = _setting(channel, "max_wait_seconds")
-        if (
-            max_wait
-            and channel is not None
-            and channel.settings.get("callback")
-            and call.caller
-            and now - call.started_at >= timedelta(seconds=max_wait)
-        ):
-            # Past the limit: the caller is called back. The conversation stays in the queue
-            # (tagged) and is routed like any other; the agent dials from the softphone.
-            call.state, call.outcome, call.ended_at, call.ended_by = (
-                "ended",
-                "callback",
-                now,
-                "system",
-            )
-            conversation = session.get(Conversation, call.conversation_id or 0)
-            if conversation is not None:
-                conversations_actions.do_update_conversation(
-                    session,
-                    conversation=conversation,
-                    by=None,
-                    tags=[*(t.name for t in conversation.tags), "callback"],
-                )
-            _system_line(session, call, "Callback requested", outcome="callback")
-            _changed(session, call)
-            log.info("voice: call %s waited %ss: callback booked", sip_call_id, max_wait)
-            return _reject(480, "Callback booked")
+        if callback_offered(channel, call, now):
+            # The caller hears the offer and may press 1 (``do_keypress``): ask again soon so
+            # that a booked call ends as soon as its confirmation has played.
+            return RouteAnswer("wait", seconds=min(2, _wait_step(now - call.started_at)))
         return RouteAnswer("wait", seconds=_wait_step(now - call.started_at))
 
 
@@ -514,6 +576,71 @@ def do_call_event(
         return call
     _changed(session, call)
     return call
+
+
+KEYS = "0123456789*#ABCD"
+
+
+def do_keypress(
+    db: Database,
+    *,
+    sip_call_id: str,
+    event: int,
+    ng: str = "",
+    from_tag: str = "",
+    now: datetime | None = None,
+) -> VoiceCall | None:
+    """A key the caller pressed (an RFC 4733 event rtpengine saw). Past the longest wait, 1
+    books the callback: the call ends (after a confirmation, when rtpengine plays it) and the
+    conversation stays in the queue as a task, tagged ``callback``, routed like any other; the
+    agent who takes it dials from the softphone. Any other key, or 1 before the offer, changes
+    nothing."""
+    now = now or utcnow()
+    digit = KEYS[event] if 0 <= event < len(KEYS) else "?"
+    with db.transaction() as session:
+        call = session.scalar(
+            select(VoiceCall).where(VoiceCall.sip_call_id == sip_call_id).with_for_update()
+        )
+        if call is None:
+            log.info("voice: key %s for unknown call %s ignored", digit, sip_call_id)
+            return None
+        channel = session.get(Channel, call.channel_id) if call.channel_id else None
+        if digit != "1" or not callback_offered(channel, call, now):
+            log.info("voice: key %s on call %s (%s) ignored", digit, sip_call_id, call.state)
+            return call
+        if call.conversation_id is not None:
+            engine._withdraw_offer(session, call.conversation_id)
+        call.state, call.outcome, call.ended_at, call.ended_by = (
+            "ended",
+            "callback",
+            now,
+            "customer",
+        )
+        conversation = session.get(Conversation, call.conversation_id or 0)
+        if conversation is not None:
+            conversations_actions.do_update_conversation(
+                session,
+                conversation=conversation,
+                by=None,
+                tags=[*(t.name for t in conversation.tags), "callback"],
+            )
+        _system_line(
+            session,
+            call,
+            "Callback requested",
+            outcome="callback",
+            wait=service.seconds(call.started_at, now),
+        )
+        _changed(session, call)
+        log.info("voice: caller of %s pressed 1: callback booked", sip_call_id)
+        if ng and from_tag and call.media is not None:
+            try:
+                path = media.announcement(call.channel_id, "booked")
+                seconds = media.Rtpengine(ng).play(sip_call_id, from_tag, path)
+                call.media, call.media_until = "booked", now + timedelta(seconds=seconds)
+            except (media.MediaError, OSError) as exc:
+                log.warning("voice: no callback confirmation for call %s: %s", sip_call_id, exc)
+        return call
 
 
 def do_finish_wrapup(
