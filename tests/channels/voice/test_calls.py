@@ -358,3 +358,29 @@ def test_garbage_from_the_trunk_is_dropped_and_calls_go_on(
     assert _calls(db) == []  # nothing recorded for the garbage
     log = (stack.directory / "kamailio.log").read_text(errors="replace")
     assert "core parsing of SIP message failed" in log  # Kamailio says what it dropped
+
+
+def test_cancel_while_sportello_is_deciding_is_an_abandon(
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller hangs up while Kamailio waits for Sportello's answer to a routing question
+    (made slow here: what a loaded machine does): the CANCEL gets its 200, the INVITE its 487,
+    and the call is an abandon."""
+    _setup(db, personas, short_abandon_seconds="1")
+    with db.transaction() as s:
+        presence.do_set_presence(s, user=s.get_one(User, personas.sara.id), presence="away")
+    real = actions.route_call
+    asked: list[float] = []
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        asked.append(time.monotonic())
+        if len(asked) > 1:
+            time.sleep(1.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(actions, "route_call", slow)
+    caller = _caller(stack, tmp_path, "caller_abandon.xml", variables={"talk": 2000})
+    assert caller.wait() == 0, caller.output() + stack.logs()
+    _wait_for(lambda: bool(_calls(db)) and _calls(db)[0].state == "ended", 10)
+    (call,) = _calls(db)
+    assert call.outcome == "abandoned"

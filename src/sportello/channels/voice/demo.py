@@ -1,7 +1,8 @@
 """Demo data for the phone (Casa Lavanda): the shop's number on its first queue, SIP accounts
 for the agents (their passwords are not shown: an admin gives new ones on /admin/voice), and a
 week of calls from the demo's customers, about their latest conversation: answered with talk
-and wrap-up times, abandoned (some short), callbacks, out of hours.
+and wrap-up times, abandoned (some short), callbacks (the caller pressed 1 after the offer),
+out of hours. The channel announces the caller's position every 45 seconds.
 
 Runs after the core demo: ``load(db, now=..., seed=...)``; nothing is sent (events silenced).
 """
@@ -48,6 +49,7 @@ def load(db: Database, *, now: datetime, seed: int) -> None:
                 "ring_seconds": "20",
                 "max_wait_seconds": "120",
                 "short_abandon_seconds": "5",
+                "position_every_seconds": "45",
                 "callback": "on",
                 "recording": "off",
             },
@@ -77,6 +79,8 @@ def load(db: Database, *, now: datetime, seed: int) -> None:
             started = now - timedelta(days=rng.randint(0, 6), minutes=rng.randint(30, 600))
             outcome = rng.choice(OUTCOMES)
             wait = rng.randint(3, 90) if outcome != "short_abandon" else rng.randint(1, 4)
+            if outcome == "callback":  # pressed 1 after the offer at the longest wait (120 s)
+                wait = rng.randint(121, 180)
             call = VoiceCall(
                 brand_id=brand.id,
                 channel_id=channel.id,
@@ -98,7 +102,10 @@ def load(db: Database, *, now: datetime, seed: int) -> None:
                 call.ended_at = call.answered_at + timedelta(seconds=rng.randint(60, 600))
                 call.wrapup_ended_at = call.ended_at + timedelta(seconds=rng.randint(10, 120))
                 call.ended_by = rng.choice(["customer", "agent"])
-            elif outcome in ("callback", "closed"):
+            elif outcome == "callback":
+                call.ended_at, call.ended_by = started + timedelta(seconds=wait), "customer"
+                call.announced_at, call.media = started + timedelta(seconds=120), "booked"
+            elif outcome == "closed":
                 call.ended_at, call.ended_by = started + timedelta(seconds=wait), "system"
             else:
                 call.ended_at, call.ended_by = started + timedelta(seconds=wait), "customer"
