@@ -135,6 +135,24 @@ def run_stack(
             listener.close()
 
 
+# Every sipp a test started: the conftest waits for (or stops) them after each test, so that no
+# phone outlives its test (a sipp Popen dropped while running is a ResourceWarning, an error
+# under -W error: the restarted-rtpengine test lost its second agent phone that way).
+STARTED: list[Sipp] = []
+
+
+def reap_sipps(timeout: float = 5.0) -> None:
+    """Wait for the sipps still running after a test (they are finishing their last message),
+    then stop any that does not end."""
+    deadline = time.monotonic() + timeout
+    while STARTED:
+        run = STARTED.pop()
+        try:
+            run.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            run.stop()
+
+
 @dataclass
 class Sipp:
     """One sipp run; ``proc`` while it runs in the background."""
@@ -220,7 +238,9 @@ def sipp(
     log = workdir / f"{scenario}.out"
     with open(log, "wb") as out:
         proc = subprocess.Popen(args, cwd=workdir, stdout=out, stderr=subprocess.STDOUT)
-    return Sipp(proc, log)
+    run = Sipp(proc, log)
+    STARTED.append(run)
+    return run
 
 
 def register_agent(

@@ -308,6 +308,7 @@ def test_rtpengine_restarted_mid_call_keeps_the_record(
     )
     again = _caller(stack, tmp_path / "again")
     assert again.wait(30) == 0, again.output() + stack.logs()
+    assert sara_phone.wait() == 0, sara_phone.output()
     _wait_for(lambda: len(_calls(db)) == 2 and _calls(db)[1].outcome == "answered")
     assert f"lost the media of call {_calls(db)[1].sip_call_id}" not in caplog.text
 
