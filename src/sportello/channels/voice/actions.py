@@ -66,12 +66,16 @@ class RouteAnswer:
     # reject, the seconds the announcement plays before the final answer.
     sdp: str = ""
     after: int = 0
+    # A wait to the millisecond (0: ``seconds``): the next question comes right after the
+    # announcement playing ends, so that the next one follows without a gap.
+    ms: int = 0
 
     def as_json(self) -> dict[str, Any]:
         if self.action == "dial":
             return {"action": "dial", "target": self.target, "ring": self.ring}
         if self.action == "wait":
-            return {"action": "wait", "seconds": self.seconds, "sdp": self.sdp}
+            ms = self.ms or self.seconds * 1000
+            return {"action": "wait", "seconds": self.seconds, "ms": ms, "sdp": self.sdp}
         return {
             "action": "reject",
             "code": self.code,
@@ -320,30 +324,44 @@ def _with_media(
                 kind = "closed" if closed else "greeting"
             else:
                 due, due_at = _announcement_due(session, call, channel, now)
-                playing = call.media_until is not None and now < call.media_until
+                playing = call.media_until is not None and now < call.media_until - ENDING
                 # Music gives way to a due announcement; a greeting or a prompt plays out.
                 if playing and not (due and call.media == "music"):
                     left = (call.media_until - now).total_seconds()  # type: ignore[operator]
                     if due_at is not None and call.media == "music":
                         left = min(left, (due_at - now).total_seconds())
-                    return replace(answer, seconds=max(1, min(answer.seconds, math.ceil(left))))
+                    return _wait_until(answer, left)
                 kind = due or "music"
             path = media.announcement(call.channel_id, _file_kind(session, call, kind))
             seconds = rtp.play(sip_call_id, request.from_tag, path)
         except (media.MediaError, OSError) as exc:
             log.warning("voice: no announcement for call %s: %s", sip_call_id, exc)
             return answer
-        call.media, call.media_until = kind, now + timedelta(seconds=seconds)
+        # Timed from when rtpengine started playing (the question may have waited for the
+        # database or the router): the next question must not come before the end.
+        played = max(now, utcnow())
+        call.media, call.media_until = kind, played + timedelta(seconds=seconds)
         if kind in ("offer", "position"):
             call.announced_at = now
             due_at = None
         log.info("voice: call %s hears the %s (%.1fs)", sip_call_id, kind, seconds)
         if closed:
             return replace(answer, sdp=sdp, after=max(1, math.ceil(seconds)))
-        step = min(answer.seconds, math.ceil(seconds))
+        step = min(float(answer.seconds), seconds)
         if kind == "music" and due_at is not None:
-            step = min(step, math.ceil((due_at - now).total_seconds()))
-        return replace(answer, sdp=sdp, seconds=max(1, step))
+            step = min(step, (due_at - now).total_seconds())
+        return _wait_until(replace(answer, sdp=sdp), step)
+
+
+ENDING = timedelta(milliseconds=100)  # an announcement this close to its end has ended
+
+
+def _wait_until(answer: RouteAnswer, seconds: float) -> RouteAnswer:
+    """Ask again in ``seconds`` (at most the router's own step), a little after an announcement
+    ends rather than a little before: a question that came early would find it still playing
+    and wait again, and the caller would hear a gap."""
+    seconds = max(0.2, min(float(answer.seconds), seconds))
+    return replace(answer, seconds=max(1, math.ceil(seconds)), ms=int(seconds * 1000) + 50)
 
 
 OFFER_EVERY = 30  # seconds between two callback offers when position announcements are off
