@@ -384,3 +384,39 @@ def test_cancel_while_sportello_is_deciding_is_an_abandon(
     _wait_for(lambda: bool(_calls(db)) and _calls(db)[0].state == "ended", 10)
     (call,) = _calls(db)
     assert call.outcome == "abandoned"
+
+
+def test_cancel_while_the_abandon_is_being_reported(
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller hangs up; while Kamailio tells Sportello (slow here: a loaded machine), the
+    queued call's next routing question comes and finds the call ended. The CANCEL still gets
+    its 200 and the INVITE its 487 (never a 500), and the call is one abandon."""
+    _setup(db, personas, short_abandon_seconds="1")
+    with db.transaction() as s:
+        presence.do_set_presence(s, user=s.get_one(User, personas.sara.id), presence="away")
+    from sportello.channels.voice import kamailio_hooks
+
+    real = kamailio_hooks.JSONResponse
+    reported: list[str] = []
+
+    def slow(content: Any, *args: Any, **kwargs: Any) -> Any:
+        # Each report of the abandon answers Kamailio 2.5 s late, after its commit: the
+        # routing question that comes meanwhile finds the call ended.
+        if content == {"ok": True} and reported and reported[-1] == "abandoned":
+            time.sleep(2.5)
+        return real(content, *args, **kwargs)
+
+    real_event = actions.do_call_event
+
+    def event(*args: Any, **kwargs: Any) -> Any:
+        reported.append(kwargs.get("event", ""))
+        return real_event(*args, **kwargs)
+
+    monkeypatch.setattr(kamailio_hooks, "JSONResponse", slow)
+    monkeypatch.setattr(actions, "do_call_event", event)
+    caller = _caller(stack, tmp_path, "caller_abandon.xml", variables={"talk": 1500})
+    assert caller.wait() == 0, caller.output() + stack.logs()
+    _wait_for(lambda: bool(_calls(db)) and _calls(db)[0].state == "ended", 10)
+    (call,) = _calls(db)
+    assert call.outcome == "abandoned"
