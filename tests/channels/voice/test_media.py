@@ -127,6 +127,8 @@ def test_waiting_caller_hears_the_greeting_then_music(
     )
     _wait_for(lambda: bool(_calls(db)) and _calls(db)[0].media == "greeting", 5)
     assert caller.wait() == 0, caller.output() + stack.logs()
+    # Kamailio answers the CANCEL first and tells Sportello after.
+    _wait_for(lambda: _calls(db)[0].state == "ended")
     (call,) = _calls(db)
     assert call.outcome == "abandoned"
     assert call.media == "music"  # the greeting ended and the music took over
