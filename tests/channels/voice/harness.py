@@ -94,7 +94,12 @@ def media_ports() -> int:
 
 
 def stack_config(
-    sportello_url: str, ws_port: int | None = None, *, rtp_ports: int = 200, children: int = 4
+    sportello_url: str,
+    ws_port: int | None = None,
+    *,
+    rtp_ports: int = 200,
+    children: int = 4,
+    max_branches: int = 30,
 ) -> StackConfig:
     rtp = free_port(2)  # socket.SOCK_DGRAM
     base = 20000 + (rtp % 20000)
@@ -108,6 +113,7 @@ def stack_config(
         rtp_max=base + rtp_ports - 1,
         children=children,
         debug=2,
+        max_branches=max_branches,
     )
 
 

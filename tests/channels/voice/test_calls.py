@@ -420,3 +420,31 @@ def test_cancel_while_the_abandon_is_being_reported(
     _wait_for(lambda: bool(_calls(db)) and _calls(db)[0].state == "ended", 10)
     (call,) = _calls(db)
     assert call.outcome == "abandoned"
+
+
+def test_a_wait_longer_than_kamailio_can_hold_ends_cleanly(
+    db: Database, personas: Personas, voice_server: str, tmp_path: Path
+) -> None:
+    """Each wait in the queue takes one of the call's SIP branches (8 here, 30 in production):
+    when they are spent the caller gets a 480 (not Kamailio's "500 (1/TM)") and the record says
+    so; with callbacks on, the callback is booked instead."""
+    from tests.channels.voice.harness import run_stack
+
+    _setup(db, personas, callback="", max_wait_seconds="0")
+    with db.transaction() as s:
+        presence.do_set_presence(s, user=s.get_one(User, personas.sara.id), presence="away")
+    for stack in run_stack(voice_server, tmp_path / "stack", db=db, max_branches=8):
+        caller = _caller(stack, tmp_path, "caller_refused.xml", code=480)
+        assert caller.wait(60) == 0, caller.output() + stack.logs()
+        assert "maximum number of branches" not in stack.logs()
+    (call,) = _calls(db)
+    assert call.state == "ended" and call.outcome == "failed" and call.ended_by == "system"
+    with db.session() as s:
+        conversation = s.get_one(Conversation, call.conversation_id)
+        assert conversation.status == Status.RESOLVED
+        lines = [
+            m.meta.get("outcome")
+            for m in s.scalars(select(Message).where(Message.conversation_id == conversation.id))
+            if m.meta.get("event") == "call"
+        ]
+        assert lines == ["failed"]

@@ -273,9 +273,12 @@ def route_call(
     display: str = "",
     now: datetime | None = None,
     media_request: MediaRequest | None = None,
+    questions_left: int | None = None,
 ) -> RouteAnswer:
     """Kamailio's question for a new call (and again while it waits): where does it go? With a
-    ``media_request`` the waiting (or closed-out) caller hears announcements and music."""
+    ``media_request`` the waiting (or closed-out) caller hears announcements and music.
+    ``questions_left``: Kamailio's branches left for this call (each wait and each agent rung
+    takes one); when they run out the call ends cleanly instead of Kamailio's 500."""
     now = now or utcnow()
     sip_call_id = sip_call_id.strip()[:255]
     if not sip_call_id:
@@ -283,6 +286,8 @@ def route_call(
     answer = _route_call(
         db, sip_call_id=sip_call_id, caller=caller, did=did, display=display, now=now
     )
+    if answer.action == "wait" and questions_left is not None and questions_left <= RESERVE:
+        answer = _out_of_questions(db, sip_call_id, now)
     if media_request is not None and media_request.ng and media_request.sdp:
         answer = _with_media(db, sip_call_id, answer, media_request, now)
     return answer
@@ -333,7 +338,9 @@ def _with_media(
                     return _wait_until(answer, left)
                 kind = due or "music"
             path = media.announcement(call.channel_id, _file_kind(session, call, kind))
-            seconds = rtp.play(sip_call_id, request.from_tag, path)
+            # The music loops in rtpengine: no question to Kamailio (a branch) to restart it.
+            repeat = MUSIC_REPEATS if kind == "music" else 1
+            seconds = rtp.play(sip_call_id, request.from_tag, path, repeat) * repeat
         except (media.MediaError, OSError) as exc:
             log.warning("voice: no announcement for call %s: %s", sip_call_id, exc)
             return answer
@@ -353,6 +360,7 @@ def _with_media(
         return _wait_until(replace(answer, sdp=sdp), step)
 
 
+MUSIC_REPEATS = 100
 ENDING = timedelta(milliseconds=100)  # an announcement this close to its end has ended
 
 
@@ -496,9 +504,42 @@ def _route_call(
 
 def _wait_step(waited: timedelta) -> int:
     """Seconds before Kamailio asks again: often at first (an agent may free up any moment),
-    then less (each wait is a branch of the SIP transaction, at most 30)."""
+    then less and less (each wait is a branch of the SIP transaction, 30 at most): a quarter of
+    the wait so far, up to 30 s."""
     seconds = waited.total_seconds()
-    return 1 if seconds < 10 else 3 if seconds < 60 else 10
+    return 1 if seconds < 5 else 2 if seconds < 10 else max(3, min(30, int(seconds / 4)))
+
+
+RESERVE = 2  # branches kept for the end of a call (its 480, an agent to ring)
+
+
+def _out_of_questions(db: Database, sip_call_id: str, now: datetime) -> RouteAnswer:
+    """Kamailio cannot hold the call any longer (its branches are spent): a caller who can be
+    called back is (the task stays in the queue), otherwise the call ends as failed, with a
+    line in the conversation. Either way with a 480, not Kamailio's 500."""
+    with db.transaction() as session:
+        call = service.call_by_sip_id(session, sip_call_id)
+        if call is None or call.state != "queued":
+            return _reject(480, "Temporarily Unavailable")
+        channel = session.get(Channel, call.channel_id) if call.channel_id else None
+        if channel is not None and channel.settings.get("callback") and call.caller:
+            _book_callback(session, call, now, by="system")
+            log.warning(
+                "voice: call %s waited as long as Kamailio can hold it: callback", sip_call_id
+            )
+            return _reject(480, "Callback booked")
+        call.state, call.outcome, call.ended_at, call.ended_by = "ended", "failed", now, "system"
+        _system_line(
+            session,
+            call,
+            "The caller waited as long as the phone system can hold a call",
+            outcome="failed",
+            wait=service.seconds(call.started_at, now),
+        )
+        _end_conversation(session, call)
+        _changed(session, call)
+        log.warning("voice: call %s waited as long as Kamailio can hold it: ended", sip_call_id)
+        return _reject(480, "Temporarily Unavailable")
 
 
 def _close_hold(call: VoiceCall, now: datetime) -> None:
@@ -599,6 +640,30 @@ def do_call_event(
 KEYS = "0123456789*#ABCD"
 
 
+def _book_callback(session: Session, call: VoiceCall, now: datetime, *, by: str) -> None:
+    """The call ends as ``callback``: its conversation stays in the queue as a task, tagged
+    ``callback``, routed like any other; the agent who takes it dials from the softphone."""
+    if call.conversation_id is not None:
+        engine._withdraw_offer(session, call.conversation_id)
+    call.state, call.outcome, call.ended_at, call.ended_by = "ended", "callback", now, by
+    conversation = session.get(Conversation, call.conversation_id or 0)
+    if conversation is not None:
+        conversations_actions.do_update_conversation(
+            session,
+            conversation=conversation,
+            by=None,
+            tags=[*(t.name for t in conversation.tags), "callback"],
+        )
+    _system_line(
+        session,
+        call,
+        "Callback requested",
+        outcome="callback",
+        wait=service.seconds(call.started_at, now),
+    )
+    _changed(session, call)
+
+
 def do_keypress(
     db: Database,
     *,
@@ -626,30 +691,7 @@ def do_keypress(
         if digit != "1" or not callback_offered(channel, call, now):
             log.info("voice: key %s on call %s (%s) ignored", digit, sip_call_id, call.state)
             return call
-        if call.conversation_id is not None:
-            engine._withdraw_offer(session, call.conversation_id)
-        call.state, call.outcome, call.ended_at, call.ended_by = (
-            "ended",
-            "callback",
-            now,
-            "customer",
-        )
-        conversation = session.get(Conversation, call.conversation_id or 0)
-        if conversation is not None:
-            conversations_actions.do_update_conversation(
-                session,
-                conversation=conversation,
-                by=None,
-                tags=[*(t.name for t in conversation.tags), "callback"],
-            )
-        _system_line(
-            session,
-            call,
-            "Callback requested",
-            outcome="callback",
-            wait=service.seconds(call.started_at, now),
-        )
-        _changed(session, call)
+        _book_callback(session, call, now, by="customer")
         log.info("voice: caller of %s pressed 1: callback booked", sip_call_id)
         if ng and from_tag and call.media is not None:
             try:

@@ -54,6 +54,7 @@ class StackConfig:
     ws_port: int = 8088
     ng_port: int = 2223
     cli_port: int = 2224  # rtpengine-ctl's port (two rtpengines on one machine need two)
+    max_branches: int = 30  # Kamailio's limit (31 at most): a waiting call's questions
     dtmf_port: int = 2226  # where rtpengine reports the keys callers press (0: nowhere)
     rtp_min: int = 30000
     rtp_max: int = 30999
@@ -92,6 +93,7 @@ def kamailio_cfg(cfg: StackConfig) -> str:
         "TOKEN": cfg.token,
         "RTPENGINE_NG": f"{cfg.host}:{cfg.ng_port}",
         "RECORD": "yes" if cfg.record else "no",
+        "MAX_BRANCHES": str(cfg.max_branches),
         "TRUNK_ROUTE": trunk,
     }
     text = TEMPLATE.read_text()

@@ -232,11 +232,13 @@ class Rtpengine:
         answered = self.command("answer", sdp=queue_sdp, **{**common, "to-tag": QUEUE_TAG})
         return str(answered["sdp"])
 
-    def play(self, call_id: str, from_tag: str, path: Path) -> float:
-        """Play a file to the caller; the playback's length in seconds."""
-        answer = self.command(
-            "play media", **{"call-id": call_id, "from-tag": from_tag}, file=str(path)
-        )
+    def play(self, call_id: str, from_tag: str, path: Path, repeat: int = 1) -> float:
+        """Play a file to the caller (``repeat`` times over, without a gap); the length of one
+        playing in seconds."""
+        params: dict[str, Any] = {"call-id": call_id, "from-tag": from_tag, "file": str(path)}
+        if repeat > 1:
+            params["repeat-times"] = repeat
+        answer = self.command("play media", **params)
         return int(answer.get("duration", 0)) / 1000 or duration(path)
 
     def stop(self, call_id: str, from_tag: str) -> None:
