@@ -496,9 +496,10 @@ def _route_call(
             call.state, call.agent_id = "queued", None
             _changed(session, call)
         if callback_offered(channel, call, now):
-            # The caller hears the offer and may press 1 (``do_keypress``): ask again soon so
-            # that a booked call ends as soon as its confirmation has played.
-            return RouteAnswer("wait", seconds=min(2, _wait_step(now - call.started_at)))
+            # The caller hears the offer and may press 1 (``do_keypress``): ask again within a
+            # few seconds so that a booked call ends soon after its confirmation (not every
+            # second: the call's SIP branches must last while the caller keeps waiting).
+            return RouteAnswer("wait", seconds=min(4, _wait_step(now - call.started_at)))
         return RouteAnswer("wait", seconds=_wait_step(now - call.started_at))
 
 
