@@ -7,7 +7,7 @@ import pytest
 from sportello.channels.voice.daemons import Stack
 from sportello.config import Settings
 from sportello.core.db import Database
-from tests.channels.voice.harness import need_voice_tools, run_stack, serve
+from tests.channels.voice.harness import need_voice_tools, reap_sipps, run_stack, serve
 
 
 @pytest.fixture(scope="module")
@@ -17,9 +17,17 @@ def voice_server(migrated_db: Database, test_settings: Settings) -> Iterator[str
 
 
 @pytest.fixture(scope="module")
-def voice_stack(voice_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def voice_stack(
+    voice_server: str, migrated_db: Database, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     need_voice_tools()
-    yield from run_stack(voice_server, tmp_path_factory.mktemp("stack"))
+    yield from run_stack(voice_server, tmp_path_factory.mktemp("stack"), db=migrated_db)
+
+
+@pytest.fixture(autouse=True)
+def _sipps_end_with_the_test() -> Iterator[None]:
+    yield
+    reap_sipps()
 
 
 @pytest.fixture

@@ -94,7 +94,12 @@ def media_ports() -> int:
 
 
 def stack_config(
-    sportello_url: str, ws_port: int | None = None, *, rtp_ports: int = 200, children: int = 4
+    sportello_url: str,
+    ws_port: int | None = None,
+    *,
+    rtp_ports: int = 200,
+    children: int = 4,
+    max_branches: int = 30,
 ) -> StackConfig:
     rtp = free_port(2)  # socket.SOCK_DGRAM
     base = 20000 + (rtp % 20000)
@@ -108,17 +113,50 @@ def stack_config(
         rtp_max=base + rtp_ports - 1,
         children=children,
         debug=2,
+        max_branches=max_branches,
     )
 
 
 def run_stack(
-    sportello_url: str, directory: Path, ws_port: int | None = None, **config: int
+    sportello_url: str,
+    directory: Path,
+    ws_port: int | None = None,
+    *,
+    db: Database | None = None,
+    **config: int,
 ) -> Iterator[Stack]:
-    stack = start_stack(stack_config(sportello_url, ws_port, **config), directory)
+    """The stack; with ``db``, also the listener for the keys callers press (rtpengine reports
+    them to it), as ``sportello voice up`` runs it."""
+    from sportello.channels.voice.dtmf import DtmfListener
+
+    cfg = stack_config(sportello_url, ws_port, **config)
+    cfg.dtmf_port = free_port(2) if db is not None else 0
+    listener = DtmfListener(db, cfg.host, cfg.dtmf_port, cfg.ng) if db is not None else None
+    stack = start_stack(cfg, directory)
     try:
         yield stack
     finally:
         stack.stop()
+        if listener is not None:
+            listener.close()
+
+
+# Every sipp a test started: the conftest waits for (or stops) them after each test, so that no
+# phone outlives its test (a sipp Popen dropped while running is a ResourceWarning, an error
+# under -W error: the restarted-rtpengine test lost its second agent phone that way).
+STARTED: list[Sipp] = []
+
+
+def reap_sipps(timeout: float = 5.0) -> None:
+    """Wait for the sipps still running after a test (they are finishing their last message),
+    then stop any that does not end."""
+    deadline = time.monotonic() + timeout
+    while STARTED:
+        run = STARTED.pop()
+        try:
+            run.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            run.stop()
 
 
 @dataclass
@@ -206,7 +244,9 @@ def sipp(
     log = workdir / f"{scenario}.out"
     with open(log, "wb") as out:
         proc = subprocess.Popen(args, cwd=workdir, stdout=out, stderr=subprocess.STDOUT)
-    return Sipp(proc, log)
+    run = Sipp(proc, log)
+    STARTED.append(run)
+    return run
 
 
 def register_agent(

@@ -37,11 +37,19 @@ def _voice_channel(client: TestClient, db: Database, p: Personas, **extra: str) 
 def test_admin_sets_up_a_phone_channel_from_the_api(
     client: TestClient, db: Database, personas: Personas
 ) -> None:
-    channel = _voice_channel(client, db, personas, ring_seconds="15", callback="on")
+    channel = _voice_channel(
+        client, db, personas, ring_seconds="15", callback="on", position_every_seconds="30"
+    )
     assert channel["kind"] == "voice"
     # Settings read back as the form shows them.
     assert channel["settings"]["dids"] == "+390212345678"
     assert channel["settings"]["ring_seconds"] == "15" and channel["settings"]["callback"] == "on"
+    assert channel["settings"]["position_every_seconds"] == "30"
+    # The page's door for the same setting: the channel form shows it.
+    login(client, personas.admin)
+    page = client.get(f"/admin/channels/{channel['id']}")
+    assert page.status_code == 200
+    assert 'name="position_every_seconds"' in page.text and 'value="30"' in page.text
 
 
 def test_bad_phone_settings_name_the_field(
@@ -52,6 +60,7 @@ def test_bad_phone_settings_name_the_field(
         ({"dids": "not a number"}, "dids"),
         ({"dids": "+390212345678", "ring_seconds": "2"}, "ring_seconds"),
         ({"dids": "+390212345678", "recording": "sometimes"}, "recording"),
+        ({"dids": "+390212345678", "position_every_seconds": "601"}, "position_every_seconds"),
     ):
         response = client.post(
             "/api/v1/channels",

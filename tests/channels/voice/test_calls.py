@@ -261,22 +261,82 @@ def test_unanswered_agent_then_overflow_queue(
     assert call.ring_attempts == 2
 
 
-def test_long_wait_books_a_callback(
+def test_caller_presses_1_for_a_callback(
     db: Database, personas: Personas, stack: Stack, tmp_path: Path
 ) -> None:
-    _setup(db, personas, max_wait_seconds="2", callback="on")
+    """Past the longest wait (2 s) the caller hears the offer and presses 1 (an RFC 4733 event
+    that rtpengine reports): the callback is booked and the call ends with a 480 after the
+    confirmation."""
+    _setup(db, personas, max_wait_seconds="2", callback="on", position_every_seconds="0")
     with db.transaction() as s:
         presence.do_set_presence(s, user=s.get_one(User, personas.sara.id), presence="away")
-    caller = _caller(stack, tmp_path, "caller_refused.xml", code=480)
+    caller = _caller(stack, tmp_path, "caller_press1.xml", code=480, variables={"wait": 4000})
+    _wait_for(lambda: bool(_calls(db)) and _calls(db)[0].media == "offer", 8)
+    (offered,) = _calls(db)
+    assert offered.state == "queued" and offered.announced_at is not None
+    pressed = time.monotonic()
     assert caller.wait() == 0, caller.output() + stack.logs()
     (call,) = _calls(db)
-    assert call.outcome == "callback"
+    assert call.outcome == "callback" and call.ended_by == "customer"
+    assert call.media == "booked"  # the confirmation played before the 480
+    assert time.monotonic() - pressed < 12
     with db.session() as s:
         conversation = s.get_one(Conversation, call.conversation_id)
         # Kept in the queue as a task, routed like any conversation, tagged for the agent.
         assert conversation.status in (Status.NEW, Status.OPEN)
         assert conversation.queue_id == personas.queue_assistenza.id
         assert "callback" in [t.name for t in conversation.tags]
+        lines = [
+            m.meta.get("outcome")
+            for m in s.scalars(select(Message).where(Message.conversation_id == conversation.id))
+            if m.meta.get("event") == "call"
+        ]
+        assert lines == ["callback"]
+
+
+def test_caller_who_does_not_press_keeps_waiting(
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path
+) -> None:
+    """The offer is made, the caller presses nothing: still queued, then hangs up (abandon)."""
+    _setup(db, personas, max_wait_seconds="1", callback="on", short_abandon_seconds="1")
+    with db.transaction() as s:
+        presence.do_set_presence(s, user=s.get_one(User, personas.sara.id), presence="away")
+    caller = _caller(stack, tmp_path, "caller_abandon.xml", variables={"talk": 4000})
+    _wait_for(lambda: bool(_calls(db)) and _calls(db)[0].announced_at is not None, 8)
+    assert caller.wait() == 0, caller.output() + stack.logs()
+    _wait_for(lambda: _calls(db)[0].state == "ended")
+    (call,) = _calls(db)
+    assert call.outcome == "abandoned"
+    with db.session() as s:
+        conversation = s.get_one(Conversation, call.conversation_id)
+        assert "callback" not in [t.name for t in conversation.tags]
+
+
+def test_keys_before_the_offer_or_other_keys_change_nothing(
+    db: Database, personas: Personas
+) -> None:
+    """rtpengine's reports straight to the listener's handler: 1 before the longest wait, 5
+    after it, garbage and unknown calls are ignored; 1 after it books."""
+    from sportello.channels.voice import dtmf
+
+    _setup(db, personas, max_wait_seconds="60", callback="on")
+    with db.transaction() as s:
+        presence.do_set_presence(s, user=s.get_one(User, personas.sara.id), presence="away")
+    start = datetime.now(UTC)
+    actions.route_call(db, sip_call_id="k-1", caller=CALLER, did=DID, now=start)
+    actions.do_keypress(db, sip_call_id="k-1", event=1, now=start + timedelta(seconds=30))
+    actions.do_keypress(db, sip_call_id="k-1", event=5, now=start + timedelta(seconds=61))
+    dtmf.handle_datagram(db, b"not json", "")
+    dtmf.handle_datagram(db, b'{"callid": "nope", "event": 1, "type": "DTMF"}', "")
+    assert _calls(db)[0].state == "queued"
+    with db.transaction() as s:  # the caller has now waited 61 s
+        s.get_one(VoiceCall, _calls(db)[0].id).started_at = start - timedelta(seconds=61)
+    dtmf.handle_datagram(db, b'{"callid": "k-1", "event": 1, "type": "DTMF"}', "")
+    (call,) = _calls(db)
+    assert call.state == "ended" and call.outcome == "callback"
+    # Kamailio's next question ends the call.
+    answer = actions.route_call(db, sip_call_id="k-1", caller=CALLER, did=DID)
+    assert (answer.action, answer.code) == ("reject", 480)
 
 
 def test_garbage_from_the_trunk_is_dropped_and_calls_go_on(
@@ -298,3 +358,93 @@ def test_garbage_from_the_trunk_is_dropped_and_calls_go_on(
     assert _calls(db) == []  # nothing recorded for the garbage
     log = (stack.directory / "kamailio.log").read_text(errors="replace")
     assert "core parsing of SIP message failed" in log  # Kamailio says what it dropped
+
+
+def test_cancel_while_sportello_is_deciding_is_an_abandon(
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller hangs up while Kamailio waits for Sportello's answer to a routing question
+    (made slow here: what a loaded machine does): the CANCEL gets its 200, the INVITE its 487,
+    and the call is an abandon."""
+    _setup(db, personas, short_abandon_seconds="1")
+    with db.transaction() as s:
+        presence.do_set_presence(s, user=s.get_one(User, personas.sara.id), presence="away")
+    real = actions.route_call
+    asked: list[float] = []
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        asked.append(time.monotonic())
+        if len(asked) > 1:
+            time.sleep(1.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(actions, "route_call", slow)
+    caller = _caller(stack, tmp_path, "caller_abandon.xml", variables={"talk": 2000})
+    assert caller.wait() == 0, caller.output() + stack.logs()
+    _wait_for(lambda: bool(_calls(db)) and _calls(db)[0].state == "ended", 10)
+    (call,) = _calls(db)
+    assert call.outcome == "abandoned"
+
+
+def test_cancel_while_the_abandon_is_being_reported(
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller hangs up; while Kamailio tells Sportello (slow here: a loaded machine), the
+    queued call's next routing question comes and finds the call ended. The CANCEL still gets
+    its 200 and the INVITE its 487 (never a 500), and the call is one abandon."""
+    _setup(db, personas, short_abandon_seconds="1")
+    with db.transaction() as s:
+        presence.do_set_presence(s, user=s.get_one(User, personas.sara.id), presence="away")
+    from sportello.channels.voice import kamailio_hooks
+
+    real = kamailio_hooks.JSONResponse
+    reported: list[str] = []
+
+    def slow(content: Any, *args: Any, **kwargs: Any) -> Any:
+        # Each report of the abandon answers Kamailio 2.5 s late, after its commit: the
+        # routing question that comes meanwhile finds the call ended.
+        if content == {"ok": True} and reported and reported[-1] == "abandoned":
+            time.sleep(2.5)
+        return real(content, *args, **kwargs)
+
+    real_event = actions.do_call_event
+
+    def event(*args: Any, **kwargs: Any) -> Any:
+        reported.append(kwargs.get("event", ""))
+        return real_event(*args, **kwargs)
+
+    monkeypatch.setattr(kamailio_hooks, "JSONResponse", slow)
+    monkeypatch.setattr(actions, "do_call_event", event)
+    caller = _caller(stack, tmp_path, "caller_abandon.xml", variables={"talk": 1500})
+    assert caller.wait() == 0, caller.output() + stack.logs()
+    _wait_for(lambda: bool(_calls(db)) and _calls(db)[0].state == "ended", 10)
+    (call,) = _calls(db)
+    assert call.outcome == "abandoned"
+
+
+def test_a_wait_longer_than_kamailio_can_hold_ends_cleanly(
+    db: Database, personas: Personas, voice_server: str, tmp_path: Path
+) -> None:
+    """Each wait in the queue takes one of the call's SIP branches (8 here, 30 in production):
+    when they are spent the caller gets a 480 (not Kamailio's "500 (1/TM)") and the record says
+    so; with callbacks on, the callback is booked instead."""
+    from tests.channels.voice.harness import run_stack
+
+    _setup(db, personas, callback="", max_wait_seconds="0")
+    with db.transaction() as s:
+        presence.do_set_presence(s, user=s.get_one(User, personas.sara.id), presence="away")
+    for stack in run_stack(voice_server, tmp_path / "stack", db=db, max_branches=8):
+        caller = _caller(stack, tmp_path, "caller_refused.xml", code=480)
+        assert caller.wait(60) == 0, caller.output() + stack.logs()
+        assert "maximum number of branches" not in stack.logs()
+    (call,) = _calls(db)
+    assert call.state == "ended" and call.outcome == "failed" and call.ended_by == "system"
+    with db.session() as s:
+        conversation = s.get_one(Conversation, call.conversation_id)
+        assert conversation.status == Status.RESOLVED
+        lines = [
+            m.meta.get("outcome")
+            for m in s.scalars(select(Message).where(Message.conversation_id == conversation.id))
+            if m.meta.get("event") == "call"
+        ]
+        assert lines == ["failed"]

@@ -5,6 +5,7 @@ The caller is sipp, its media address a socket of the test that counts the RTP p
 from __future__ import annotations
 
 import io
+import itertools
 import socket
 import threading
 import time
@@ -45,6 +46,7 @@ class RtpCounter:
         self.port = int(self.sock.getsockname()[1])
         self.packets: list[float] = []
         self.payloads: set[int] = set()
+        self.audio: list[bytes] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -58,6 +60,18 @@ class RtpCounter:
             if len(data) >= 12 and data[0] >> 6 == 2:  # RTP version 2
                 self.packets.append(time.monotonic())
                 self.payloads.add(data[1] & 0x7F)
+                self.audio.append(data[12:])
+
+    def tones(self) -> dict[str, int]:
+        """The 20 ms packets heard, by pitch: each PCMU sample's sign bit flips at every zero
+        crossing, 2 per period (a 400 Hz tone crosses 16 times a packet, 1000 Hz 40, 2000 Hz
+        80)."""
+        heard = {"low": 0, "1000": 0, "2000": 0}
+        for payload in self.audio:
+            signs = [b & 0x80 for b in payload if b not in (0xFF, 0x7F)]  # skip the zeros
+            flips = sum(1 for a, b in itertools.pairwise(signs) if a != b)
+            heard["2000" if flips > 65 else "1000" if 33 <= flips <= 55 else "low"] += 1
+        return heard
 
     def close(self) -> None:
         self._stop.set()
@@ -113,6 +127,8 @@ def test_waiting_caller_hears_the_greeting_then_music(
     )
     _wait_for(lambda: bool(_calls(db)) and _calls(db)[0].media == "greeting", 5)
     assert caller.wait() == 0, caller.output() + stack.logs()
+    # Kamailio answers the CANCEL first and tells Sportello after.
+    _wait_for(lambda: _calls(db)[0].state == "ended")
     (call,) = _calls(db)
     assert call.outcome == "abandoned"
     assert call.media == "music"  # the greeting ended and the music took over
@@ -294,5 +310,60 @@ def test_rtpengine_restarted_mid_call_keeps_the_record(
     )
     again = _caller(stack, tmp_path / "again")
     assert again.wait(30) == 0, again.output() + stack.logs()
+    assert sara_phone.wait() == 0, sara_phone.output()
     _wait_for(lambda: len(_calls(db)) == 2 and _calls(db)[1].outcome == "answered")
     assert f"lost the media of call {_calls(db)[1].sip_call_id}" not in caplog.text
+
+
+def test_waiting_callers_hear_their_position_in_the_queue(
+    db: Database, personas: Personas, stack: Stack, tmp_path: Path, client: TestClient
+) -> None:
+    """Every 2 s a waiting caller hears their place: Anna, first in the queue, the "first"
+    announcement (a 1000 Hz tone here), Bruno, who called after her, the "second" one (2000 Hz);
+    music (400 Hz) around them. What each phone received is told apart by pitch."""
+    phones = _setup(db, personas, position_every_seconds="2", short_abandon_seconds="1")
+    _nobody_available(db, personas)
+    headers = _bearer(db, personas.admin, ("read", "write", "admin"))
+    for kind, seconds, freq in (
+        ("music", 6.0, 400.0),
+        ("pos1", 1.0, 1000.0),
+        ("pos2", 1.0, 2000.0),
+    ):
+        answer = client.put(
+            f"/api/v1/voice/channels/{phones.channel_id}/announcements/{kind}",
+            files={"file": (f"{kind}.wav", _wav(seconds, freq), "audio/wav")},
+            headers=headers,
+        )
+        assert answer.status_code == 200, answer.text
+    anna, bruno = RtpCounter(), RtpCounter()
+    try:
+        first = _caller(
+            stack,
+            tmp_path / "anna",
+            "caller_listen.xml",
+            variables={"talk": 4800, "rtp_port": anna.port},
+        )
+        _wait_for(lambda: len(_calls(db)) == 1, 5)
+        second = _caller(
+            stack,
+            tmp_path / "bruno",
+            "caller_listen.xml",
+            variables={
+                "talk": 3500,
+                "rtp_port": bruno.port,
+                "caller": "+393339876543",
+                "name": "Bruno Neri",
+            },
+        )
+        assert first.wait() == 0, first.output() + stack.logs()
+        assert second.wait() == 0, second.output() + stack.logs()
+    finally:
+        anna.close()
+        bruno.close()
+    calls = _calls(db)
+    assert len(calls) == 2 and all(c.announced_at is not None for c in calls)
+    heard_anna, heard_bruno = anna.tones(), bruno.tones()
+    # A 1 s announcement is 50 packets; some are lost to the fades and the switch.
+    assert heard_anna["1000"] >= 35 and heard_anna["2000"] <= 2, heard_anna
+    assert heard_bruno["2000"] >= 35 and heard_bruno["1000"] <= 2, heard_bruno
+    assert heard_anna["low"] >= 100 and heard_bruno["low"] >= 50  # greeting and music too

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sportello.accounts.models import Brand, User
@@ -66,12 +66,16 @@ class RouteAnswer:
     # reject, the seconds the announcement plays before the final answer.
     sdp: str = ""
     after: int = 0
+    # A wait to the millisecond (0: ``seconds``): the next question comes right after the
+    # announcement playing ends, so that the next one follows without a gap.
+    ms: int = 0
 
     def as_json(self) -> dict[str, Any]:
         if self.action == "dial":
             return {"action": "dial", "target": self.target, "ring": self.ring}
         if self.action == "wait":
-            return {"action": "wait", "seconds": self.seconds, "sdp": self.sdp}
+            ms = self.ms or self.seconds * 1000
+            return {"action": "wait", "seconds": self.seconds, "ms": ms, "sdp": self.sdp}
         return {
             "action": "reject",
             "code": self.code,
@@ -269,9 +273,12 @@ def route_call(
     display: str = "",
     now: datetime | None = None,
     media_request: MediaRequest | None = None,
+    questions_left: int | None = None,
 ) -> RouteAnswer:
     """Kamailio's question for a new call (and again while it waits): where does it go? With a
-    ``media_request`` the waiting (or closed-out) caller hears announcements and music."""
+    ``media_request`` the waiting (or closed-out) caller hears announcements and music.
+    ``questions_left``: Kamailio's branches left for this call (each wait and each agent rung
+    takes one); when they run out the call ends cleanly instead of Kamailio's 500."""
     now = now or utcnow()
     sip_call_id = sip_call_id.strip()[:255]
     if not sip_call_id:
@@ -279,6 +286,8 @@ def route_call(
     answer = _route_call(
         db, sip_call_id=sip_call_id, caller=caller, did=did, display=display, now=now
     )
+    if answer.action == "wait" and questions_left is not None and questions_left <= RESERVE:
+        answer = _out_of_questions(db, sip_call_id, now)
     if media_request is not None and media_request.ng and media_request.sdp:
         answer = _with_media(db, sip_call_id, answer, media_request, now)
     return answer
@@ -287,16 +296,24 @@ def route_call(
 def _with_media(
     db: Database, sip_call_id: str, answer: RouteAnswer, request: MediaRequest, now: datetime
 ) -> RouteAnswer:
-    """Announcements through rtpengine: the greeting then music while the call waits (each
-    played again when it ends), the out-of-hours notice before the 480. Stopped when an agent is
-    dialed. Without rtpengine the call goes on silent (logged)."""
+    """Announcements through rtpengine: the greeting, then music while the call waits (played
+    again when it ends), interrupted every so often by the caller's position in the queue and,
+    past the longest wait, by the callback offer; the out-of-hours notice before the 480, the
+    callback confirmation before the call ends. Stopped when an agent is dialed. Without
+    rtpengine the call goes on silent (logged)."""
     with db.transaction() as session:
         call = service.call_by_sip_id(session, sip_call_id)
         if call is None:
             return answer
         closed = answer.action == "reject" and call.outcome == "closed"
+        if answer.action == "reject" and call.outcome == "callback":
+            # Booked by the caller's key: the confirmation plays out, then the call ends.
+            if call.media == "booked" and call.media_until is not None and now < call.media_until:
+                return replace(answer, after=math.ceil((call.media_until - now).total_seconds()))
+            return answer
         if answer.action not in ("wait", "dial") and not closed:
             return answer
+        channel = session.get(Channel, call.channel_id) if call.channel_id else None
         try:
             rtp = media.Rtpengine(request.ng)
             if answer.action == "dial":
@@ -306,23 +323,116 @@ def _with_media(
                     call.media, call.media_until = None, None
                 return answer
             sdp = ""
+            due, due_at = None, None
             if call.media is None:
                 sdp = rtp.early_media(sip_call_id, request.from_tag, request.sdp)
-            elif not closed and call.media_until is not None and now < call.media_until:
-                left = math.ceil((call.media_until - now).total_seconds())
-                return replace(answer, seconds=max(1, min(answer.seconds, left)))
-            kind = "closed" if closed else "greeting" if call.media is None else "music"
-            seconds = rtp.play(
-                sip_call_id, request.from_tag, media.announcement(call.channel_id, kind)
-            )
+                kind = "closed" if closed else "greeting"
+            else:
+                due, due_at = _announcement_due(session, call, channel, now)
+                playing = call.media_until is not None and now < call.media_until - ENDING
+                # Music gives way to a due announcement; a greeting or a prompt plays out.
+                if playing and not (due and call.media == "music"):
+                    left = (call.media_until - now).total_seconds()  # type: ignore[operator]
+                    if due_at is not None and call.media == "music":
+                        left = min(left, (due_at - now).total_seconds())
+                    return _wait_until(answer, left)
+                kind = due or "music"
+            path = media.announcement(call.channel_id, _file_kind(session, call, kind))
+            # The music loops in rtpengine: no question to Kamailio (a branch) to restart it.
+            repeat = MUSIC_REPEATS if kind == "music" else 1
+            seconds = rtp.play(sip_call_id, request.from_tag, path, repeat) * repeat
         except (media.MediaError, OSError) as exc:
             log.warning("voice: no announcement for call %s: %s", sip_call_id, exc)
             return answer
-        call.media, call.media_until = kind, now + timedelta(seconds=seconds)
+        # Timed from when rtpengine started playing (the question may have waited for the
+        # database or the router): the next question must not come before the end.
+        played = max(now, utcnow())
+        call.media, call.media_until = kind, played + timedelta(seconds=seconds)
+        if kind in ("offer", "position"):
+            call.announced_at = now
+            due_at = None
         log.info("voice: call %s hears the %s (%.1fs)", sip_call_id, kind, seconds)
         if closed:
             return replace(answer, sdp=sdp, after=max(1, math.ceil(seconds)))
-        return replace(answer, sdp=sdp, seconds=max(1, min(answer.seconds, math.ceil(seconds))))
+        step = min(float(answer.seconds), seconds)
+        if kind == "music" and due_at is not None:
+            step = min(step, (due_at - now).total_seconds())
+        return _wait_until(replace(answer, sdp=sdp), step)
+
+
+MUSIC_REPEATS = 100
+ENDING = timedelta(milliseconds=100)  # an announcement this close to its end has ended
+
+
+def _wait_until(answer: RouteAnswer, seconds: float) -> RouteAnswer:
+    """Ask again in ``seconds`` (at most the router's own step), a little after an announcement
+    ends rather than a little before: a question that came early would find it still playing
+    and wait again, and the caller would hear a gap."""
+    seconds = max(0.2, min(float(answer.seconds), seconds))
+    return replace(answer, seconds=max(1, math.ceil(seconds)), ms=int(seconds * 1000) + 50)
+
+
+OFFER_EVERY = 30  # seconds between two callback offers when position announcements are off
+
+
+def _position(session: Session, call: VoiceCall) -> int:
+    """The caller's place among the calls waiting in the same queue (1: next to be answered)."""
+    ahead = session.scalar(
+        select(func.count(VoiceCall.id)).where(
+            VoiceCall.queue_id == call.queue_id,
+            VoiceCall.state == "queued",
+            VoiceCall.direction == "inbound",
+            VoiceCall.started_at < call.started_at,
+        )
+    )
+    return int(ahead or 0) + 1
+
+
+def _file_kind(session: Session, call: VoiceCall, kind: str) -> str:
+    return media.position_kind(_position(session, call)) if kind == "position" else kind
+
+
+def callback_offered(channel: Channel | None, call: VoiceCall, now: datetime) -> bool:
+    """Past the channel's longest wait, with callbacks on and a number to call back: the caller
+    may press 1."""
+    max_wait = _setting(channel, "max_wait_seconds")
+    return bool(
+        max_wait
+        and channel is not None
+        and channel.settings.get("callback")
+        and call.caller
+        and call.state == "queued"
+        and now - call.started_at >= timedelta(seconds=max_wait)
+    )
+
+
+def _announcement_due(
+    session: Session, call: VoiceCall, channel: Channel | None, now: datetime
+) -> tuple[str | None, datetime | None]:
+    """The announcement due now (``offer`` or ``position``, else None) and when the next one
+    falls due (to cut the music short then)."""
+    every = _setting(channel, "position_every_seconds")
+    last = call.announced_at
+    max_wait = _setting(channel, "max_wait_seconds")
+    offering = max_wait and channel is not None and channel.settings.get("callback") and call.caller
+    if offering:
+        limit = call.started_at + timedelta(seconds=max_wait)
+        if now < limit:
+            next_at = limit
+        elif last is None or last < limit:
+            return "offer", None
+        else:
+            next_at = last + timedelta(seconds=every or OFFER_EVERY)
+            if now >= next_at:
+                return "offer", None
+        if not every:
+            return None, next_at
+    if not every:
+        return None, None
+    position_at = (last or call.started_at) + timedelta(seconds=every)
+    if now >= position_at:
+        return "position", None
+    return None, min(position_at, next_at) if offering else position_at
 
 
 def _route_call(
@@ -365,6 +475,8 @@ def _route_call(
                 return _reject(480, "Closed")
             _changed(session, call)
         if call.state == "ended":
+            if call.outcome == "callback":
+                return _reject(480, "Callback booked")
             return _reject(487, "Request Terminated")
         channel = session.get(Channel, call.channel_id) if call.channel_id else None
         target = _target(session, call)
@@ -383,42 +495,52 @@ def _route_call(
         if call.state != "queued":
             call.state, call.agent_id = "queued", None
             _changed(session, call)
-        max_wait = _setting(channel, "max_wait_seconds")
-        if (
-            max_wait
-            and channel is not None
-            and channel.settings.get("callback")
-            and call.caller
-            and now - call.started_at >= timedelta(seconds=max_wait)
-        ):
-            # Past the limit: the caller is called back. The conversation stays in the queue
-            # (tagged) and is routed like any other; the agent dials from the softphone.
-            call.state, call.outcome, call.ended_at, call.ended_by = (
-                "ended",
-                "callback",
-                now,
-                "system",
-            )
-            conversation = session.get(Conversation, call.conversation_id or 0)
-            if conversation is not None:
-                conversations_actions.do_update_conversation(
-                    session,
-                    conversation=conversation,
-                    by=None,
-                    tags=[*(t.name for t in conversation.tags), "callback"],
-                )
-            _system_line(session, call, "Callback requested", outcome="callback")
-            _changed(session, call)
-            log.info("voice: call %s waited %ss: callback booked", sip_call_id, max_wait)
-            return _reject(480, "Callback booked")
+        if callback_offered(channel, call, now):
+            # The caller hears the offer and may press 1 (``do_keypress``): ask again within a
+            # few seconds so that a booked call ends soon after its confirmation (not every
+            # second: the call's SIP branches must last while the caller keeps waiting).
+            return RouteAnswer("wait", seconds=min(4, _wait_step(now - call.started_at)))
         return RouteAnswer("wait", seconds=_wait_step(now - call.started_at))
 
 
 def _wait_step(waited: timedelta) -> int:
     """Seconds before Kamailio asks again: often at first (an agent may free up any moment),
-    then less (each wait is a branch of the SIP transaction, at most 30)."""
+    then less and less (each wait is a branch of the SIP transaction, 30 at most): a quarter of
+    the wait so far, up to 30 s."""
     seconds = waited.total_seconds()
-    return 1 if seconds < 10 else 3 if seconds < 60 else 10
+    return 1 if seconds < 5 else 2 if seconds < 10 else max(3, min(30, int(seconds / 4)))
+
+
+RESERVE = 2  # branches kept for the end of a call (its 480, an agent to ring)
+
+
+def _out_of_questions(db: Database, sip_call_id: str, now: datetime) -> RouteAnswer:
+    """Kamailio cannot hold the call any longer (its branches are spent): a caller who can be
+    called back is (the task stays in the queue), otherwise the call ends as failed, with a
+    line in the conversation. Either way with a 480, not Kamailio's 500."""
+    with db.transaction() as session:
+        call = service.call_by_sip_id(session, sip_call_id)
+        if call is None or call.state != "queued":
+            return _reject(480, "Temporarily Unavailable")
+        channel = session.get(Channel, call.channel_id) if call.channel_id else None
+        if channel is not None and channel.settings.get("callback") and call.caller:
+            _book_callback(session, call, now, by="system")
+            log.warning(
+                "voice: call %s waited as long as Kamailio can hold it: callback", sip_call_id
+            )
+            return _reject(480, "Callback booked")
+        call.state, call.outcome, call.ended_at, call.ended_by = "ended", "failed", now, "system"
+        _system_line(
+            session,
+            call,
+            "The caller waited as long as the phone system can hold a call",
+            outcome="failed",
+            wait=service.seconds(call.started_at, now),
+        )
+        _end_conversation(session, call)
+        _changed(session, call)
+        log.warning("voice: call %s waited as long as Kamailio can hold it: ended", sip_call_id)
+        return _reject(480, "Temporarily Unavailable")
 
 
 def _close_hold(call: VoiceCall, now: datetime) -> None:
@@ -514,6 +636,72 @@ def do_call_event(
         return call
     _changed(session, call)
     return call
+
+
+KEYS = "0123456789*#ABCD"
+
+
+def _book_callback(session: Session, call: VoiceCall, now: datetime, *, by: str) -> None:
+    """The call ends as ``callback``: its conversation stays in the queue as a task, tagged
+    ``callback``, routed like any other; the agent who takes it dials from the softphone."""
+    if call.conversation_id is not None:
+        engine._withdraw_offer(session, call.conversation_id)
+    call.state, call.outcome, call.ended_at, call.ended_by = "ended", "callback", now, by
+    conversation = session.get(Conversation, call.conversation_id or 0)
+    if conversation is not None:
+        conversations_actions.do_update_conversation(
+            session,
+            conversation=conversation,
+            by=None,
+            tags=[*(t.name for t in conversation.tags), "callback"],
+        )
+    _system_line(
+        session,
+        call,
+        "Callback requested",
+        outcome="callback",
+        wait=service.seconds(call.started_at, now),
+    )
+    _changed(session, call)
+
+
+def do_keypress(
+    db: Database,
+    *,
+    sip_call_id: str,
+    event: int,
+    ng: str = "",
+    from_tag: str = "",
+    now: datetime | None = None,
+) -> VoiceCall | None:
+    """A key the caller pressed (an RFC 4733 event rtpengine saw). Past the longest wait, 1
+    books the callback: the call ends (after a confirmation, when rtpengine plays it) and the
+    conversation stays in the queue as a task, tagged ``callback``, routed like any other; the
+    agent who takes it dials from the softphone. Any other key, or 1 before the offer, changes
+    nothing."""
+    now = now or utcnow()
+    digit = KEYS[event] if 0 <= event < len(KEYS) else "?"
+    with db.transaction() as session:
+        call = session.scalar(
+            select(VoiceCall).where(VoiceCall.sip_call_id == sip_call_id).with_for_update()
+        )
+        if call is None:
+            log.info("voice: key %s for unknown call %s ignored", digit, sip_call_id)
+            return None
+        channel = session.get(Channel, call.channel_id) if call.channel_id else None
+        if digit != "1" or not callback_offered(channel, call, now):
+            log.info("voice: key %s on call %s (%s) ignored", digit, sip_call_id, call.state)
+            return call
+        _book_callback(session, call, now, by="customer")
+        log.info("voice: caller of %s pressed 1: callback booked", sip_call_id)
+        if ng and from_tag and call.media is not None:
+            try:
+                path = media.announcement(call.channel_id, "booked")
+                seconds = media.Rtpengine(ng).play(sip_call_id, from_tag, path)
+                call.media, call.media_until = "booked", now + timedelta(seconds=seconds)
+            except (media.MediaError, OSError) as exc:
+                log.warning("voice: no callback confirmation for call %s: %s", sip_call_id, exc)
+        return call
 
 
 def do_finish_wrapup(

@@ -27,7 +27,12 @@ from sportello.core.errors import InvalidInput
 KIND = "voice"
 DID_RE = re.compile(r"^\+?[0-9]{2,20}$")
 RECORDING = ("off", "all")
-DEFAULTS = {"ring_seconds": 20, "max_wait_seconds": 120, "short_abandon_seconds": 5}
+DEFAULTS = {
+    "ring_seconds": 20,
+    "max_wait_seconds": 120,
+    "short_abandon_seconds": 5,
+    "position_every_seconds": 60,
+}
 
 
 def parse_dids(text: str) -> list[str]:
@@ -68,6 +73,7 @@ class VoiceAdapter:
         "ring_seconds",
         "max_wait_seconds",
         "short_abandon_seconds",
+        "position_every_seconds",
         "callback",
         "recording",
         "trunk_host",
@@ -93,6 +99,7 @@ class VoiceAdapter:
                 "ring_seconds": _seconds(data, "ring_seconds", 5, 120),
                 "max_wait_seconds": _seconds(data, "max_wait_seconds", 0, 3600),
                 "short_abandon_seconds": _seconds(data, "short_abandon_seconds", 0, 60),
+                "position_every_seconds": _seconds(data, "position_every_seconds", 0, 600),
                 "callback": (data.get("callback") or "").strip() in ("1", "on", "true", "yes"),
                 "recording": recording,
                 "trunk_host": trunk_host,

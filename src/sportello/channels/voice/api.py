@@ -172,7 +172,7 @@ def announcements(channel: Channel) -> list[Announcement]:
 
 @router.get(
     "/voice/channels/{channel_id}/announcements",
-    summary="A phone channel's announcements (greeting, music on hold, out of hours)",
+    summary="A phone channel's announcements (greeting, music, closed, callback, position)",
     response_model=list[Announcement],
 )
 def list_announcements(

@@ -10,7 +10,9 @@ from pathlib import Path
 import typer
 
 from sportello.channels.voice.daemons import StackConfig, start_stack, write_configs
+from sportello.channels.voice.dtmf import DtmfListener
 from sportello.config import get_settings
+from sportello.core.db import Database
 
 voice_app = typer.Typer(help="The phone: Kamailio and rtpengine.", no_args_is_help=True)
 
@@ -18,6 +20,7 @@ HOST = typer.Option("127.0.0.1", help="Address Kamailio and rtpengine listen on"
 SIP_PORT = typer.Option(5060, help="SIP port (UDP and TCP) for phones and the trunk")
 WS_PORT = typer.Option(8088, help="WebSocket port for the console softphone")
 NG_PORT = typer.Option(2223, help="rtpengine's control port (loopback)")
+DTMF_PORT = typer.Option(2226, help="Where rtpengine reports callers' keys (0: off)")
 DIRECTORY = typer.Option(Path("data/voice"), help="Where the configs and logs go")
 
 
@@ -56,9 +59,15 @@ def voice_up(
     ng_port: int = NG_PORT,
     directory: Path = DIRECTORY,
     record: bool = typer.Option(False, help="Record calls (rtpengine)"),
+    dtmf_port: int = DTMF_PORT,
 ) -> None:
-    """Start rtpengine and Kamailio in the foreground until Ctrl-C (logs in the directory)."""
-    stack = start_stack(_config(host, sip_port, ws_port, ng_port, record), directory)
+    """Start rtpengine and Kamailio in the foreground until Ctrl-C (logs in the directory),
+    with the listener for the keys callers press (rtpengine reports them on --dtmf-port)."""
+    cfg = _config(host, sip_port, ws_port, ng_port, record)
+    cfg.dtmf_port = dtmf_port
+    stack = start_stack(cfg, directory)
+    db = Database(get_settings().database_url)
+    listener = DtmfListener(db, host, dtmf_port, cfg.ng) if dtmf_port else None
     typer.echo(f"Kamailio on {host}:{sip_port} (SIP), {stack.config.ws_url} (softphone)")
     stopping = False
 
@@ -73,7 +82,10 @@ def voice_up(
     except KeyboardInterrupt:
         pass
     finally:
+        if listener is not None:
+            listener.close()
         stack.stop()
+        db.dispose()
         typer.echo(
             stack.logs()[-2000:] if any(p.returncode for p in stack.processes) else "stopped"
         )

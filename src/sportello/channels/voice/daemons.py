@@ -54,6 +54,8 @@ class StackConfig:
     ws_port: int = 8088
     ng_port: int = 2223
     cli_port: int = 2224  # rtpengine-ctl's port (two rtpengines on one machine need two)
+    max_branches: int = 30  # Kamailio's limit (31 at most): a waiting call's questions
+    dtmf_port: int = 2226  # where rtpengine reports the keys callers press (0: nowhere)
     rtp_min: int = 30000
     rtp_max: int = 30999
     children: int = 4
@@ -66,6 +68,10 @@ class StackConfig:
     @property
     def ws_url(self) -> str:
         return f"ws://{self.host}:{self.ws_port}"
+
+    @property
+    def ng(self) -> str:
+        return f"{self.host}:{self.ng_port}"
 
 
 def kamailio_cfg(cfg: StackConfig) -> str:
@@ -87,6 +93,7 @@ def kamailio_cfg(cfg: StackConfig) -> str:
         "TOKEN": cfg.token,
         "RTPENGINE_NG": f"{cfg.host}:{cfg.ng_port}",
         "RECORD": "yes" if cfg.record else "no",
+        "MAX_BRANCHES": str(cfg.max_branches),
         "TRUNK_ROUTE": trunk,
     }
     text = TEMPLATE.read_text()
@@ -98,6 +105,10 @@ def kamailio_cfg(cfg: StackConfig) -> str:
 def rtpengine_args(cfg: StackConfig, spool: Path | None = None) -> list[str]:
     args = [
         RTPENGINE,
+        # Not Debian's /etc/rtpengine/rtpengine.conf: its listen-http (localhost:2225) made a
+        # second rtpengine on the machine (a test's beside the system's, or the one restarted)
+        # fail to start with "Failed to init websocket listener".
+        "--config-file=none",
         "--foreground",
         "--log-stderr",
         "--table=-1",  # userspace forwarding, no kernel module
@@ -109,6 +120,8 @@ def rtpengine_args(cfg: StackConfig, spool: Path | None = None) -> list[str]:
         "--log-level=5",
         "--delete-delay=0",
     ]
+    if cfg.dtmf_port:
+        args.append(f"--dtmf-log-dest={cfg.host}:{cfg.dtmf_port}")
     if spool is not None:
         args += [f"--recording-dir={spool}", "--recording-method=pcap"]
     return args

@@ -2,7 +2,8 @@
 for the agents (their passwords are not shown: an admin gives new ones on /admin/voice), and a
 week of calls from the demo's customers, each opening its conversation as a ringing phone does
 (so the reports count them as calls): answered with talk and wrap-up times, abandoned (some
-short), callbacks, out of hours.
+short), callbacks (the caller pressed 1 after the offer), out of hours. The channel announces
+the caller's position every 45 seconds.
 
 Runs after the core demo: ``load(db, now=..., seed=...)``; nothing is sent (events silenced).
 """
@@ -48,6 +49,7 @@ def load(db: Database, *, now: datetime, seed: int) -> None:
                 "ring_seconds": "20",
                 "max_wait_seconds": "120",
                 "short_abandon_seconds": "5",
+                "position_every_seconds": "45",
                 "callback": "on",
                 "recording": "off",
             },
@@ -72,6 +74,8 @@ def load(db: Database, *, now: datetime, seed: int) -> None:
             started = now - timedelta(days=rng.randint(0, 6), minutes=rng.randint(30, 600))
             outcome = rng.choice(OUTCOMES)
             wait = rng.randint(3, 90) if outcome != "short_abandon" else rng.randint(1, 4)
+            if outcome == "callback":  # pressed 1 after the offer at the longest wait (120 s)
+                wait = rng.randint(121, 180)
             call = actions._new_call(
                 session,
                 channel=channel,
@@ -94,6 +98,9 @@ def load(db: Database, *, now: datetime, seed: int) -> None:
                 ended = call.wrapup_ended_at
             elif outcome in ("callback", "closed"):
                 call.ended_at, call.ended_by = started + timedelta(seconds=wait), "system"
+                if outcome == "callback":  # the caller pressed 1 and hung up on the confirmation
+                    call.ended_by = "customer"
+                    call.announced_at, call.media = started + timedelta(seconds=120), "booked"
                 # an agent called back within the quarter of an hour
                 conversation.assignee_id = rng.choice(agents).id if agents else None
                 ended = call.ended_at + timedelta(minutes=rng.randint(3, 15))

@@ -41,6 +41,8 @@ def route(
     tag: Annotated[str, Form(max_length=200)] = "",
     ng: Annotated[str, Form(max_length=100)] = "",
     sdp: Annotated[str, Form(max_length=20000)] = "",
+    attempt: Annotated[int, Form(ge=0, le=1000)] = 0,
+    branches: Annotated[int, Form(ge=0, le=1000)] = 0,
 ) -> Response:
     if not _authorised(token):
         return _denied()
@@ -48,7 +50,13 @@ def route(
     media = actions.MediaRequest(ng=ng, from_tag=tag, sdp=sdp) if ng and tag and sdp else None
     try:
         answer = actions.route_call(
-            db, sip_call_id=call_id, caller=from_, did=to, display=display, media_request=media
+            db,
+            sip_call_id=call_id,
+            caller=from_,
+            did=to,
+            display=display,
+            media_request=media,
+            questions_left=branches - attempt if branches else None,
         )
     except InvalidInput as exc:
         log.warning("voice: routing request refused: %s", exc)

@@ -30,7 +30,10 @@ from sportello.config import get_settings
 
 log = logging.getLogger(__name__)
 
-KINDS = ("greeting", "music", "closed")
+# The greeting, the music on hold and the closed notice; the callback offer ("press 1 to be
+# called back") and its confirmation; the caller's position in the queue (1 to 5, then "more").
+POSITIONS = ("pos1", "pos2", "pos3", "pos4", "pos5", "pos_more")
+KINDS = ("greeting", "music", "closed", "offer", "booked", *POSITIONS)
 MAX_BYTES = 5 * 1024 * 1024
 MAX_SECONDS = 600
 RATES = (8000, 11025, 16000, 22050, 32000, 44100, 48000)
@@ -68,7 +71,19 @@ DEFAULT_NOTES: dict[str, list[tuple[float, float]]] = {
     "music": [(f, 0.6) for f in (261.6, 329.6, 392.0, 523.3, 392.0, 329.6, 293.7, 349.2)] * 2,
     # Three falling tones: "closed".
     "closed": [(784.0, 0.3), (659.3, 0.3), (523.3, 0.6), (0, 0.3)],
+    # Three rising tones, twice: "press 1".
+    "offer": [(523.3, 0.25), (659.3, 0.25), (784.0, 0.4), (0, 0.3)] * 2,
+    # Two high tones: "we will call you back".
+    "booked": [(1046.5, 0.3), (1318.5, 0.5), (0, 0.3)],
+    # The position in the queue as that many pips (six quick ones: more than five).
+    **{f"pos{n}": [(1000.0, 0.15), (0, 0.2)] * n + [(0, 0.3)] for n in range(1, 6)},
+    "pos_more": [(1000.0, 0.08), (0, 0.08)] * 6 + [(0, 0.3)],
 }
+
+
+def position_kind(position: int) -> str:
+    """The announcement for a caller's position in the queue (1 = next)."""
+    return f"pos{position}" if 1 <= position <= 5 else "pos_more"
 
 
 def default_announcement(kind: str) -> Path:
@@ -210,17 +225,20 @@ class Rtpengine:
         # The queue's side: a party on the discard port (what the caller says goes nowhere).
         queue_sdp = (
             "v=0\r\no=sportello 1 1 IN IP4 127.0.0.1\r\ns=queue\r\nc=IN IP4 127.0.0.1\r\n"
-            "t=0 0\r\nm=audio 9 RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\n"
-            "a=rtpmap:8 PCMA/8000\r\na=sendrecv\r\n"
+            "t=0 0\r\nm=audio 9 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\n"
+            "a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+            "a=fmtp:101 0-16\r\na=sendrecv\r\n"
         )
         answered = self.command("answer", sdp=queue_sdp, **{**common, "to-tag": QUEUE_TAG})
         return str(answered["sdp"])
 
-    def play(self, call_id: str, from_tag: str, path: Path) -> float:
-        """Play a file to the caller; the playback's length in seconds."""
-        answer = self.command(
-            "play media", **{"call-id": call_id, "from-tag": from_tag}, file=str(path)
-        )
+    def play(self, call_id: str, from_tag: str, path: Path, repeat: int = 1) -> float:
+        """Play a file to the caller (``repeat`` times over, without a gap); the length of one
+        playing in seconds."""
+        params: dict[str, Any] = {"call-id": call_id, "from-tag": from_tag, "file": str(path)}
+        if repeat > 1:
+            params["repeat-times"] = repeat
+        answer = self.command("play media", **params)
         return int(answer.get("duration", 0)) / 1000 or duration(path)
 
     def stop(self, call_id: str, from_tag: str) -> None:

@@ -48,6 +48,9 @@ class VoiceCall(Base):
     # What rtpengine plays to the waiting caller (greeting, music, closed) and until when.
     media: Mapped[str | None] = mapped_column(String(10))
     media_until: Mapped[datetime | None]
+    # The last announcement made to the waiting caller (position in the queue, callback offer):
+    # the next one is due a channel's interval later.
+    announced_at: Mapped[datetime | None]
 
 
 class SipAccount(Base):

@@ -66,6 +66,6 @@ class LiveCalls(BaseModel):
 
 
 class Announcement(BaseModel):
-    kind: str  # greeting, music, closed
+    kind: str  # greeting, music, closed, offer, booked, pos1 to pos5, pos_more
     custom: bool  # an uploaded file (else the generated default plays)
     seconds: float | None = None
