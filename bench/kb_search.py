@@ -295,6 +295,45 @@ def bot_outcomes(tops: list, answers: list[str], ids: dict[int, str]) -> dict[fl
     return out
 
 
+# --- the bot's calibration fallback ------------------------------------------------------------
+
+EVALUATION_FILE = (
+    Path(__file__).resolve().parents[1] / "src/sportello/knowledge/data/bot_evaluation.json"
+)
+EVALUATION_SETS = ["kb_it_colloquial_dev.json", "kb_it_colloquial_heldout.json"]
+
+
+def evaluation_cases(url: str, embedder: object | None) -> dict[str, object]:
+    """(confidence of the top article, is it the right one) for every question of the dev and
+    held-out sets, per engine (the model's, and lexical for installs without it): the table the
+    channel page shows until a channel has judged answers of its own (service.bot_calibration)."""
+    engines: dict[str, list[list[object]]] = {}
+    for name, model in [("lexical", None)] + (
+        [(embedder.name, embedder)] if embedder is not None else []  # type: ignore[attr-defined]
+    ):
+        semantic.set_embedder(model)  # type: ignore[arg-type]
+        db = fresh_database(url)
+        try:
+            brand_id, ids = load_test_set(db, synonyms=True)
+            cases: list[list[object]] = []
+            with db.session() as s:
+                for file in EVALUATION_SETS:
+                    for item in json.loads((DATA / file).read_text()):
+                        hits = service.search_articles(s, item["q"], brand_id=brand_id).hits
+                        if hits:
+                            right = ids[hits[0].article.id] == item["a"]
+                            cases.append([round(hits[0].confidence, 4), right])
+                        else:
+                            cases.append([0.0, False])
+            engines[name] = cases
+        finally:
+            db.dispose()
+            kbquery.invalidate()
+    semantic.set_embedder(None)
+    articles = len(json.loads((DATA / "kb_it_articles.json").read_text()))
+    return {"articles": articles, "sets": EVALUATION_SETS, "engines": engines}
+
+
 # --- latency -----------------------------------------------------------------------------------
 
 
@@ -480,6 +519,11 @@ def main() -> None:
     parser.add_argument("--postgres", nargs="?", const=PG_DEFAULT, default=None)
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--lexical-only", action="store_true")
+    parser.add_argument(
+        "--write-evaluation",
+        action="store_true",
+        help="rewrite the bot's bundled evaluation cases (src/sportello/knowledge/data/) and exit",
+    )
     args = parser.parse_args()
     embedder = None
     if not args.lexical_only:
@@ -487,6 +531,17 @@ def main() -> None:
             embedder = semantic.UseEmbedder()
         except ImportError as exc:
             print("semantic model not installed:", exc)
+
+    if args.write_evaluation:
+        with tempfile.TemporaryDirectory() as tmp:
+            data = evaluation_cases(f"sqlite:///{tmp}/eval.db", embedder)
+        EVALUATION_FILE.parent.mkdir(exist_ok=True)
+        EVALUATION_FILE.write_text(json.dumps(data, separators=(",", ":")) + "\n")
+        print(
+            f"wrote {EVALUATION_FILE}: "
+            + ", ".join(f"{k} {len(v)}" for k, v in data["engines"].items())
+        )  # type: ignore[attr-defined]
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         engines = [("SQLite FTS5", f"sqlite:///{tmp}/kb.db")]

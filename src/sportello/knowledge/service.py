@@ -3,11 +3,13 @@ related articles, and the measures editors look at."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, case, func, select
@@ -769,12 +771,33 @@ class CalibrationRow:
 
 @dataclass
 class Calibration:
-    cases: int
+    cases: int  # answers of the bot on this channel customers judged
     rows: list[CalibrationRow]
+    # "channel": the rows count this channel's judged answers; "evaluation": too few of those,
+    # the rows count the bundled evaluation set's questions (EVALUATION_FILE) instead
+    source: str = "channel"
+    source_cases: int = 0  # what the rows count
+    source_articles: int = 0  # the evaluation set's articles
 
     @property
     def enough(self) -> bool:
         return self.cases >= CALIBRATION_MIN_CASES
+
+
+EVALUATION_FILE = Path(__file__).with_name("data") / "bot_evaluation.json"
+
+
+def evaluation_cases() -> tuple[list[tuple[float, bool]], int]:
+    """(confidence, right) for the bundled evaluation set's colloquial Italian questions, as the
+    installed engine (the model's, or lexical) ranked them, and the set's article count.
+    bench/kb_search.py --write-evaluation measures them; empty if the file is missing."""
+    try:
+        data = json.loads(EVALUATION_FILE.read_text())
+    except (OSError, ValueError):
+        return [], 0
+    engine = semantic.MODEL_NAME if semantic.embedder() is not None else "lexical"
+    cases = data.get("engines", {}).get(engine) or []
+    return [(float(c), bool(r)) for c, r in cases], int(data.get("articles", 0))
 
 
 def bot_feedback_cases(session: Session, *, channel_id: int) -> list[tuple[float, bool]]:
@@ -825,4 +848,13 @@ def calibrate(
 
 
 def bot_calibration(session: Session, *, channel_id: int) -> Calibration:
-    return calibrate(bot_feedback_cases(session, channel_id=channel_id))
+    """The channel's own judged answers replayed at each threshold; under
+    CALIBRATION_MIN_CASES of them, the bundled evaluation set's questions instead (said so)."""
+    own = bot_feedback_cases(session, channel_id=channel_id)
+    if len(own) < CALIBRATION_MIN_CASES:
+        bundled, articles = evaluation_cases()
+        if bundled:
+            table = calibrate(bundled)
+            return Calibration(len(own), table.rows, "evaluation", len(bundled), articles)
+    table = calibrate(own)
+    return Calibration(len(own), table.rows, "channel", len(own))
