@@ -457,6 +457,28 @@ def confidence(fused: float) -> float:
     return min(max((fused - CONFIDENCE_FLOOR) / CONFIDENCE_SPAN, 0.0), 1.0)
 
 
+_pool: Any = None
+
+
+def encode_soon(session: Session, query_text: str) -> Any:
+    """Start encoding a query on a worker thread (the model's numpy work and SQLite both let go
+    of the GIL, so the encoding overlaps the lexical query); ``None`` when there is nothing to
+    fuse with. Pass the result to ``fuse``."""
+    global _pool
+    if not query_text.strip() or not _has_vectors(session):
+        return None  # nothing embedded yet: do not load the model for nothing
+    model = embedder()
+    if model is None:
+        return None
+    if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with _lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kb-encode")
+    return _pool.submit(model.encode, [query_text[:1000]])
+
+
 def fuse(
     session: Session,
     query_text: str,
@@ -466,20 +488,21 @@ def fuse(
     languages: Sequence[str],
     statuses: Sequence[ArticleStatus],
     exclude_ids: Sequence[int] = (),
+    encoding: Any = None,
 ) -> list[tuple[int, float]] | None:
     """The lexical candidates (id, BM25F) and the semantic side's best articles, ranked by the
-    fused score; ``None`` without a model (or nothing embedded), so callers keep lexical ranks."""
-    if not query_text.strip() or not _has_vectors(session):
-        return None  # nothing embedded yet: do not load the model for nothing
+    fused score; ``None`` without a model (or nothing embedded), so callers keep lexical ranks.
+    ``encoding`` is the query's vector on its way (``encode_soon``)."""
     model = embedder()
-    if model is None:
+    if encoding is None or model is None:
         return None
     import numpy as np
 
     index = _index(session, brand_id, languages, statuses, model)
     if not index.rows_of:
+        encoding.cancel()
         return None
-    query = np.asarray(model.encode([query_text[:1000]])[0], dtype=np.float32)
+    query = np.asarray(encoding.result()[0], dtype=np.float32)
     candidates = dict(ranked[:LEXICAL_CANDIDATES])
     for article_id in _nominees(index, query):
         candidates.setdefault(article_id, 0.0)

@@ -220,6 +220,7 @@ def search_articles(
     if parsed.empty:
         return result
     languages = list(text.LANGUAGES) if any_language else [parsed.language]
+    encoding = semantic.encode_soon(session, parsed.raw)  # overlaps the lexical query
     postgres = _dialect(session) == "postgresql"
     # PostgreSQL reads a heap page per gathered match (for the filters and the title vector);
     # FTS5 ranks from its own index, so it can afford the larger budget.
@@ -269,6 +270,7 @@ def search_articles(
         languages=languages,
         statuses=statuses,
         exclude_ids=exclude_ids,
+        encoding=encoding,
     )
     top = (fused if fused is not None else scored)[:limit]
     articles = _load(session, [i for i, _ in top])
