@@ -295,6 +295,99 @@ def bot_outcomes(tops: list, answers: list[str], ids: dict[int, str]) -> dict[fl
     return out
 
 
+# --- the bot's calibration fallback ------------------------------------------------------------
+
+EVALUATION_FILE = (
+    Path(__file__).resolve().parents[1] / "src/sportello/knowledge/data/bot_evaluation.json"
+)
+EVALUATION_SETS = ["kb_it_colloquial_dev.json", "kb_it_colloquial_heldout.json"]
+
+
+def evaluation_cases(url: str, embedder: object | None) -> dict[str, object]:
+    """(confidence of the top article, is it the right one) for every question of the dev and
+    held-out sets, per engine (the model's, and lexical for installs without it): the table the
+    channel page shows until a channel has judged answers of its own (service.bot_calibration)."""
+    engines: dict[str, list[list[object]]] = {}
+    for name, model in [("lexical", None)] + (
+        [(embedder.name, embedder)] if embedder is not None else []  # type: ignore[attr-defined]
+    ):
+        semantic.set_embedder(model)  # type: ignore[arg-type]
+        db = fresh_database(url)
+        try:
+            brand_id, ids = load_test_set(db, synonyms=True)
+            cases: list[list[object]] = []
+            with db.session() as s:
+                for file in EVALUATION_SETS:
+                    for item in json.loads((DATA / file).read_text()):
+                        hits = service.search_articles(s, item["q"], brand_id=brand_id).hits
+                        if hits:
+                            right = ids[hits[0].article.id] == item["a"]
+                            cases.append([round(hits[0].confidence, 4), right])
+                        else:
+                            cases.append([0.0, False])
+            engines[name] = cases
+        finally:
+            db.dispose()
+            kbquery.invalidate()
+    semantic.set_embedder(None)
+    articles = len(json.loads((DATA / "kb_it_articles.json").read_text()))
+    return {"articles": articles, "sets": EVALUATION_SETS, "engines": engines}
+
+
+# --- the ANN against exact search, on the model's own vectors ---------------------------------
+
+
+def ann_recall(embedder: object, rows: int = 30_000, seed: int = 0) -> None:
+    """The latency run uses random vectors, where no ANN is any good; this measures the
+    product's ANN (semantic._ann) on real ones: ``rows`` texts made of the bench articles'
+    sentences paired at random, queried with every colloquial question. Prints, per number of
+    probes, the share of the exact 10 nearest rows among the ANN's ANN_ROWS, and search times."""
+    import re
+
+    import numpy as np
+
+    sentences = [
+        part
+        for a in json.loads((DATA / "kb_it_articles.json").read_text())
+        for part in re.split(r"(?<=[.!?])\s+", a["title"] + ". " + a["body"])
+        if len(part) > 15
+    ]
+    rng = random.Random(seed)
+    texts = [" ".join(rng.sample(sentences, rng.randint(1, 3))) for _ in range(rows)]
+    model = embedder
+    matrix = np.vstack(
+        [model.encode(texts[i : i + 256]) for i in range(0, rows, 256)]  # type: ignore[attr-defined]
+    ).astype(np.float32)
+    ann = semantic._ann(matrix)
+    questions = [
+        item["q"]
+        for file in (name for _, name in QUESTION_SETS)
+        for item in json.loads((DATA / file).read_text())
+    ]
+    queries = np.asarray(model.encode(questions), dtype=np.float32)  # type: ignore[attr-defined]
+    k = semantic.ANN_ROWS
+    print(
+        f"ANN over {rows:,} rows of the model's vectors ({ann.nlist} clusters), "
+        f"{len(questions)} questions; product setting: {ann.nprobe} probes"
+    )
+    for probes in sorted({16, 32, 64, ann.nprobe}):
+        ann.nprobe = probes
+        found = 0.0
+        times = []
+        for q in queries:
+            exact = np.argsort(-(matrix @ q))[:10]
+            t0 = time.perf_counter()
+            _, ids = ann.search(q.reshape(1, -1), k)
+            times.append((time.perf_counter() - t0) * 1000)
+            found += len(set(exact.tolist()) & set(ids[0].tolist())) / 10
+        times.sort()
+        print(
+            f"  {probes:3} probes: {found / len(queries):.3f} of the exact 10 nearest rows "
+            f"among the ANN's {k}; search p50 {statistics.median(times):.2f} ms "
+            f"p95 {times[int(len(times) * 0.95) - 1]:.2f} ms"
+        )
+
+
 # --- latency -----------------------------------------------------------------------------------
 
 
@@ -480,6 +573,14 @@ def main() -> None:
     parser.add_argument("--postgres", nargs="?", const=PG_DEFAULT, default=None)
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--lexical-only", action="store_true")
+    parser.add_argument(
+        "--write-evaluation",
+        action="store_true",
+        help="rewrite the bot's bundled evaluation cases (src/sportello/knowledge/data/) and exit",
+    )
+    parser.add_argument(
+        "--ann-recall", action="store_true", help="the ANN against exact search, then exit"
+    )
     args = parser.parse_args()
     embedder = None
     if not args.lexical_only:
@@ -487,6 +588,20 @@ def main() -> None:
             embedder = semantic.UseEmbedder()
         except ImportError as exc:
             print("semantic model not installed:", exc)
+
+    if args.ann_recall and embedder is not None:
+        ann_recall(embedder)
+        return
+    if args.write_evaluation:
+        with tempfile.TemporaryDirectory() as tmp:
+            data = evaluation_cases(f"sqlite:///{tmp}/eval.db", embedder)
+        EVALUATION_FILE.parent.mkdir(exist_ok=True)
+        EVALUATION_FILE.write_text(json.dumps(data, separators=(",", ":")) + "\n")
+        print(
+            f"wrote {EVALUATION_FILE}: "
+            + ", ".join(f"{k} {len(v)}" for k, v in data["engines"].items())
+        )  # type: ignore[attr-defined]
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         engines = [("SQLite FTS5", f"sqlite:///{tmp}/kb.db")]

@@ -1,5 +1,6 @@
 """The bot's calibration table on the channel page in a real browser (Chromium, the CSP on), in
-Italian and English: the admin picks a row and the threshold changes, a supervisor only reads.
+Italian and English: the admin picks a row and the threshold changes, a supervisor only reads;
+a channel with too few judged answers shows the bundled evaluation set's table and says so.
 Screenshots into docs/screenshots/bot-calibration-*.png."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sportello.core.db import Database
 from tests.knowledge.test_bot_calibration import _conversation, _log
 from tests.web.conftest import (  # noqa: F401  (fixtures)
     SCREENSHOTS,
+    VIEWPORT,
     browser,
     console,
     live_server,
@@ -29,6 +31,15 @@ def test_admin_picks_a_threshold_from_the_table(
     console,  # noqa: F811
 ) -> None:
     channel = personas.api_channel
+    admin = new_page(personas.admin)
+    admin.set_default_timeout(60_000)
+    admin.goto(f"/admin/channels/{channel.id}#bot")  # nothing judged yet
+    admin.wait_for_selector("#bot-calibration-source[data-source='evaluation']")
+    assert admin.locator("#bot-calibration tbody tr").count() == 11
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    admin.set_viewport_size({"width": 1100, "height": 1500})  # the whole section in one shot
+    admin.locator("#bot").screenshot(path=str(SCREENSHOTS / "bot-calibration-evaluation-it.png"))
+    admin.set_viewport_size(VIEWPORT)
     for n in range(24):
         conv = _conversation(db, channel, n)
         confidence = 0.3 + 0.025 * n
@@ -39,9 +50,8 @@ def test_admin_picks_a_threshold_from_the_table(
             ("answer", "", confidence),
             ("feedback_yes" if helped else "feedback_no", "", 0.0),
         )
-    admin = new_page(personas.admin)
-    admin.set_default_timeout(60_000)
-    admin.goto(f"/admin/channels/{channel.id}#bot")
+    admin.reload()  # the same address: goto would only move to the #bot anchor
+    assert admin.locator("#bot-calibration-source").get_attribute("data-source") == "channel"
     admin.wait_for_selector("#bot-calibration")
     assert "risposte giuste" in admin.inner_text("#bot-calibration").lower()
     assert "50%" in admin.inner_text("#bot-calibration tr[aria-current]")

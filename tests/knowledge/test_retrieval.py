@@ -62,6 +62,63 @@ def test_the_packaged_model_understands_italian_paraphrases(db, kb: KB, personas
     )
 
 
+QUESTIONS = [
+    "quanto tempo ci vuole per riavere i soldi di una cosa rispedita",
+    "in quanti giorni arriva il pacco",
+    "posso pagare con la carta",
+    "how do I send back something I bought",
+]
+
+
+def test_a_large_index_searches_an_ann_and_ranks_as_the_exact_one(
+    db, kb: KB, personas, monkeypatch
+):
+    pytest.importorskip("faiss")
+    semantic.set_embedder(real_model())
+    embed_all(db, kb)
+
+    def ranks() -> list[list[tuple[str, float]]]:
+        with db.session() as s:
+            return [
+                [
+                    (h.article.title, round(h.rank, 5))
+                    for h in service.search_articles(s, q, brand_id=kb.brand_id).hits
+                ]
+                for q in QUESTIONS
+            ]
+
+    exact = ranks()
+    assert all(index.ann is None for index in semantic._indexes.values())
+    monkeypatch.setattr(semantic, "ANN_FROM_ROWS", 1)  # every index counts as large now
+    semantic.invalidate()
+    assert ranks() == exact
+    assert semantic._indexes and all(i.ann is not None for i in semantic._indexes.values())
+
+    # an article written now: the old index serves while the new one is built in the background
+    with db.transaction() as s:
+        editor = s.get_one(User, personas.supervisor.id)
+        gift = actions.do_create_article(
+            s,
+            brand_id=kb.brand_id,
+            by=editor,
+            title="Buoni regalo",
+            body_md="Il buono regalo vale un anno e si usa su tutto il catalogo.",
+            status=ArticleStatus.PUBLISHED,
+        ).id
+    assert all(i.stale for i in semantic._indexes.values())
+    question = "un regalo per mia zia"
+    with db.session() as s:
+        served = service.search_articles(s, question, brand_id=kb.brand_id)
+    assert "Buoni regalo" in titles(served)  # by its lexical score alone, for now
+    semantic.wait_for_rebuilds()
+    assert any(gift in i.rows_of and i.ann is not None for i in semantic._indexes.values())
+    with db.session() as s:
+        found = service.search_articles(s, question, brand_id=kb.brand_id)
+    assert titles(found)[0] == "Buoni regalo"
+    before = next(h.rank for h in served.hits if h.article.id == gift)
+    assert found.hits[0].rank > before  # now with its semantic score
+
+
 def test_a_learned_question_brings_its_article_first(db, kb: KB, personas):
     semantic.set_embedder(real_model())
     embed_all(db, kb)

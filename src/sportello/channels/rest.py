@@ -177,6 +177,8 @@ def get_bot_calibration(
     return BotCalibration(
         cases=calibration.cases,
         enough=calibration.enough,
+        source="evaluation" if calibration.source == "evaluation" else "channel",
+        source_cases=calibration.source_cases,
         rows=[
             BotCalibrationRow(
                 threshold=round(r.threshold * 100, 1),

@@ -4,7 +4,7 @@ names the secrets it stores, never their values; new generated ones are returned
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -87,6 +87,11 @@ class BotCalibrationRow(BaseModel):
 class BotCalibration(BaseModel):
     cases: int = Field(description="Answers of the bot on this channel customers judged")
     enough: bool = Field(description="False under 20 cases: the table says little yet")
+    source: Literal["channel", "evaluation"] = Field(
+        description="What the rows count: this channel's judged answers, or (under 20 of them) "
+        "the bundled evaluation set's colloquial Italian questions"
+    )
+    source_cases: int = Field(description="Answers (or evaluation questions) the rows count")
     rows: list[BotCalibrationRow]
 
 

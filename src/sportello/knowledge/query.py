@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -352,8 +351,7 @@ def bm25(parsed: ParsedQuery, title_terms: Sequence[str], body_terms: Sequence[s
     """BM25F over the title (boosted) and body terms of one candidate, with the vocabulary's
     document frequencies: the same score on SQLite and PostgreSQL (PostgreSQL's ts_rank has no
     IDF, so engines only gather candidates; this ranks them)."""
-    title_counts = Counter(title_terms)
-    body_counts = Counter(body_terms)
+    # list.count per query stem (a few) is several times faster than a Counter of every term
     title_norm = 1 - BM25_B + BM25_B * len(title_terms) / AVG_TITLE_TERMS
     body_norm = 1 - BM25_B + BM25_B * len(body_terms) / AVG_BODY_TERMS
     score = 0.0
@@ -363,11 +361,11 @@ def bm25(parsed: ParsedQuery, title_terms: Sequence[str], body_terms: Sequence[s
             factor = alt.factor
             if len(alt.stems) == 1 and not alt.prefix:
                 stem = alt.stems[0]
-                t, b = title_counts.get(stem, 0), body_counts.get(stem, 0)
+                t, b = title_terms.count(stem), body_terms.count(stem)
             elif alt.prefix:
                 stem = alt.stems[0]
-                t = sum(c for k, c in title_counts.items() if k.startswith(stem))
-                b = sum(c for k, c in body_counts.items() if k.startswith(stem))
+                t = sum(1 for k in title_terms if k.startswith(stem))
+                b = sum(1 for k in body_terms if k.startswith(stem))
             else:
                 t = _phrase_count(title_terms, alt.stems)
                 b = _phrase_count(body_terms, alt.stems)

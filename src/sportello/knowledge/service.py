@@ -3,11 +3,13 @@ related articles, and the measures editors look at."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, case, func, select
@@ -182,7 +184,7 @@ def _ranked_ids_postgres(
 
 
 PG_BUDGET = 800  # PostgreSQL: matches gathered for one query (query.match_plan)
-CAPPED_BUDGET = 500  # PostgreSQL: newest matches per branch of a capped plan
+CAPPED_BUDGET = 500  # newest matches ranked for a capped plan (PostgreSQL: per branch)
 TITLE_SHARE = 0.05  # about the share of an article's terms in its title
 
 
@@ -218,6 +220,7 @@ def search_articles(
     if parsed.empty:
         return result
     languages = list(text.LANGUAGES) if any_language else [parsed.language]
+    encoding = semantic.encode_soon(session, parsed.raw)  # overlaps the lexical query
     postgres = _dialect(session) == "postgresql"
     # PostgreSQL reads a heap page per gathered match (for the filters and the title vector);
     # FTS5 ranks from its own index, so it can afford the larger budget.
@@ -235,8 +238,10 @@ def search_articles(
         # FTS5 ranks fastest on its own table; filter the best candidates afterwards and widen
         # the window only when filters (brand, language, status) removed too many.
         match = parsed.fts5(plan)
+        # A capped plan (only very common words) ranks the newest CAPPED_BUDGET matches: the
+        # same bound as PostgreSQL's, and two thirds of the time of the larger one at 100,000.
         candidates = {}
-        budget = kbquery.CANDIDATE_BUDGET
+        budget = CAPPED_BUDGET
         for size, cap in ((window, budget), (2000, budget * 10), (1_000_000, None)):
             rows = _ranked_ids_sqlite(session, match, size, cap=cap if plan.capped else None)
             ranked = [(int(row[0]), float(row[1])) for row in rows]
@@ -265,6 +270,7 @@ def search_articles(
         languages=languages,
         statuses=statuses,
         exclude_ids=exclude_ids,
+        encoding=encoding,
     )
     top = (fused if fused is not None else scored)[:limit]
     articles = _load(session, [i for i, _ in top])
@@ -767,12 +773,33 @@ class CalibrationRow:
 
 @dataclass
 class Calibration:
-    cases: int
+    cases: int  # answers of the bot on this channel customers judged
     rows: list[CalibrationRow]
+    # "channel": the rows count this channel's judged answers; "evaluation": too few of those,
+    # the rows count the bundled evaluation set's questions (EVALUATION_FILE) instead
+    source: str = "channel"
+    source_cases: int = 0  # what the rows count
+    source_articles: int = 0  # the evaluation set's articles
 
     @property
     def enough(self) -> bool:
         return self.cases >= CALIBRATION_MIN_CASES
+
+
+EVALUATION_FILE = Path(__file__).with_name("data") / "bot_evaluation.json"
+
+
+def evaluation_cases() -> tuple[list[tuple[float, bool]], int]:
+    """(confidence, right) for the bundled evaluation set's colloquial Italian questions, as the
+    installed engine (the model's, or lexical) ranked them, and the set's article count.
+    bench/kb_search.py --write-evaluation measures them; empty if the file is missing."""
+    try:
+        data = json.loads(EVALUATION_FILE.read_text())
+    except (OSError, ValueError):
+        return [], 0
+    engine = semantic.MODEL_NAME if semantic.embedder() is not None else "lexical"
+    cases = data.get("engines", {}).get(engine) or []
+    return [(float(c), bool(r)) for c, r in cases], int(data.get("articles", 0))
 
 
 def bot_feedback_cases(session: Session, *, channel_id: int) -> list[tuple[float, bool]]:
@@ -823,4 +850,13 @@ def calibrate(
 
 
 def bot_calibration(session: Session, *, channel_id: int) -> Calibration:
-    return calibrate(bot_feedback_cases(session, channel_id=channel_id))
+    """The channel's own judged answers replayed at each threshold; under
+    CALIBRATION_MIN_CASES of them, the bundled evaluation set's questions instead (said so)."""
+    own = bot_feedback_cases(session, channel_id=channel_id)
+    if len(own) < CALIBRATION_MIN_CASES:
+        bundled, articles = evaluation_cases()
+        if bundled:
+            table = calibrate(bundled)
+            return Calibration(len(own), table.rows, "evaluation", len(bundled), articles)
+    table = calibrate(own)
+    return Calibration(len(own), table.rows, "channel", len(own))
