@@ -89,10 +89,14 @@ async def _login(manager: _Manager) -> str:
             f"cannot reach {manager.config['host']}:{manager.config['port']}: "
             f"{exc.__class__.__name__} {exc}".strip()
         ) from None
-    await asyncio.sleep(0)  # let panoramisk's connection_made send the Login
-    future = manager.authenticated_future
-    if future is None:
-        raise AmiError("no login sent")
+    # panoramisk sends the Login from a callback of the connection's future, which runs some
+    # loop turns after connect() returns (more of them on a busy machine): wait for it.
+    deadline = asyncio.get_running_loop().time() + LOGIN_TIMEOUT
+    while (future := manager.authenticated_future) is None:
+        if asyncio.get_running_loop().time() > deadline:
+            manager.close()
+            raise AmiError("no login sent")
+        await asyncio.sleep(0.01)
     try:
         response = await asyncio.wait_for(asyncio.shield(future), LOGIN_TIMEOUT)
     except TimeoutError:
