@@ -97,23 +97,8 @@ def _empty(db: Database) -> None:
             for name in tables:
                 conn.exec_driver_sql(f'DELETE FROM "{name}"')
         else:
-            # DELETE with the foreign-key triggers off, then every sequence back to 1: 0.03 s
-            # where TRUNCATE (new files for ~150 tables, each synced to disk) took 0.3 s a test.
-            # Needs a superuser (the test server's postgres); otherwise TRUNCATE as before.
-            superuser = conn.exec_driver_sql("SHOW is_superuser").scalar() == "on"
-            if not superuser:
-                quoted = ", ".join(f'"{name}"' for name in tables)
-                conn.exec_driver_sql(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
-                return
-            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-            conn.exec_driver_sql("; ".join(f'DELETE FROM "{name}"' for name in tables))
-            sequences = conn.exec_driver_sql(
-                "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename)"
-                " FROM pg_sequences WHERE schemaname = current_schema()"
-            ).scalars()
-            resets = ", ".join(f"setval('{name}', 1, false)" for name in sequences)
-            if resets:
-                conn.exec_driver_sql(f"SELECT {resets}")
+            quoted = ", ".join(f'"{name}"' for name in tables)
+            conn.exec_driver_sql(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
 
 
 @pytest.fixture
