@@ -51,7 +51,7 @@ def test_reply_records_queued_message_first_response_and_events(db, personas):
         assert c.assignee_id == personas.sara.id
         assert c.first_response_at is not None
     with db.session() as s:
-        names = list(s.scalars(select(OutboxEvent.name)))
+        names = list(s.scalars(select(OutboxEvent.name).order_by(OutboxEvent.id)))
         assert names[-2:] == ["message.created", "message.outbound_queued"]
 
 
