@@ -247,6 +247,10 @@ def test_screenshots_for_the_readme(db, personas, new_page, live_server, reply_r
     )
     page.click("#composer-send")
     page.locator(".msg-note").first.wait_for()
+    # The note's live refresh re-renders the side panel: type the tags once it has landed (a
+    # refresh landing while they are typed replaces the field; known, see the session-8 note).
+    page.wait_for_timeout(1000)
+    page.wait_for_load_state("networkidle")
     with page.expect_response(lambda r: r.url.endswith("/properties")):
         page.fill("#tags-input", "spedizioni, ritardo")
         page.click("#conv-side button[type=submit]")
